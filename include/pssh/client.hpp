@@ -1,0 +1,109 @@
+// ParallelClient runs commands on many hosts at once; Client on one.
+#pragma once
+
+#include <pssh/export.hpp>
+#include <pssh/options.hpp>
+#include <pssh/output.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace pssh {
+
+/// Per-host values for a command template: a list for `{}` / `{0}`, a map for
+/// `{name}`. Values are inserted as they are, not shell-quoted: see shell_quote().
+using HostArgs = std::variant<std::vector<std::string>, std::map<std::string, std::string>>;
+
+struct RunOptions {
+  bool sudo = false;
+  std::optional<std::string> user{};   ///< run as this user (through sudo -u)
+  std::optional<std::string> shell{};  ///< e.g. "bash -c": the command is quoted and given to it
+  bool use_pty = false;              ///< stderr then arrives on stdout
+  bool stop_on_errors = true;        ///< throw the first host error from run_command
+  std::optional<duration> read_timeout{};  ///< per output stream: Timeout when idle
+  std::optional<duration> timeout{};       ///< whole command: the host reports Timeout
+  std::vector<HostArgs> host_args{};       ///< one per host, substituted into the command
+  std::string encoding = "utf-8";        ///< of the remote command and its output
+};
+
+struct JoinOptions {
+  std::optional<duration> timeout{};  ///< none: wait for every host
+  bool consume_output = false;      ///< discard output nobody has read
+};
+
+/// Quotes `text` for a POSIX shell, for use inside command templates.
+PSSH_API std::string shell_quote(std::string_view text);
+
+/// Runs commands on many hosts at once. Each host's blocking SSH session works
+/// on a pool of `pool_size` workers; connections are kept between commands.
+/// All member functions may be called from any thread.
+///
+///     pssh::ParallelClient client({"web1", "web2"}, {.user = "deploy"});
+///     auto output = client.run_command("uptime", {.stop_on_errors = false});
+///     client.join(output);
+///     for (auto& h : output)
+///       for (auto& line : h.stdout_lines()) std::cout << h.host() << ": " << line << '\n';
+class PSSH_API ParallelClient {
+ public:
+  /// `host_config`, if not empty, has one entry per host (HostArgumentError
+  /// otherwise). A missing private key file is a PKeyFileError here.
+  ParallelClient(std::vector<std::string> hosts, ClientOptions options = {},
+                 std::vector<HostConfig> host_config = {});
+  /// Cancels what still runs and waits for the workers.
+  ~ParallelClient();
+  ParallelClient(const ParallelClient&) = delete;
+  ParallelClient& operator=(const ParallelClient&) = delete;
+  ParallelClient(ParallelClient&&) noexcept;
+  ParallelClient& operator=(ParallelClient&&) noexcept;
+
+  /// Returns once every host's command has started or failed; output streams
+  /// while the commands run.
+  Output run_command(const std::string& command, const RunOptions& options = {});
+  /// Waits for every host of `output`; JoinTimeout if `timeout` passes first.
+  void join(const Output& output, const JoinOptions& options = {});
+  /// Joins the last run.
+  void join(const JoinOptions& options = {});
+  /// True when every host of `output` is done. Never blocks.
+  bool finished(const Output& output) const;
+  Output get_last_output() const;
+
+  /// Connects and authenticates every host now; throws the first host's error
+  /// after all were tried (the others stay connected).
+  void connect_auth();
+  /// Replaces the host list, keeping the connections of hosts whose
+  /// (index, host) pair is unchanged.
+  void set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config = {});
+  const std::vector<std::string>& hosts() const;
+  /// Aborts everything in flight; each affected host reports Cancelled.
+  void cancel();
+  /// Closes every connection (after cancelling what runs); the next command reconnects.
+  void disconnect();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// One host, the same engine and options.
+class PSSH_API Client {
+ public:
+  explicit Client(std::string host, ClientOptions options = {}, HostConfig host_config = {});
+
+  HostOutput run_command(const std::string& command, RunOptions options = {});
+  /// Waits for the command's exit; Timeout after `timeout`.
+  void wait_finished(const HostOutput& output, std::optional<duration> timeout = {});
+  void connect_auth() { client_.connect_auth(); }
+  void cancel() { client_.cancel(); }
+  /// Closes the connection; the next command reconnects.
+  void disconnect() { client_.disconnect(); }
+
+ private:
+  ParallelClient client_;
+};
+
+}  // namespace pssh

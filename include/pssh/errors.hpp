@@ -1,0 +1,47 @@
+// The pssh error hierarchy. Every error names the host it concerns (empty for
+// errors about the whole run) and says what failed and what to try.
+#pragma once
+
+#include <pssh/export.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace pssh {
+
+class PSSH_API Error : public std::runtime_error {
+ public:
+  Error(std::string host, const std::string& message);
+  /// The host (as the caller spelled it) the error concerns; empty if none.
+  const std::string& host() const noexcept { return host_; }
+
+ private:
+  std::string host_;
+};
+
+/// TCP connection refused, unreachable or dropped.
+class PSSH_API ConnectionError : public Error { using Error::Error; };
+/// The host name does not resolve.
+class PSSH_API UnknownHostError : public Error { using Error::Error; };
+/// `ipv6_only` was asked for and the name has no IPv6 address.
+class PSSH_API NoIPv6AddressFoundError : public ConnectionError { using ConnectionError::ConnectionError; };
+class PSSH_API AuthenticationError : public Error { using Error::Error; };
+/// A private key file is missing, unreadable or cannot be decrypted.
+class PSSH_API PKeyFileError : public Error { using Error::Error; };
+/// The server's host key is unknown (strict policy) or differs from known_hosts.
+class PSSH_API HostKeyError : public Error { using Error::Error; };
+class PSSH_API ProxyError : public Error { using Error::Error; };
+/// The SSH protocol failed after the connection was made (channel, exec, ...).
+class PSSH_API SessionError : public Error { using Error::Error; };
+/// A deadline passed: connect, a session step, read_timeout or a command timeout.
+class PSSH_API Timeout : public Error { using Error::Error; };
+/// `cancel()` stopped the host's work.
+class PSSH_API Cancelled : public Error { using Error::Error; };
+/// Per-host arguments or configuration do not fit the host list or a template.
+class PSSH_API HostArgumentError : public Error { using Error::Error; };
+class PSSH_API SFTPError : public Error { using Error::Error; };
+class PSSH_API SFTPIOError : public SFTPError { using SFTPError::SFTPError; };
+class PSSH_API SCPError : public Error { using Error::Error; };
+class PSSH_API ShellError : public Error { using Error::Error; };
+
+}  // namespace pssh

@@ -1,0 +1,104 @@
+// Credentials and configuration: defaults for every host (ClientOptions) and
+// per-host overrides (HostConfig), in parallel-ssh's vocabulary.
+#pragma once
+
+#include <pssh/event.hpp>
+#include <pssh/export.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace pssh {
+
+using duration = std::chrono::milliseconds;
+
+/// A private key from a file or from memory. Key material given with
+/// `memory()` is parsed in memory and never written to disk.
+class PSSH_API PrivateKey {
+ public:
+  /// "~" at the start of `path` is expanded to the home directory.
+  static PrivateKey file(const std::string& path, std::string passphrase = {});
+  static PrivateKey memory(std::string pem, std::string passphrase = {});
+
+  bool in_memory() const noexcept { return in_memory_; }
+  /// The expanded path, or "<in-memory key>".
+  const std::string& path() const noexcept { return path_; }
+  const std::string& pem() const noexcept { return pem_; }
+  const std::string& passphrase() const noexcept { return passphrase_; }
+
+ private:
+  PrivateKey() = default;
+  bool in_memory_ = false;
+  std::string path_, pem_, passphrase_;
+};
+
+enum class HostKeyPolicy {
+  strict,      ///< refuse unknown and changed keys
+  accept_new,  ///< record unknown keys in known_hosts, refuse changed ones
+  ignore,      ///< accept any key (for throwaway hosts only)
+};
+
+/// A bastion / jump host the targets are reached through.
+struct ProxyConfig {
+  std::string host{};
+  int port = 22;
+  std::optional<std::string> user{}, password{};
+  std::optional<PrivateKey> pkey{};
+};
+
+/// Defaults for every host of a client.
+struct ClientOptions {
+  /// Login name. Empty: ~/.ssh/config's User for the host, else the current user.
+  std::string user{};
+  std::optional<std::string> password{};
+  int port = 22;
+  std::optional<PrivateKey> pkey{};
+  std::optional<std::string> cert_file{};  ///< OpenSSH certificate for pkey
+  bool allow_agent = true;
+  bool identity_auth = true;  ///< try ~/.ssh/id_* or the config's IdentityFile
+  bool forward_agent = false;
+  bool gssapi_auth = false;
+  int num_retries = 3;  ///< extra connection attempts after a failed one
+  duration retry_delay = std::chrono::seconds(5);
+  duration timeout = std::chrono::seconds(60);  ///< each blocking session step
+  std::size_t pool_size = 100;                  ///< hosts worked on at once
+  std::optional<ProxyConfig> proxy{};
+  bool ipv6_only = false;
+  bool compress = false;
+  duration keepalive = duration::zero();  ///< 0: off
+  HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;
+  std::string known_hosts = "~/.ssh/known_hosts";
+  /// OpenSSH client config honoured for HostName, User, Port, IdentityFile;
+  /// nullopt: read none.
+  std::optional<std::string> ssh_config = "~/.ssh/config";
+  /// Bytes of unread output kept per host and stream before the host's reader
+  /// stops reading from the server (back-pressure). 0: unlimited.
+  std::size_t max_buffered_output = 0;
+  /// Progress events. Called from worker threads, concurrently for different
+  /// hosts: keep it short and thread-safe.
+  std::function<void(const Event&)> on_event{};
+};
+
+/// Per-host overrides: every field that is set replaces the client's, so a
+/// host can also turn a flag off.
+struct HostConfig {
+  std::optional<std::string> alias{};  ///< how output and events name the host
+  std::optional<std::string> user{};
+  std::optional<std::string> password{};
+  std::optional<int> port{};
+  std::optional<PrivateKey> pkey{};
+  std::optional<std::string> cert_file{};
+  std::optional<bool> allow_agent{}, identity_auth{}, forward_agent{}, gssapi_auth{};
+  std::optional<int> num_retries{};
+  std::optional<duration> retry_delay{}, timeout{};
+  std::optional<ProxyConfig> proxy{};
+  std::optional<bool> ipv6_only{}, compress{};
+  std::optional<duration> keepalive{};
+  std::optional<HostKeyPolicy> host_key_policy{};
+  std::optional<std::string> known_hosts{};
+};
+
+}  // namespace pssh

@@ -1,0 +1,8 @@
+// The whole public pssh API.
+#pragma once
+
+#include <pssh/client.hpp>
+#include <pssh/errors.hpp>
+#include <pssh/event.hpp>
+#include <pssh/options.hpp>
+#include <pssh/output.hpp>

@@ -1,0 +1,233 @@
+// The path of a byte of output: sshd -> socket -> libssh's channel buffer
+// (read by ssh_event_dopoll below) -> ssh_channel_read_nonblocking ->
+// HostState::append (split into lines) -> HostState::next_line -> the
+// caller's LineRange.
+#include "channel.hpp"
+
+#include "text.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <libssh/callbacks.h>
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <map>
+
+namespace pssh::detail {
+namespace {
+
+struct ExitInfo {
+  std::optional<int> status;
+  std::optional<std::string> signal;
+  bool known() const { return status || signal; }
+};
+
+void on_exit_status(ssh_session, ssh_channel, int status, void* user) {
+  static_cast<ExitInfo*>(user)->status = status;
+}
+
+void on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*, const char*,
+                    void* user) {
+  static_cast<ExitInfo*>(user)->signal = signal != nullptr ? signal : "";
+}
+
+/// A killed command exits "128 + signal number", as shells report it.
+int exit_code_for_signal(const std::string& name) {
+  static const std::map<std::string, int> numbers{
+      {"HUP", 1},   {"INT", 2},   {"QUIT", 3},  {"ILL", 4},   {"ABRT", 6},  {"FPE", 8},
+      {"KILL", 9},  {"USR1", 10}, {"SEGV", 11}, {"USR2", 12}, {"PIPE", 13}, {"ALRM", 14},
+      {"TERM", 15}};
+  auto found = numbers.find(name);
+  return found == numbers.end() ? 255 : 128 + found->second;
+}
+
+int drain_wake_fd(socket_t fd, int, void*) {
+  std::uint64_t count;
+  [[maybe_unused]] auto n = ::read(fd, &count, sizeof count);
+  return 0;
+}
+
+struct EventDeleter {
+  void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
+};
+
+/// Waits on the session's socket and the host's wake fd at once, so that
+/// output, stdin writes, reads freeing buffer room and stop requests all wake
+/// the worker, and idle waiting costs no CPU.
+class Waiter {
+ public:
+  Waiter(ssh_session session, int wake_fd)
+      : event_(ssh_event_new()), session_(session), wake_fd_(wake_fd) {
+    if (!event_ || ssh_event_add_session(event_.get(), session_) != SSH_OK ||
+        ssh_event_add_fd(event_.get(), wake_fd_, POLLIN, drain_wake_fd, nullptr) != SSH_OK) {
+      throw std::runtime_error("cannot set up the event loop");
+    }
+  }
+  ~Waiter() {
+    ssh_event_remove_fd(event_.get(), wake_fd_);
+    ssh_event_remove_session(event_.get(), session_);
+  }
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  bool wait() { return ssh_event_dopoll(event_.get(), -1) != SSH_ERROR; }
+
+ private:
+  std::unique_ptr<ssh_event_struct, EventDeleter> event_;
+  ssh_session session_;
+  int wake_fd_;
+};
+
+
+/// The error a stopped command reports.
+void throw_if_stopped(StopReason reason, const HostState& state, const CommandSpec& spec) {
+  if (reason == StopReason::timeout) {
+    throw Timeout(state.host, "command on " + state.host + " did not finish within " +
+                                  duration_text(spec.timeout.value_or(duration::zero())) +
+                                  " (timeout); it was sent TERM");
+  }
+  if (reason == StopReason::cancelled) {
+    throw Cancelled(state.host, "command on " + state.host + " was cancelled; it was sent TERM");
+  }
+}
+
+class Pump {
+ public:
+  Pump(Session& session, HostState& state, const CommandSpec& spec, ssh_channel channel)
+      : session_(session), state_(state), spec_(spec), channel_(channel) {}
+
+  /// Moves output and stdin until the command exits or is stopped.
+  StopReason run(const ExitInfo& exit) {
+    Waiter waiter(session_.handle(), state_.wake_fd());
+    for (;;) {
+      bool progressed = read_output();
+      progressed |= write_stdin();
+      if (stop_ == StopReason::none && state_.stop_reason() != StopReason::none) {
+        stop();
+        if (stop_ == StopReason::closed_by_caller) return stop_;
+        progressed = true;
+      }
+      if (ssh_channel_is_eof(channel_) && (exit.known() || ssh_channel_is_closed(channel_)))
+        return stop_;
+      if (!progressed && !waiter.wait()) lost_connection();
+    }
+  }
+
+ private:
+  bool read_output() {
+    bool progressed = false;
+    for (Stream stream : {Stream::out, Stream::err}) {
+      if (!state_.has_room(stream)) continue;
+      int n = ssh_channel_read_nonblocking(channel_, buffer_, sizeof buffer_,
+                                           stream == Stream::err ? 1 : 0);
+      if (n == SSH_ERROR) lost_connection();
+      if (n > 0) {
+        state_.append(stream, std::string_view(buffer_, static_cast<std::size_t>(n)));
+        progressed = true;
+      }
+    }
+    return progressed;
+  }
+
+  bool write_stdin() {
+    auto chunk = state_.take_stdin();
+    std::size_t done = 0;
+    while (done < chunk.data.size()) {
+      int n = session_.step([&] {
+        return ssh_channel_write(channel_, chunk.data.data() + done,
+                                 static_cast<std::uint32_t>(chunk.data.size() - done));
+      });
+      if (n == SSH_ERROR) lost_connection();
+      done += static_cast<std::size_t>(n);
+    }
+    if (done > 0) state_.stdin_sent(done);
+    if (chunk.eof && !eof_sent_) {
+      ssh_channel_send_eof(channel_);
+      eof_sent_ = true;
+    }
+    return done > 0;
+  }
+
+  /// Signals the command (sshd delivers it to the process) and, for a
+  /// timeout or cancel, cuts the connection if it has not exited in time.
+  void stop() {
+    stop_ = state_.stop_reason();
+    ssh_channel_request_send_signal(channel_, "TERM");
+    if (stop_ == StopReason::closed_by_caller) {
+      ssh_channel_close(channel_);
+      return;
+    }
+    if (!eof_sent_) ssh_channel_send_eof(channel_);
+    eof_sent_ = true;
+    StopReason reason = stop_;
+    Session& session = session_;
+    hard_stop_ = session_.watchdog().arm(Clock::now() + stop_grace,
+                                         [&session, reason] { session.abort(reason); });
+  }
+
+  [[noreturn]] void lost_connection() {
+    throw_if_stopped(stop_, state_, spec_);
+    session_.fail<ConnectionError>("running the command (connection lost)");
+  }
+
+  Session& session_;
+  HostState& state_;
+  const CommandSpec& spec_;
+  ssh_channel channel_;
+  bool eof_sent_ = false;
+  StopReason stop_ = StopReason::none;
+  Watchdog::Ticket hard_stop_;
+  char buffer_[32 * 1024];
+};
+
+}  // namespace
+
+void run_on_channel(Session& session, HostState& state, const CommandSpec& spec) {
+  ssh_session ssh = session.handle();
+  ChannelPtr channel(ssh_channel_new(ssh));
+  if (!channel) session.fail<SessionError>("opening a channel");
+  ssh_channel ch = channel.get();
+  if (session.step([&] { return ssh_channel_open_session(ch); }) != SSH_OK)
+    session.fail<SessionError>("opening a channel");
+
+  ExitInfo exit;
+  ssh_channel_callbacks_struct callbacks{};
+  callbacks.userdata = &exit;
+  callbacks.channel_exit_status_function = on_exit_status;
+  callbacks.channel_exit_signal_function = on_exit_signal;
+  ssh_callbacks_init(&callbacks);
+  ssh_set_channel_callbacks(ch, &callbacks);
+
+  if (spec.pty && session.step([&] { return ssh_channel_request_pty_size(ch, "xterm", 80, 24); }) !=
+                      SSH_OK)
+    session.fail<SessionError>("requesting a PTY");
+  if (session.step([&] { return ssh_channel_request_exec(ch, spec.command.c_str()); }) != SSH_OK)
+    session.fail<SessionError>("starting the command");
+  state.set_started();
+  state.emit(Event::Kind::started);
+
+  Watchdog::Ticket command_deadline;
+  if (spec.timeout) {
+    command_deadline = session.watchdog().arm(
+        Clock::now() + *spec.timeout, [&state] { state.request_stop(StopReason::timeout); });
+  }
+  StopReason stopped = Pump(session, state, spec, ch).run(exit);
+  command_deadline.disarm();
+  ssh_remove_channel_callbacks(ch, &callbacks);
+
+  if (exit.status) state.set_exit(*exit.status, exit.signal);
+  else if (exit.signal) state.set_exit(exit_code_for_signal(*exit.signal), exit.signal);
+
+  throw_if_stopped(stopped, state, spec);
+  if (stopped == StopReason::none) {
+    if (!exit.known()) {
+      throw SessionError(state.host, "command on " + state.host +
+                                         " ended without an exit status; the server closed the channel");
+    }
+    if (!ssh_channel_is_closed(ch)) session.step([&] { return ssh_channel_close(ch); });
+  }
+}
+
+}  // namespace pssh::detail

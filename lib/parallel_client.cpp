@@ -1,0 +1,317 @@
+// ParallelClient: one task per host on the worker pool, a HostState per host
+// and run, the watchdog for every deadline, join over the hosts' completion.
+#include "channel.hpp"
+#include "command_text.hpp"
+#include "host_state.hpp"
+#include "pool.hpp"
+#include "session.hpp"
+#include "settings.hpp"
+#include "text.hpp"
+#include "watchdog.hpp"
+
+#include <pssh/client.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace pssh {
+
+namespace {
+
+using detail::Clock;
+using detail::HostState;
+using detail::StopReason;
+
+/// A host of the client and its connection, kept between runs.
+struct HostSlot {
+  explicit HostSlot(detail::HostSettings s) : settings(std::move(s)) {}
+  detail::HostSettings settings;
+  std::mutex busy;             // one piece of work at a time on the connection
+  std::mutex session_mutex;    // guards `session` against cancel()
+  std::shared_ptr<detail::Session> session;
+};
+
+struct ActiveWork {
+  std::shared_ptr<HostState> state;
+  std::shared_ptr<HostSlot> slot;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string host_list_text(const Output& outputs) {
+  std::string text;
+  for (std::size_t i = 0; i < outputs.size() && i < 5; ++i)
+    text += (i ? ", " : "") + outputs[i].host();
+  if (outputs.size() > 5) text += ", ...";
+  return text;
+}
+
+}  // namespace
+
+struct ParallelClient::Impl {
+  ClientOptions options;
+  detail::Watchdog watchdog;
+  detail::WorkerPool pool;
+  detail::KeyCache keys;
+  std::string ssh_config_path, ssh_config_text;
+  std::vector<std::string> hosts;
+  std::vector<std::shared_ptr<HostSlot>> slots;
+
+  mutable std::mutex mutex;  // guards what follows
+  std::condition_variable idle;
+  std::size_t pending = 0;
+  std::vector<ActiveWork> active;
+  Output last_output;
+
+  Impl(std::vector<std::string> host_list, ClientOptions opts, std::vector<HostConfig> config)
+      : options(std::move(opts)), pool(options.pool_size) {
+    if (options.ssh_config) {
+      ssh_config_path = detail::expand_home(*options.ssh_config);
+      ssh_config_text = read_file(ssh_config_path);
+    }
+    set_hosts(std::move(host_list), std::move(config));
+  }
+
+  ~Impl() {
+    cancel();
+    wait_idle();
+  }
+
+  void set_hosts(std::vector<std::string> host_list, std::vector<HostConfig> config) {
+    if (!config.empty() && config.size() != host_list.size()) {
+      throw HostArgumentError("", "host_config has " + std::to_string(config.size()) +
+                                      " entries for " + std::to_string(host_list.size()) +
+                                      " hosts; give exactly one per host");
+    }
+    std::vector<std::shared_ptr<HostSlot>> next;
+    for (std::size_t i = 0; i < host_list.size(); ++i) {
+      if (host_list[i].empty()) {
+        throw HostArgumentError("", "host list entry " + std::to_string(i) +
+                                        " is empty; give a host name or address");
+      }
+      if (i < hosts.size() && hosts[i] == host_list[i]) {
+        next.push_back(slots[i]);
+        continue;
+      }
+      next.push_back(std::make_shared<HostSlot>(detail::resolve_settings(
+          host_list[i], i, options, config.empty() ? HostConfig{} : config[i], ssh_config_text,
+          ssh_config_path, keys)));
+    }
+    std::lock_guard lock(mutex);
+    hosts = std::move(host_list);
+    slots = std::move(next);
+  }
+
+  detail::RunSettings run_settings(const RunOptions& run) const {
+    return {.pty = run.use_pty,
+            .read_timeout = run.read_timeout,
+            .max_buffered = options.max_buffered_output,
+            .encoding = run.encoding,
+            .on_event = options.on_event};
+  }
+
+  std::vector<std::string> commands_for(const std::string& command, const RunOptions& run) const {
+    if (!run.host_args.empty() && run.host_args.size() < hosts.size()) {
+      const std::string& host = hosts[run.host_args.size()];
+      throw HostArgumentError(host, "host_args has " + std::to_string(run.host_args.size()) +
+                                        " entries for " + std::to_string(hosts.size()) +
+                                        " hosts; " + host + " (index " +
+                                        std::to_string(run.host_args.size()) +
+                                        ") has none. Give one entry per host");
+    }
+    std::unique_ptr<detail::Recoder> recoder;
+    if (!detail::is_utf8(run.encoding)) recoder = std::make_unique<detail::Recoder>("UTF-8", run.encoding);
+    std::vector<std::string> commands;
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      std::string text = run.host_args.empty()
+                             ? command
+                             : detail::format_command(command, run.host_args[i], hosts[i]);
+      text = detail::wrap_command(text, run);
+      commands.push_back(recoder ? recoder->convert(text) : text);
+    }
+    return commands;
+  }
+
+  Output run_command(const std::string& command, const RunOptions& run) {
+    auto commands = commands_for(command, run);
+    auto settings = run_settings(run);
+    Output output;
+    for (const auto& slot : slots)
+      output.emplace_back(std::make_shared<HostState>(slot->settings, settings));
+    {
+      std::lock_guard lock(mutex);
+      last_output = output;
+    }
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      submit(slots[i], detail::state_of(output[i]),
+             detail::CommandSpec{commands[i], run.use_pty, run.timeout});
+    }
+    for (const auto& h : output) detail::state_of(h)->wait_started();
+    if (run.stop_on_errors) rethrow_first_error(output);
+    return output;
+  }
+
+  void connect_auth() {
+    Output output;
+    for (const auto& slot : slots)
+      output.emplace_back(std::make_shared<HostState>(slot->settings, run_settings({})));
+    for (std::size_t i = 0; i < slots.size(); ++i)
+      submit(slots[i], detail::state_of(output[i]), std::nullopt);
+    join(output, {});
+    rethrow_first_error(output);
+  }
+
+  static void rethrow_first_error(const Output& output) {
+    for (const auto& h : output)
+      if (auto error = h.exception()) std::rethrow_exception(error);
+  }
+
+  void submit(std::shared_ptr<HostSlot> slot, std::shared_ptr<HostState> state,
+              std::optional<detail::CommandSpec> spec) {
+    {
+      std::lock_guard lock(mutex);
+      ++pending;
+      active.push_back({state, slot});
+    }
+    pool.submit([this, slot = std::move(slot), state = std::move(state), spec = std::move(spec)] {
+      work(*slot, *state, spec ? &*spec : nullptr);
+      std::lock_guard lock(mutex);
+      std::erase_if(active, [&](const ActiveWork& w) { return w.state == state; });
+      if (--pending == 0) idle.notify_all();
+    });
+  }
+
+  /// One host's task. Catches everything: oneTBB would cancel the other
+  /// hosts' tasks if one threw.
+  void work(HostSlot& slot, HostState& state, const detail::CommandSpec* spec) noexcept {
+    try {
+      std::lock_guard busy(slot.busy);
+      try {
+        if (state.stop_reason() == StopReason::cancelled)
+          throw Cancelled(state.host, "work on " + state.host + " was cancelled before it started");
+        detail::Session& session = open_session(slot, state);
+        if (spec != nullptr) run_on_channel(session, state, *spec);
+      } catch (...) {
+        state.fail(std::current_exception());
+        drop_broken_session(slot);
+      }
+    } catch (...) {
+      state.fail(std::current_exception());
+    }
+    state.finish();
+  }
+
+  detail::Session& open_session(HostSlot& slot, HostState& state) {
+    std::shared_ptr<detail::Session> session;
+    {
+      std::lock_guard lock(slot.session_mutex);
+      if (!slot.session || !slot.session->is_open())
+        slot.session = std::make_shared<detail::Session>(slot.settings, watchdog);
+      session = slot.session;
+    }
+    if (!session->is_open()) session->open([&state](Event::Kind kind) { state.emit(kind); });
+    return *session;
+  }
+
+  static void drop_broken_session(HostSlot& slot) {
+    std::shared_ptr<detail::Session> broken;
+    std::lock_guard lock(slot.session_mutex);
+    if (slot.session && !slot.session->is_open()) broken = std::move(slot.session);
+  }
+
+  void join(const Output& output, const JoinOptions& join_options) {
+    std::optional<Clock::time_point> deadline;
+    if (join_options.timeout) deadline = Clock::now() + *join_options.timeout;
+    if (join_options.consume_output)
+      for (const auto& h : output) detail::state_of(h)->discard_output();
+    Output finished, unfinished;
+    for (const auto& h : output) {
+      if (detail::state_of(h)->wait_finished_until(deadline)) finished.push_back(h);
+      else unfinished.push_back(h);
+    }
+    if (!unfinished.empty()) {
+      std::string message = "join timed out after " + detail::duration_text(*join_options.timeout) +
+                            ": " + std::to_string(unfinished.size()) + " of " +
+                            std::to_string(output.size()) + " hosts still running (" +
+                            host_list_text(unfinished) + "); join again to wait for them";
+      throw JoinTimeout(message, std::move(finished), std::move(unfinished));
+    }
+  }
+
+  void cancel() {
+    std::lock_guard lock(mutex);
+    for (const ActiveWork& work : active) {
+      work.state->request_stop(StopReason::cancelled);
+      // A host blocked in a session step (connect, login) cannot see the
+      // request: cut its connection if it has not ended after the grace time.
+      std::weak_ptr<HostState> weak_state = work.state;
+      std::weak_ptr<HostSlot> weak_slot = work.slot;
+      watchdog.schedule(Clock::now() + detail::stop_grace, [weak_state, weak_slot] {
+        auto state = weak_state.lock();
+        auto slot = weak_slot.lock();
+        if (!state || !slot || state->finished()) return;
+        std::lock_guard session_lock(slot->session_mutex);
+        if (slot->session) slot->session->abort(StopReason::cancelled);
+      });
+    }
+  }
+
+  void wait_idle() {
+    std::unique_lock lock(mutex);
+    idle.wait(lock, [&] { return pending == 0; });
+  }
+
+  void disconnect() {
+    cancel();
+    wait_idle();
+    for (const auto& slot : slots) {
+      std::lock_guard lock(slot->session_mutex);
+      slot->session.reset();
+    }
+  }
+};
+
+ParallelClient::ParallelClient(std::vector<std::string> hosts, ClientOptions options,
+                               std::vector<HostConfig> host_config)
+    : impl_(std::make_unique<Impl>(std::move(hosts), std::move(options), std::move(host_config))) {}
+
+ParallelClient::~ParallelClient() = default;
+ParallelClient::ParallelClient(ParallelClient&&) noexcept = default;
+ParallelClient& ParallelClient::operator=(ParallelClient&&) noexcept = default;
+
+Output ParallelClient::run_command(const std::string& command, const RunOptions& options) {
+  return impl_->run_command(command, options);
+}
+
+void ParallelClient::join(const Output& output, const JoinOptions& options) {
+  impl_->join(output, options);
+}
+
+void ParallelClient::join(const JoinOptions& options) { impl_->join(get_last_output(), options); }
+
+bool ParallelClient::finished(const Output& output) const {
+  return std::all_of(output.begin(), output.end(), [](const HostOutput& h) { return h.finished(); });
+}
+
+Output ParallelClient::get_last_output() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->last_output;
+}
+
+void ParallelClient::connect_auth() { impl_->connect_auth(); }
+
+void ParallelClient::set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config) {
+  impl_->set_hosts(std::move(hosts), std::move(host_config));
+}
+
+const std::vector<std::string>& ParallelClient::hosts() const { return impl_->hosts; }
+void ParallelClient::cancel() { impl_->cancel(); }
+void ParallelClient::disconnect() { impl_->disconnect(); }
+
+}  // namespace pssh

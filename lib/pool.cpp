@@ -1,0 +1,66 @@
+// Sizing TBB for blocking work. global_control is process-wide and the
+// smallest live max_allowed_parallelism wins, so one shared control is kept
+// at the largest size any live pool needs.
+#include "pool.hpp"
+
+#include <tbb/global_control.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace pssh::detail {
+namespace {
+
+struct ParallelismRegistry {
+  std::mutex mutex;
+  std::multiset<std::size_t> sizes;
+  std::unique_ptr<tbb::global_control> control;
+  std::size_t controlled = 0;
+
+  void update() {
+    std::size_t wanted = std::max<std::size_t>(std::thread::hardware_concurrency(), 1);
+    if (!sizes.empty()) wanted = std::max(wanted, *sizes.rbegin() + 1);
+    if (wanted == controlled) return;
+    // The new control must exist before the old one goes, else TBB briefly
+    // falls back to the default limit.
+    auto next = std::make_unique<tbb::global_control>(
+        tbb::global_control::max_allowed_parallelism, wanted);
+    control = std::move(next);
+    controlled = wanted;
+  }
+};
+
+ParallelismRegistry& registry() {
+  static ParallelismRegistry instance;
+  return instance;
+}
+
+}  // namespace
+
+ParallelismLease::ParallelismLease(std::size_t size) : size_(size) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.sizes.insert(size_);
+  r.update();
+}
+
+ParallelismLease::~ParallelismLease() {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.sizes.erase(r.sizes.find(size_));
+  r.update();
+}
+
+WorkerPool::WorkerPool(std::size_t size)
+    : size_(std::max<std::size_t>(size, 1)),
+      lease_(size_),
+      // No slot is reserved for an application thread: callers never join the
+      // arena, they wait on futures.
+      arena_(static_cast<int>(size_), 0) {}
+
+void WorkerPool::submit(std::function<void()> task) { arena_.enqueue(std::move(task)); }
+
+}  // namespace pssh::detail

@@ -1,0 +1,165 @@
+// Connecting a host: resolve, TCP connect with a deadline, SSH handshake,
+// host key, login; retries; aborting from other threads.
+#include "session.hpp"
+
+#include "socket.hpp"
+
+#include "text.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace pssh::detail {
+Session::Session(HostSettings settings, Watchdog& watchdog)
+    : settings_(std::move(settings)), watchdog_(watchdog) {}
+
+Session::~Session() { close(); }
+
+bool Session::is_open() const {
+  return session_ && authenticated_ && aborted_.load() == StopReason::none &&
+         ssh_is_connected(session_.get()) != 0;
+}
+
+void Session::abort(StopReason reason) noexcept {
+  StopReason none = StopReason::none;
+  aborted_.compare_exchange_strong(none, reason);
+  std::lock_guard lock(fd_mutex_);
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  aborted_cv_.notify_all();
+}
+
+void Session::close() noexcept {
+  {
+    std::lock_guard lock(fd_mutex_);
+    fd_ = -1;
+  }
+  if (session_ && ssh_is_connected(session_.get()) && aborted_.load() == StopReason::none)
+    ssh_disconnect(session_.get());
+  session_.reset();
+  socket_.reset();  // libssh leaves a socket it was given open
+  authenticated_ = false;
+}
+
+void Session::throw_aborted(std::string_view what) const {
+  switch (aborted_.load()) {
+    case StopReason::timeout:
+      throw Timeout(settings_.host, std::string(what) + " on " + settings_.destination() +
+                                        " timed out after " + duration_text(settings_.timeout) +
+                                        " (timeout); raise the timeout or check the host");
+    case StopReason::cancelled:
+      throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
+                                          " was cancelled");
+    default:
+      break;
+  }
+}
+
+std::string Session::failure_message(std::string_view what) const {
+  std::string reason = session_ ? ssh_get_error(session_.get()) : "no session";
+  return std::string(what) + " on " + settings_.destination() + " failed: " + reason;
+}
+
+void Session::open(const std::function<void(Event::Kind)>& progress) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      connect_once(progress);
+      return;
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const HostKeyError&) {
+      throw;
+    } catch (const Error& e) {
+      bool retryable = dynamic_cast<const ConnectionError*>(&e) != nullptr ||
+                       dynamic_cast<const Timeout*>(&e) != nullptr;
+      bool wrong_name = dynamic_cast<const UnknownHostError*>(&e) != nullptr ||
+                        dynamic_cast<const NoIPv6AddressFoundError*>(&e) != nullptr;
+      if (!retryable || wrong_name || attempt >= settings_.num_retries) throw;
+    }
+    sleep_before_retry();
+  }
+}
+
+void Session::sleep_before_retry() {
+  std::unique_lock lock(fd_mutex_);
+  aborted_cv_.wait_for(lock, settings_.retry_delay,
+                       [&] { return aborted_.load() == StopReason::cancelled; });
+  lock.unlock();
+  throw_aborted("connecting");
+  aborted_.store(StopReason::none);  // a timed-out attempt does not doom the next
+}
+
+UniqueFd Session::connect_socket() {
+  auto addresses = resolve(settings_.host, settings_.hostname, settings_.port, settings_.ipv6_only);
+  auto deadline = Clock::now() + settings_.timeout;
+  std::string errors;
+  for (const Address& address : addresses) {
+    int error = 0;
+    UniqueFd fd = start_connect(address, error);
+    if (error == 0) {
+      {
+        std::lock_guard lock(fd_mutex_);
+        fd_ = fd.get();
+      }
+      if (aborted_.load() != StopReason::none) ::shutdown(fd.get(), SHUT_RDWR);
+      error = finish_connect(fd.get(), deadline);
+      if (error != 0) {
+        std::lock_guard lock(fd_mutex_);
+        fd_ = -1;
+      }
+    }
+    throw_aborted("connecting");
+    if (error == 0) return fd;
+    if (error == ETIMEDOUT) {
+      throw Timeout(settings_.host, "connecting to " + settings_.host + " (" + address.text + ":" +
+                                        std::to_string(settings_.port) + ") timed out after " +
+                                        duration_text(settings_.timeout) +
+                                        " (timeout); check the address and firewalls");
+    }
+    if (!errors.empty()) errors += ", ";
+    errors += address.text + ": " + std::strerror(error);
+  }
+  throw ConnectionError(settings_.host, "cannot connect to " + settings_.host + " port " +
+                                            std::to_string(settings_.port) + " (" + errors +
+                                            "); check that sshd runs there and the port is right");
+}
+
+void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
+  close();
+  if (aborted_.load() == StopReason::cancelled) throw_aborted("connecting");
+  aborted_.store(StopReason::none);
+  progress(Event::Kind::connecting);
+  UniqueFd fd = connect_socket();
+
+  session_.reset(ssh_new());
+  if (!session_) throw SessionError(settings_.host, "cannot create an SSH session: out of memory");
+  ssh_session s = session_.get();
+  int no = 0, yes = 1, quiet = SSH_LOG_NOLOG;
+  long timeout_s = std::max<long>(1, static_cast<long>((settings_.timeout.count() + 999) / 1000));
+  unsigned int port = static_cast<unsigned int>(settings_.port);
+  ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
+  ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);  // we read ssh_config ourselves
+  ssh_options_set(s, SSH_OPTIONS_HOST, settings_.hostname.c_str());
+  ssh_options_set(s, SSH_OPTIONS_PORT, &port);
+  ssh_options_set(s, SSH_OPTIONS_USER, settings_.user.c_str());
+  ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, settings_.known_hosts.c_str());
+  ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
+  // libssh's own timeout backs up the watchdog's for the calls it bounds.
+  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s);
+  if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
+  socket_ = std::move(fd);
+  int raw_fd = socket_.get();
+  ssh_options_set(s, SSH_OPTIONS_FD, &raw_fd);
+
+  if (step([&] { return ssh_connect(s); }) != SSH_OK)
+    fail<ConnectionError>("SSH handshake");
+  progress(Event::Kind::connected);
+  verify_host_key(*this);
+  authenticate(*this);
+  authenticated_ = true;
+  progress(Event::Kind::authenticated);
+}
+
+}  // namespace pssh::detail

@@ -1,0 +1,80 @@
+// One host's SSH connection: our own socket, the libssh session on it, and
+// the deadline around every blocking libssh call.
+#pragma once
+
+#include "handles.hpp"
+#include "host_state.hpp"
+#include "settings.hpp"
+#include "watchdog.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace pssh::detail {
+
+class Session {
+ public:
+  Session(HostSettings settings, Watchdog& watchdog);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const HostSettings& settings() const noexcept { return settings_; }
+  ssh_session handle() const noexcept { return session_.get(); }
+  Watchdog& watchdog() const noexcept { return watchdog_; }
+
+  /// Connects, checks the host key and logs in, retrying failed connections
+  /// `num_retries` times. `progress` hears connecting/connected/authenticated.
+  void open(const std::function<void(Event::Kind)>& progress);
+  /// Connected, logged in, and not aborted.
+  bool is_open() const;
+
+  /// Runs one blocking libssh call under the session timeout: when it passes,
+  /// the watchdog aborts the socket and the call returns with an error.
+  template <class Call>
+  auto step(Call&& call) {
+    auto ticket = watchdog_.arm(Clock::now() + settings_.timeout,
+                                [this] { abort(StopReason::timeout); });
+    return call();
+  }
+  /// Throws the error a failed step (named by `what`) stands for: Timeout or
+  /// Cancelled if the session was aborted, else an error of type E with
+  /// libssh's message.
+  template <class E = SessionError>
+  [[noreturn]] void fail(std::string_view what) const {
+    throw_aborted(what);
+    throw E(settings_.host, failure_message(what));
+  }
+  void throw_aborted(std::string_view what) const;
+  std::string failure_message(std::string_view what) const;
+
+  /// Makes every blocking call on the session return now (any thread).
+  void abort(StopReason reason) noexcept;
+  void close() noexcept;
+
+ private:
+  void connect_once(const std::function<void(Event::Kind)>& progress);
+  UniqueFd connect_socket();
+  void sleep_before_retry();
+
+  HostSettings settings_;
+  Watchdog& watchdog_;
+  UniqueFd socket_;  // declared before session_: outlives it
+  SessionPtr session_;
+  bool authenticated_ = false;
+  mutable std::mutex fd_mutex_;  // guards fd_ against abort() from other threads
+  int fd_ = -1;
+  std::condition_variable aborted_cv_;
+  std::atomic<StopReason> aborted_{StopReason::none};
+};
+
+/// Checks the server's key against known_hosts per host_key_policy.
+void verify_host_key(Session& session);
+/// Logs in with the configured methods, in order; AuthenticationError if none works.
+void authenticate(Session& session);
+
+}  // namespace pssh::detail

@@ -1,0 +1,97 @@
+// getaddrinfo and a poll()-bounded non-blocking connect.
+#include "socket.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pssh::detail {
+
+std::vector<Address> resolve(const std::string& label, const std::string& hostname, int port,
+                             bool ipv6_only) {
+  addrinfo hints{};
+  hints.ai_family = ipv6_only ? AF_INET6 : AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(port);
+  int rc = ::getaddrinfo(hostname.c_str(), service.c_str(), &hints, &found);
+  if (rc == EAI_NONAME || rc == EAI_NODATA || rc == EAI_FAMILY || rc == EAI_ADDRFAMILY) {
+    if (ipv6_only) {
+      // Tell "no such name" apart from "no IPv6 address for it".
+      hints.ai_family = AF_UNSPEC;
+      addrinfo* any = nullptr;
+      if (::getaddrinfo(hostname.c_str(), service.c_str(), &hints, &any) == 0) {
+        ::freeaddrinfo(any);
+        throw NoIPv6AddressFoundError(
+            label, "cannot connect to " + label + ": ipv6_only is set and " + hostname +
+                       " has no IPv6 address; unset ipv6_only or use an IPv6 name");
+      }
+    }
+  }
+  if (rc != 0) {
+    throw UnknownHostError(label, "cannot resolve host name " + hostname + " (for " + label +
+                                      "): " + ::gai_strerror(rc) + "; check the name and DNS");
+  }
+  std::vector<Address> addresses;
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    Address a;
+    std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
+    a.length = ai->ai_addrlen;
+    a.family = ai->ai_family;
+    char text[NI_MAXHOST] = {};
+    ::getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST);
+    a.text = text;
+    addresses.push_back(std::move(a));
+  }
+  ::freeaddrinfo(found);
+  return addresses;
+}
+
+UniqueFd start_connect(const Address& address, int& error) {
+  UniqueFd fd(::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    error = errno;
+    return fd;
+  }
+  int one = 1;
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage), address.length) ==
+          0 ||
+      errno == EINPROGRESS) {
+    error = 0;
+  } else {
+    error = errno;
+  }
+  return fd;
+}
+
+int finish_connect(int fd, Clock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return ETIMEDOUT;
+    pollfd p{fd, POLLOUT, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0) return errno;
+    if (rc == 0) continue;
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+    if (error == 0 && (p.revents & (POLLHUP | POLLERR)) != 0) return ECONNABORTED;
+    if (error != 0) return error;
+    // libssh drives the socket in blocking mode.
+    int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return 0;
+  }
+}
+
+}  // namespace pssh::detail

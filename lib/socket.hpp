@@ -1,0 +1,34 @@
+// Name resolution and TCP connect with a deadline: pssh opens the socket
+// itself and hands it to libssh, so that connect is bounded and abortable.
+#pragma once
+
+#include "handles.hpp"
+#include "watchdog.hpp"
+
+#include <sys/socket.h>
+
+#include <string>
+#include <vector>
+
+namespace pssh::detail {
+
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family = AF_UNSPEC;
+  std::string text;  ///< "10.0.0.1" or "::1", for messages
+};
+
+/// All addresses of `hostname` (IPv6 only if asked). UnknownHostError when the
+/// name does not resolve, NoIPv6AddressFoundError when it has no IPv6 address.
+std::vector<Address> resolve(const std::string& label, const std::string& hostname, int port,
+                             bool ipv6_only);
+
+/// A non-blocking socket with connect() started towards `address`.
+UniqueFd start_connect(const Address& address, int& error);
+
+/// Waits until the connect started on `fd` completes or `deadline` passes.
+/// Returns 0 on success, the socket error (or ETIMEDOUT) otherwise.
+int finish_connect(int fd, Clock::time_point deadline);
+
+}  // namespace pssh::detail

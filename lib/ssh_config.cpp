@@ -1,0 +1,109 @@
+// A small reader for ssh_config(5): Host blocks and the keys pssh uses.
+#include "ssh_config.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace pssh::detail {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::vector<std::string> split_words(std::string_view line) {
+  std::vector<std::string> words;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (std::isspace(static_cast<unsigned char>(line[i])) || line[i] == '='))
+      ++i;
+    if (i >= line.size()) break;
+    std::string word;
+    if (line[i] == '"') {
+      auto close = line.find('"', i + 1);
+      if (close == std::string_view::npos) close = line.size();
+      word = line.substr(i + 1, close - i - 1);
+      i = close + 1;
+    } else {
+      std::size_t start = i;
+      // '=' separates only the keyword from its value.
+      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])) &&
+             !(words.empty() && line[i] == '='))
+        ++i;
+      word = line.substr(start, i - start);
+    }
+    words.push_back(std::move(word));
+  }
+  return words;
+}
+
+bool host_matches(const std::vector<std::string>& patterns, const std::string& host) {
+  bool matched = false;
+  for (std::size_t i = 1; i < patterns.size(); ++i) {
+    std::string_view pattern = patterns[i];
+    bool negated = !pattern.empty() && pattern.front() == '!';
+    if (negated) pattern.remove_prefix(1);
+    std::string p(pattern);
+    if (::fnmatch(lower(p).c_str(), lower(host).c_str(), 0) == 0) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+}  // namespace
+
+SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
+                                 const std::string& origin) {
+  SshConfigEntry entry;
+  bool active = true;  // lines before the first Host apply to every host
+  std::size_t line_number = 0;
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    ++line_number;
+    auto words = split_words(line);
+    if (words.empty() || words[0].front() == '#') continue;
+    std::string key = lower(words[0]);
+    if (key == "host") {
+      active = host_matches(words, host);
+      continue;
+    }
+    if (key == "match") {
+      active = false;
+      continue;
+    }
+    if (!active || words.size() < 2) continue;
+    const std::string& value = words[1];
+    if (key == "hostname" && !entry.hostname) {
+      entry.hostname = value;
+    } else if (key == "user" && !entry.user) {
+      entry.user = value;
+    } else if (key == "proxyjump" && !entry.proxy_jump) {
+      entry.proxy_jump = value;
+    } else if (key == "identityfile") {
+      entry.identity_files.push_back(value);
+    } else if (key == "port" && !entry.port) {
+      int port = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), port);
+      if (ec != std::errc() || ptr != value.data() + value.size() || port < 1 || port > 65535) {
+        throw Error(host, origin + " line " + std::to_string(line_number) + ": Port '" + value +
+                              "' is not a port number (1-65535); fix the ssh config");
+      }
+      entry.port = port;
+    }
+  }
+  return entry;
+}
+
+}  // namespace pssh::detail

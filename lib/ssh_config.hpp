@@ -1,0 +1,23 @@
+// The part of OpenSSH's client config pssh honours for a host.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pssh::detail {
+
+struct SshConfigEntry {
+  std::optional<std::string> hostname, user, proxy_jump;
+  std::optional<int> port;
+  std::vector<std::string> identity_files;  ///< as written: "~" and %-tokens unexpanded
+};
+
+/// Settings for `host` from config text, first value winning as in ssh(1).
+/// `Host` patterns support `*`, `?` and `!`; `Match` blocks and `Include` are
+/// skipped. `origin` names the text in errors (a bad Port throws pssh::Error).
+SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
+                                 const std::string& origin);
+
+}  // namespace pssh::detail

@@ -1,0 +1,87 @@
+// The watchdog thread: sleeps until the earliest deadline, runs its action.
+#include "watchdog.hpp"
+
+namespace pssh::detail {
+
+Watchdog::Ticket& Watchdog::Ticket::operator=(Ticket&& other) noexcept {
+  if (this != &other) {
+    disarm();
+    owner_ = std::exchange(other.owner_, nullptr);
+    id_ = other.id_;
+  }
+  return *this;
+}
+
+void Watchdog::Ticket::disarm() noexcept {
+  if (owner_ != nullptr) std::exchange(owner_, nullptr)->disarm(id_);
+}
+
+Watchdog::Watchdog() : thread_([this] { run(); }) {}
+
+Watchdog::~Watchdog() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+Watchdog::Ticket Watchdog::arm(Clock::time_point deadline, std::function<void()> action) {
+  return Ticket(this, add(deadline, std::move(action)));
+}
+
+void Watchdog::schedule(Clock::time_point deadline, std::function<void()> action) {
+  add(deadline, std::move(action));
+}
+
+std::uint64_t Watchdog::add(Clock::time_point deadline, std::function<void()> action) {
+  std::uint64_t id;
+  bool earliest;
+  {
+    std::lock_guard lock(mutex_);
+    id = next_id_++;
+    entries_.emplace(id, Entry{deadline, std::move(action)});
+    earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
+    by_deadline_.emplace(deadline, id);
+  }
+  if (earliest) wake_.notify_all();
+  return id;
+}
+
+void Watchdog::disarm(std::uint64_t id) noexcept {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  auto [first, last] = by_deadline_.equal_range(it->second.deadline);
+  for (; first != last; ++first) {
+    if (first->second == id) {
+      by_deadline_.erase(first);
+      break;
+    }
+  }
+  entries_.erase(it);
+}
+
+void Watchdog::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (by_deadline_.empty()) {
+      wake_.wait(lock);
+      continue;
+    }
+    auto next = by_deadline_.begin();
+    if (Clock::now() < next->first) {
+      wake_.wait_until(lock, next->first);
+      continue;
+    }
+    auto entry = entries_.find(next->second);
+    by_deadline_.erase(next);
+    // Run under the lock so that disarm() returning means "not running now".
+    std::function<void()> action = std::move(entry->second.action);
+    entries_.erase(entry);
+    action();
+  }
+}
+
+}  // namespace pssh::detail

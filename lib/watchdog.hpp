@@ -1,0 +1,69 @@
+// The one thread that owns every deadline of a client: connect and session
+// steps, command timeouts, cancellation grace periods.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace pssh::detail {
+
+using Clock = std::chrono::steady_clock;
+
+class Watchdog {
+ public:
+  /// An armed deadline; destroying or disarming it guarantees its action has
+  /// either run to completion already or never will.
+  class Ticket {
+   public:
+    Ticket() = default;
+    Ticket(Ticket&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)), id_(other.id_) {}
+    Ticket& operator=(Ticket&& other) noexcept;
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    ~Ticket() { disarm(); }
+    void disarm() noexcept;
+
+   private:
+    friend class Watchdog;
+    Ticket(Watchdog* owner, std::uint64_t id) : owner_(owner), id_(id) {}
+    Watchdog* owner_ = nullptr;
+    std::uint64_t id_ = 0;
+  };
+
+  Watchdog();
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  /// Runs `action` on the watchdog thread at `deadline` unless disarmed first.
+  /// Actions must be short and must not arm or disarm tickets.
+  [[nodiscard]] Ticket arm(Clock::time_point deadline, std::function<void()> action);
+  /// Like arm(), with no way to disarm: for actions that check themselves
+  /// whether they still apply.
+  void schedule(Clock::time_point deadline, std::function<void()> action);
+
+ private:
+  std::uint64_t add(Clock::time_point deadline, std::function<void()> action);
+  void disarm(std::uint64_t id) noexcept;
+  void run();
+
+  struct Entry {
+    Clock::time_point deadline;
+    std::function<void()> action;
+  };
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::uint64_t, Entry> entries_;
+  std::multimap<Clock::time_point, std::uint64_t> by_deadline_;
+  std::uint64_t next_id_ = 1;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pssh::detail

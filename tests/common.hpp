@@ -1,0 +1,49 @@
+// What every test file shares: the suite's sshd and small helpers.
+#pragma once
+
+#include "rig.hpp"
+
+#include <pssh/pssh.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+/// The suite's sshd, started on first use and stopped at exit.
+rig::Sshd& server();
+
+/// Every line of a stream, read to its end.
+std::vector<std::string> lines(pssh::LineRange range);
+
+/// Seconds since `start`.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
+/// The message of the host's error, or "" if it has none.
+std::string error_message(const pssh::HostOutput& output);
+
+/// Runs `call` and checks it throws exactly E with a message containing `part`.
+#define CHECK_THROWS_CONTAINING(call, E, part)                                  \
+  do {                                                                        \
+    try {                                                                     \
+      call;                                                                   \
+      FAIL("expected " #E " from " #call);                                    \
+    } catch (const E& e) {                                                    \
+      INFO("message: " << e.what());                                          \
+      CHECK(std::string(e.what()).find(part) != std::string::npos);           \
+    }                                                                         \
+  } while (false)
+
+/// The error of `output` as type E (fails the test if it is another type).
+template <class E>
+bool host_error_is(const pssh::HostOutput& output) {
+  if (!output.exception()) return false;
+  try {
+    std::rethrow_exception(output.exception());
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}

@@ -1,0 +1,39 @@
+// The suite's doctest main: makes the environment hermetic first.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "common.hpp"
+
+#include <cstdlib>
+#include <memory>
+
+rig::Sshd& server() {
+  static rig::Sshd instance;
+  return instance;
+}
+
+std::vector<std::string> lines(pssh::LineRange range) {
+  std::vector<std::string> out;
+  for (const std::string& line : range) out.push_back(line);
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string error_message(const pssh::HostOutput& output) {
+  if (!output.exception()) return "";
+  try {
+    std::rethrow_exception(output.exception());
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+int main(int argc, char** argv) {
+  // "~" must never reach the machine's own ~/.ssh, nor its agent.
+  static rig::TempDir home;
+  ::setenv("HOME", home.path().c_str(), 1);
+  ::unsetenv("SSH_AUTH_SOCK");
+  doctest::Context context(argc, argv);
+  return context.run();
+}

@@ -1,0 +1,15 @@
+// Compiles the umbrella header alone and links the library as a consumer does.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <pssh/pssh.hpp>
+
+#include <doctest/doctest.h>
+
+TEST_CASE("the public API is self-contained and checks its inputs") {
+  CHECK(pssh::shell_quote("it's") == "'it'\\''s'");
+  pssh::ClientOptions options;
+  options.allow_agent = false;
+  CHECK_THROWS_AS(pssh::ParallelClient({"a", "b"}, options, {pssh::HostConfig{}}),
+                  pssh::HostArgumentError);
+  options.pkey = pssh::PrivateKey::file("/nonexistent/key");
+  CHECK_THROWS_AS(pssh::ParallelClient({"a"}, options), pssh::PKeyFileError);
+}

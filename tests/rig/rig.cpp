@@ -1,0 +1,304 @@
+// The rig's processes and sockets.
+#include "rig.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace rig {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "pssh-rig-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+namespace {
+
+std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
+  std::vector<std::string> env(extra);
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry = *e;
+    std::string name = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const auto& x : extra) overridden |= x.rfind(name + "=", 0) == 0;
+    if (!overridden) env.push_back(entry);
+  }
+  return env;
+}
+
+pid_t spawn_with(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
+                 posix_spawn_file_actions_t* actions) {
+  std::vector<char*> args, envp;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  auto env = environment_with(extra_env);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, args[0], actions, nullptr, args.data(), envp.data());
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+bool port_open(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::string current_user() { return ::getpwuid(::geteuid())->pw_name; }
+
+}  // namespace
+
+int run(const std::vector<std::string>& argv, std::string* out,
+        const std::vector<std::string>& extra_env) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  pid_t pid = spawn_with(argv, extra_env, &actions);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (out != nullptr) *out = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+  return spawn_with(argv, extra_env, nullptr);
+}
+
+void stop(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t length = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+int refused_port() { return free_port(); }
+
+std::string loopback_host(std::size_t i) {
+  return "127.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 2);
+}
+
+std::vector<std::string> loopback_hosts(std::size_t count) {
+  std::vector<std::string> hosts;
+  for (std::size_t i = 0; i < count; ++i) hosts.push_back(loopback_host(i));
+  return hosts;
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Sshd::Sshd(Config config) {
+  fs::create_directories("/run/sshd");
+  fs::create_directories(dir() / "home");
+  if (config.host_key.empty()) {
+    run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", host_key().string()});
+  } else {
+    fs::copy_file(config.host_key, host_key());
+    fs::permissions(host_key(), fs::perms::owner_read | fs::perms::owner_write);
+  }
+  run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", user_key().string()});
+  fs::copy_file(user_key().string() + ".pub", dir() / "authorized_keys");
+  write_file(known_hosts(), "");
+  write_file(ssh_config(), "");
+
+  std::ostringstream c;
+  // sshd keeps the first value of a keyword: the test's own lines go first.
+  for (const auto& line : config.extra_config) c << line << "\n";
+  for (int i = 0; i < config.listeners; ++i) {
+    int port = free_port();
+    ports_.push_back(port);
+    // 0.0.0.0 so that every 127.x.y.z address reaches it; AllowUsers below
+    // refuses anything not from loopback.
+    c << "ListenAddress 0.0.0.0:" << port << "\nListenAddress [::1]:" << port << "\n";
+  }
+  c << "HostKey " << host_key().string() << "\n"
+    << "PidFile " << (dir() / "sshd.pid").string() << "\n"
+    << "AuthorizedKeysFile " << (dir() / "authorized_keys").string() << "\n"
+    << "AllowUsers *@127.0.0.0/8 *@::1\n"
+    << "StrictModes no\nUsePAM no\nUseDNS no\nPrintMotd no\nPermitRootLogin yes\n"
+    << "PasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
+    << "MaxStartups 4000\nMaxSessions 100\nMaxAuthTries 30\nLogLevel ERROR\n"
+    << "SetEnv HOME=" << (dir() / "home").string() << "\n"
+    << "Subsystem sftp internal-sftp\n";
+  write_file(dir() / "sshd_config", c.str());
+
+  pid_ = spawn({"/usr/sbin/sshd", "-D", "-f", (dir() / "sshd_config").string(), "-E",
+                (dir() / "sshd.log").string()});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int port : ports_) {
+    while (!port_open(port)) {
+      if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid_, nullptr, WNOHANG) != 0) {
+        throw std::runtime_error("test sshd did not start: " + read_file(dir() / "sshd.log"));
+      }
+      ::usleep(10000);
+    }
+  }
+}
+
+Sshd::~Sshd() { stop(pid_); }
+
+pssh::ClientOptions Sshd::options() const {
+  pssh::ClientOptions o;
+  o.user = current_user();
+  o.port = port();
+  o.pkey = pssh::PrivateKey::file(user_key().string());
+  o.allow_agent = false;
+  o.identity_auth = false;
+  o.num_retries = 0;
+  o.retry_delay = std::chrono::milliseconds(100);
+  o.timeout = std::chrono::seconds(20);
+  o.known_hosts = known_hosts().string();
+  o.ssh_config = ssh_config().string();
+  return o;
+}
+
+std::vector<pssh::HostConfig> Sshd::spread(std::size_t count) const {
+  std::vector<pssh::HostConfig> configs(count);
+  for (std::size_t i = 0; i < count; ++i) configs[i].port = ports_[i % ports_.size()];
+  return configs;
+}
+
+const PasswordUser& password_user() {
+  static const PasswordUser user = [] {
+    PasswordUser u{"psshtest", "pssh-test-Passw0rd"};
+    if (::getpwnam(u.name.c_str()) == nullptr) {
+      run({"useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", u.name});
+      int pipe_fds[2];
+      if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+      std::string line = u.name + ":" + u.password + "\n";
+      [[maybe_unused]] auto n = ::write(pipe_fds[1], line.data(), line.size());
+      ::close(pipe_fds[1]);
+      posix_spawn_file_actions_t actions;
+      posix_spawn_file_actions_init(&actions);
+      posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);
+      pid_t pid = spawn_with({"chpasswd"}, {}, &actions);
+      posix_spawn_file_actions_destroy(&actions);
+      ::close(pipe_fds[0]);
+      ::waitpid(pid, nullptr, 0);
+    }
+    return u;
+  }();
+  return user;
+}
+
+Agent::Agent() : socket_((dir_.path() / "agent.sock").string()) {
+  pid_ = spawn({"ssh-agent", "-D", "-a", socket_});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!fs::exists(socket_)) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("ssh-agent did not start");
+    ::usleep(10000);
+  }
+}
+
+Agent::~Agent() { stop(pid_); }
+
+void Agent::add(const fs::path& key) const {
+  std::string out;
+  if (run({"ssh-add", "-q", key.string()}, &out, {"SSH_AUTH_SOCK=" + socket_}) != 0)
+    throw std::runtime_error("ssh-add failed");
+}
+
+FakeServer::FakeServer(Behaviour behaviour) : behaviour_(behaviour) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(listen_fd_, 512);
+  socklen_t length = sizeof a;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &length);
+  port_ = ntohs(a.sin_port);
+  thread_ = std::thread([this] { serve(); });
+}
+
+FakeServer::~FakeServer() {
+  stopping_ = true;
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  thread_.join();
+  ::close(listen_fd_);
+  for (int fd : clients_) ::close(fd);
+}
+
+void FakeServer::serve() {
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    if (behaviour_ == Behaviour::blackhole) {
+      clients_.push_back(client);
+      continue;
+    }
+    const char banner[] = "SSH-2.0-OpenSSH_9.2p1 FakeServer\r\n";
+    [[maybe_unused]] auto n = ::write(client, banner, sizeof banner - 1);
+    if (behaviour_ == Behaviour::banner_then_silence) {
+      clients_.push_back(client);
+      continue;
+    }
+    char buffer[256];
+    pollfd c{client, POLLIN, 0};
+    if (::poll(&c, 1, 2000) > 0) n = ::read(client, buffer, sizeof buffer);
+    ::close(client);
+  }
+}
+
+}  // namespace rig

@@ -1,0 +1,127 @@
+// The test rig: a throwaway OpenSSH sshd on loopback with its own keys, an
+// ssh-agent, and small socket servers that play broken hosts. Used by the
+// tests and the demo; never touches the machine's ~/.ssh.
+#pragma once
+
+#include <pssh/pssh.hpp>
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rig {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Runs a program to completion; returns its exit status, stdout in `out`.
+int run(const std::vector<std::string>& argv, std::string* out = nullptr,
+        const std::vector<std::string>& extra_env = {});
+/// Starts a program in the background; returns its pid.
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
+void stop(pid_t pid);
+/// A TCP port free on loopback right now.
+int free_port();
+/// Loopback address number `i`: 127.0.0.2, 127.0.0.3, ... so that every
+/// host of a test is a distinct address served by the same sshd.
+std::string loopback_host(std::size_t i);
+std::vector<std::string> loopback_hosts(std::size_t count);
+void write_file(const std::filesystem::path& path, const std::string& text);
+std::string read_file(const std::filesystem::path& path);
+
+class Sshd {
+ public:
+  struct Config {
+    int listeners = 1;  ///< ports; hosts are spread over them (sshd's backlog is 128 each)
+    std::vector<std::string> extra_config;
+    std::filesystem::path host_key;  ///< reuse this host key (else a new one)
+  };
+  Sshd() : Sshd(Config{}) {}
+  explicit Sshd(Config config);
+  ~Sshd();
+  Sshd(const Sshd&) = delete;
+  Sshd& operator=(const Sshd&) = delete;
+
+  int port(std::size_t listener = 0) const { return ports_.at(listener); }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path user_key() const { return dir() / "user_key"; }
+  std::filesystem::path host_key() const { return dir() / "host_key"; }
+  std::filesystem::path known_hosts() const { return dir() / "known_hosts"; }
+  std::filesystem::path ssh_config() const { return dir() / "ssh_config"; }
+  pid_t pid() const { return pid_; }
+
+  /// Options that reach this sshd as the current user with the rig's key and
+  /// nothing from the machine: no agent, no ~/.ssh identities, no retries.
+  pssh::ClientOptions options() const;
+  /// One HostConfig per host spreading `count` hosts over the listeners.
+  std::vector<pssh::HostConfig> spread(std::size_t count) const;
+
+ private:
+  TempDir dir_;
+  std::vector<int> ports_;
+  pid_t pid_ = -1;
+};
+
+/// A user with a password on this machine, for password and
+/// keyboard-interactive tests (created on first use; needs root).
+struct PasswordUser {
+  std::string name, password;
+};
+const PasswordUser& password_user();
+
+class Agent {
+ public:
+  Agent();
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+  const std::string& socket() const { return socket_; }
+  void add(const std::filesystem::path& key) const;
+
+ private:
+  TempDir dir_;
+  std::string socket_;
+  pid_t pid_ = -1;
+};
+
+/// A port that accepts TCP connections and misbehaves.
+class FakeServer {
+ public:
+  enum class Behaviour {
+    blackhole,            ///< accepts, never says anything
+    banner_then_silence,  ///< sends an SSH banner, then nothing
+    close_mid_handshake,  ///< sends a banner, reads the client's, closes
+  };
+  explicit FakeServer(Behaviour behaviour);
+  ~FakeServer();
+  FakeServer(const FakeServer&) = delete;
+  FakeServer& operator=(const FakeServer&) = delete;
+  int port() const { return port_; }
+
+ private:
+  void serve();
+  Behaviour behaviour_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::vector<int> clients_;
+  std::thread thread_;
+};
+
+/// A port nothing listens on.
+int refused_port();
+
+}  // namespace rig

@@ -1,0 +1,142 @@
+// Connecting: addresses, deadlines, retries and each connection error.
+#include "common.hpp"
+
+#include <dirent.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int open_fds() {
+  int count = 0;
+  DIR* dir = ::opendir("/proc/self/fd");
+  while (::readdir(dir) != nullptr) ++count;
+  ::closedir(dir);
+  return count;
+}
+
+pssh::ClientOptions fast_failing() {
+  auto options = server().options();
+  options.timeout = 1s;
+  return options;
+}
+
+}  // namespace
+
+TEST_SUITE("session") {
+  TEST_CASE("a command runs on the test sshd and reports its exit code") {
+    pssh::Client client("127.0.0.2", server().options());
+    auto output = client.run_command("echo hello; exit 3");
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"hello"});
+    client.wait_finished(output);
+    CHECK(output.exit_code() == 3);
+    CHECK(output.host() == "127.0.0.2");
+    CHECK_FALSE(output.exception());
+  }
+
+  TEST_CASE("an IPv6 literal in brackets reaches the sshd on ::1") {
+    pssh::Client client("[::1]", server().options());
+    auto output = client.run_command("echo $SSH_CONNECTION");
+    auto out = lines(output.stdout_lines());
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].rfind("::1 ", 0) == 0);
+  }
+
+  TEST_CASE("ipv6_only refuses a name without an IPv6 address") {
+    auto options = server().options();
+    options.ipv6_only = true;
+    pssh::Client client("127.0.0.2", options);
+    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::NoIPv6AddressFoundError,
+                            "has no IPv6 address");
+  }
+
+  TEST_CASE("a refused port is a ConnectionError naming host and port") {
+    auto options = fast_failing();
+    options.port = rig::refused_port();
+    pssh::Client client("127.0.0.2", options);
+    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::ConnectionError,
+                            "cannot connect to 127.0.0.2 port " + std::to_string(options.port));
+  }
+
+  TEST_CASE("num_retries retries a refused connection after retry_delay") {
+    auto options = fast_failing();
+    options.port = rig::refused_port();
+    options.num_retries = 2;
+    options.retry_delay = 300ms;
+    pssh::Client client("127.0.0.2", options);
+    auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(client.run_command("true"), pssh::ConnectionError);
+    CHECK(seconds_since(start) >= 0.6);
+  }
+
+  TEST_CASE("an unknown host name is an UnknownHostError") {
+    pssh::Client client("no-such-host.invalid", fast_failing());
+    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::UnknownHostError,
+                            "cannot resolve host name no-such-host.invalid");
+  }
+
+  TEST_CASE("a host that never sends a banner times out within the timeout") {
+    rig::FakeServer blackhole(rig::FakeServer::Behaviour::blackhole);
+    auto options = fast_failing();
+    options.port = blackhole.port();
+    pssh::Client client("127.0.0.1", options);
+    auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::Timeout,
+                            "SSH handshake on ");
+    CHECK(seconds_since(start) < 3.0);
+  }
+
+  TEST_CASE("a host that sends a banner and hangs times out") {
+    rig::FakeServer silent(rig::FakeServer::Behaviour::banner_then_silence);
+    auto options = fast_failing();
+    options.port = silent.port();
+    pssh::Client client("127.0.0.1", options);
+    auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::Timeout, "timed out after 1 s");
+    CHECK(seconds_since(start) < 3.0);
+  }
+
+  TEST_CASE("a host that closes mid-handshake is a ConnectionError") {
+    rig::FakeServer closing(rig::FakeServer::Behaviour::close_mid_handshake);
+    auto options = fast_failing();
+    options.port = closing.port();
+    pssh::Client client("127.0.0.1", options);
+    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::ConnectionError, "SSH handshake on");
+  }
+
+  TEST_CASE("the session is reused: the second command does not connect again") {
+    std::atomic<int> connects{0};
+    auto options = server().options();
+    options.on_event = [&](const pssh::Event& e) {
+      if (e.kind == pssh::Event::Kind::connecting) ++connects;
+    };
+    pssh::Client client("127.0.0.2", options);
+    for (int i = 0; i < 3; ++i) {
+      auto output = client.run_command("echo " + std::to_string(i));
+      client.wait_finished(output);
+      CHECK(lines(output.stdout_lines()) == std::vector<std::string>{std::to_string(i)});
+    }
+    CHECK(connects == 1);
+    client.disconnect();
+    auto output = client.run_command("true");
+    client.wait_finished(output);
+    CHECK(output.exit_code() == 0);
+    CHECK(connects == 2);
+  }
+
+  TEST_CASE("connections and failures leave no file descriptor behind") {
+    int before = open_fds();
+    {
+      pssh::ParallelClient client(rig::loopback_hosts(5), server().options());
+      auto output = client.run_command("true");
+      client.join(output);
+      auto options = fast_failing();
+      options.port = rig::refused_port();
+      pssh::ParallelClient failing(rig::loopback_hosts(3), options);
+      auto failed = failing.run_command("true", {.stop_on_errors = false});
+      failing.join(failed);
+      CHECK(host_error_is<pssh::ConnectionError>(failed[0]));
+    }
+    CHECK(open_fds() == before);
+  }
+}
