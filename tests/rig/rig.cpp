@@ -99,7 +99,14 @@ int run(const std::vector<std::string>& argv, std::string* out,
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
-  return spawn_with(argv, extra_env, nullptr);
+  // Daemons must not hold the caller's stdout/stderr open (a pipe reader
+  // would wait for them forever).
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  for (int fd : {0, 1, 2}) posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
+  pid_t pid = spawn_with(argv, extra_env, &actions);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
 }
 
 void stop(pid_t pid) {

@@ -1,0 +1,142 @@
+// Logging in: key file, key in memory, passphrases, agent, default
+// identities, password, keyboard-interactive, per-host switches.
+#include "common.hpp"
+
+#include <filesystem>
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+pssh::ClientOptions no_credentials() {
+  auto options = server().options();
+  options.pkey.reset();
+  return options;
+}
+
+int run_true(const std::string& host, const pssh::ClientOptions& options,
+             const pssh::HostConfig& config = {}) {
+  pssh::Client client(host, options, config);
+  auto output = client.run_command("true");
+  client.wait_finished(output);
+  return *output.exit_code();
+}
+
+}  // namespace
+
+TEST_SUITE("auth") {
+  TEST_CASE("a private key file logs in") { CHECK(run_true("127.0.0.2", server().options()) == 0); }
+
+  TEST_CASE("a private key from memory logs in") {
+    auto options = no_credentials();
+    options.pkey = pssh::PrivateKey::memory(rig::read_file(server().user_key()));
+    CHECK(run_true("127.0.0.2", options) == 0);
+  }
+
+  TEST_CASE("a passphrase-protected key: right passphrase logs in, wrong one fails at construction") {
+    rig::TempDir dir;
+    auto key = dir.path() / "locked";
+    rig::run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret-phrase", "-f", key.string()});
+    auto authorized = server().dir() / "authorized_keys";
+    std::string before = rig::read_file(authorized);
+    rig::write_file(authorized, before + rig::read_file(key.string() + ".pub"));
+    auto options = no_credentials();
+    options.pkey = pssh::PrivateKey::file(key.string(), "s3cret-phrase");
+    CHECK(run_true("127.0.0.2", options) == 0);
+
+    options.pkey = pssh::PrivateKey::file(key.string(), "wrong-phrase");
+    try {
+      pssh::Client client("127.0.0.2", options);
+      FAIL("expected PKeyFileError");
+    } catch (const pssh::PKeyFileError& e) {
+      std::string message = e.what();
+      CHECK(message.find("passphrase is wrong") != std::string::npos);
+      CHECK(message.find("wrong-phrase") == std::string::npos);
+      CHECK(e.host() == "127.0.0.2");
+    }
+    rig::write_file(authorized, before);
+  }
+
+  TEST_CASE("a missing key file is a PKeyFileError at construction, with '~' expanded") {
+    auto options = no_credentials();
+    options.pkey = pssh::PrivateKey::file("~/no-such-key");
+    CHECK(options.pkey->path() == std::string(std::getenv("HOME")) + "/no-such-key");
+    CHECK_THROWS_CONTAINING(pssh::Client("127.0.0.2", options), pssh::PKeyFileError,
+                            "cannot read private key file " + options.pkey->path() +
+                                " for 127.0.0.2: No such file or directory");
+  }
+
+  TEST_CASE("the SSH agent logs in when allowed, and a host can turn it off") {
+    rig::Agent agent;
+    agent.add(server().user_key());
+    ::setenv("SSH_AUTH_SOCK", agent.socket().c_str(), 1);
+    auto options = no_credentials();
+    options.allow_agent = true;
+    std::vector<pssh::HostConfig> configs(2);
+    configs[1].allow_agent = false;
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3"}, options, configs);
+    auto output = client.run_command("true", {.stop_on_errors = false});
+    client.join(output);
+    ::unsetenv("SSH_AUTH_SOCK");
+    CHECK(output[0].exit_code() == 0);
+    REQUIRE(host_error_is<pssh::AuthenticationError>(output[1]));
+    CHECK(error_message(output[1]).find("tried no method") != std::string::npos);
+  }
+
+  TEST_CASE("default identities in ~/.ssh log in when identity_auth is on") {
+    fs::path ssh_dir = fs::path(std::getenv("HOME")) / ".ssh";
+    fs::create_directories(ssh_dir);
+    fs::copy_file(server().user_key(), ssh_dir / "id_ed25519", fs::copy_options::overwrite_existing);
+    auto options = no_credentials();
+    options.identity_auth = true;
+    CHECK(run_true("127.0.0.2", options) == 0);
+    fs::remove(ssh_dir / "id_ed25519");
+  }
+
+  TEST_CASE("a password logs in; a wrong one fails without showing it") {
+    const auto& user = rig::password_user();
+    auto options = no_credentials();
+    options.user = user.name;
+    options.password = user.password;
+    CHECK(run_true("127.0.0.2", options) == 0);
+
+    options.password = "not-the-Passw0rd";
+    std::vector<std::string> events;
+    options.on_event = [&](const pssh::Event& e) { events.push_back(e.text); };
+    pssh::Client client("127.0.0.2", options);
+    try {
+      client.run_command("true");
+      FAIL("expected AuthenticationError");
+    } catch (const pssh::AuthenticationError& e) {
+      std::string message = e.what();
+      INFO(message);
+      CHECK(message.find("cannot authenticate to " + user.name + "@127.0.0.2:" +
+                         std::to_string(server().port()) + ": tried password") == 0);
+      CHECK(message.find("not-the-Passw0rd") == std::string::npos);
+    }
+    for (const auto& text : events) CHECK(text.find("not-the-Passw0rd") == std::string::npos);
+  }
+
+  TEST_CASE("keyboard-interactive is answered with the password") {
+    rig::Sshd pam_server({.listeners = 1,
+                          .extra_config = {"UsePAM yes", "PasswordAuthentication no",
+                                           "KbdInteractiveAuthentication yes"},
+                          .host_key = {}});
+    const auto& user = rig::password_user();
+    auto options = pam_server.options();
+    options.pkey.reset();
+    options.user = user.name;
+    options.password = user.password;
+    std::vector<pssh::Event::Kind> kinds;
+    pssh::Client client("127.0.0.2", options);
+    auto output = client.run_command("echo $USER");
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{user.name});
+  }
+
+  TEST_CASE("no usable method lists what was tried and what the server allows") {
+    auto options = no_credentials();
+    CHECK_THROWS_CONTAINING(run_true("127.0.0.2", options), pssh::AuthenticationError,
+                            "tried no method; server allows publickey,password");
+  }
+}

@@ -1,0 +1,126 @@
+// run_command on one host: streams, stdin, exit codes and signals, PTY,
+// read timeouts, encodings, sudo/shell wrapping.
+#include "common.hpp"
+
+#include <numeric>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Not a static: libssh and OpenSSL tear themselves down before statics are
+// destroyed, so a client must not outlive main().
+struct OneHost {
+  pssh::Client& client() { return client_; }
+  pssh::Client client_{"127.0.0.2", server().options()};
+};
+
+}  // namespace
+
+TEST_SUITE("command") {
+  TEST_CASE_FIXTURE(OneHost, "stdout and stderr arrive separately, in order, with the exit code") {
+    auto output = client().run_command("echo out1; echo err1 >&2; echo out2; exit 7");
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"out1", "out2"});
+    CHECK(lines(output.stderr_lines()) == std::vector<std::string>{"err1"});
+    client().wait_finished(output);
+    CHECK(output.exit_code() == 7);
+    CHECK_FALSE(output.exit_signal());
+    CHECK(output.finished());
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "binary bytes and a last line without newline survive") {
+    auto output = client().run_command("printf 'a\\000b\\377\\nlast'");
+    auto out = lines(output.stdout_lines());
+    REQUIRE(out.size() == 2);
+    CHECK(out[0] == std::string("a\0b\xff", 4));
+    CHECK(out[1] == "last");
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "large output is complete and in order") {
+    auto output = client().run_command("seq 1 200000");
+    long expected = 1, wrong = 0;
+    for (const auto& line : output.stdout_lines()) wrong += std::stol(line) != expected++;
+    CHECK(expected == 200001);
+    CHECK(wrong == 0);
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "stdin is written, flushed and closed") {
+    auto output = client().run_command("cat; echo done");
+    auto in = output.stdin_writer();
+    in.write("line one\n");
+    in.write("line two");
+    in.flush();
+    in.close();
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"line one", "line twodone"});
+    client().wait_finished(output);
+    CHECK(output.exit_code() == 0);
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "a command killed by a signal reports it") {
+    auto output = client().run_command("kill -KILL $$");
+    client().wait_finished(output);
+    CHECK(output.exit_signal() == "KILL");
+    CHECK(output.exit_code() == 137);
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "read_timeout raises Timeout on silence, and reading can resume") {
+    auto output = client().run_command("sleep 1; echo late", {.read_timeout = 200ms});
+    auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_CONTAINING(lines(output.stdout_lines()), pssh::Timeout,
+                            "no output line from 127.0.0.2 on stdout within 200 ms");
+    CHECK(seconds_since(start) < 0.9);
+    output.set_read_timeout(0ms);
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"late"});
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "with a PTY stderr arrives on stdout, and close_channel ends the command") {
+    auto output = client().run_command("echo out; echo err >&2", {.use_pty = true});
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"out", "err"});
+    CHECK(lines(output.stderr_lines()).empty());
+
+    auto endless = client().run_command("echo started; sleep 100", {.use_pty = true});
+    auto it = endless.stdout_lines().begin();
+    CHECK(*it == "started");
+    auto start = std::chrono::steady_clock::now();
+    endless.close_channel();
+    client().wait_finished(endless, 5s);
+    CHECK(seconds_since(start) < 2.0);
+    CHECK_FALSE(endless.exception());
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "a whole-command timeout ends the command and reports Timeout") {
+    auto start = std::chrono::steady_clock::now();
+    auto output = client().run_command("echo before; sleep 100", {.timeout = 500ms});
+    client().wait_finished(output);
+    CHECK(seconds_since(start) < 3.0);
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"before"});
+    REQUIRE(host_error_is<pssh::Timeout>(output));
+    CHECK(error_message(output) ==
+          "command on 127.0.0.2 did not finish within 500 ms (timeout); it was sent TERM");
+    // The connection still serves the next command.
+    auto next = client().run_command("echo after");
+    CHECK(lines(next.stdout_lines()) == std::vector<std::string>{"after"});
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "wait_finished with a timeout throws Timeout, then waits again") {
+    auto output = client().run_command("sleep 1");
+    CHECK_THROWS_CONTAINING(client().wait_finished(output, 100ms), pssh::Timeout,
+                            "command on 127.0.0.2 did not finish within 100 ms");
+    client().wait_finished(output);
+    CHECK(output.exit_code() == 0);
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "a non-UTF-8 encoding converts the command and the output") {
+    auto output = client().run_command("printf '%s\\n' 'café'; printf 'na\\357ve\\n'",
+                                       {.encoding = "latin1"});
+    // The command went out as Latin-1 ("é" one byte) and came back converted.
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"café", "naïve"});
+    CHECK_THROWS_AS(client().run_command("true", {.encoding = "no-such-charset"}),
+                    std::invalid_argument);
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "shell wraps and quotes the command") {
+    auto output = client().run_command("echo \"$0\" 'quoted words'", {.shell = "bash -c"});
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"bash quoted words"});
+  }
+}

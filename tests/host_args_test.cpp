@@ -1,0 +1,50 @@
+// Command templates and per-host arguments.
+#include "common.hpp"
+
+#include "command_text.hpp"
+
+using pssh::detail::format_command;
+using Map = std::map<std::string, std::string>;
+using List = std::vector<std::string>;
+
+TEST_SUITE("host_args") {
+  TEST_CASE("positional, numbered and named substitution; braces escape") {
+    CHECK(format_command("echo {} {}", pssh::HostArgs(List{"a", "b"}), "h") == "echo a b");
+    CHECK(format_command("echo {1}{0}", pssh::HostArgs(List{"a", "b"}), "h") == "echo ba");
+    CHECK(format_command("cp {src} {dst}", pssh::HostArgs(Map{{"src", "x"}, {"dst", "y"}}), "h") ==
+          "cp x y");
+    CHECK(format_command("awk '{{print $1}}' {}", pssh::HostArgs(List{"f"}), "h") ==
+          "awk '{print $1}' f");
+  }
+
+  TEST_CASE("values are inserted verbatim; shell_quote makes them one word") {
+    CHECK(format_command("echo {}", pssh::HostArgs(List{"$(id); rm"}), "h") == "echo $(id); rm");
+    CHECK(pssh::shell_quote("a'b c") == "'a'\\''b c'");
+  }
+
+  TEST_CASE("missing values and malformed templates name the host and the key") {
+    CHECK_THROWS_CONTAINING(format_command("{user}", pssh::HostArgs(Map{{"u", "x"}}), "web2"),
+                            pssh::HostArgumentError,
+                            "cannot build the command for web2: host_args has no value named 'user'");
+    CHECK_THROWS_CONTAINING(format_command("{2}", pssh::HostArgs(List{"a"}), "web1"),
+                            pssh::HostArgumentError, "positional argument 2");
+    CHECK_THROWS_CONTAINING(format_command("{name}", pssh::HostArgs(List{"a"}), "web1"),
+                            pssh::HostArgumentError, "give a map");
+    CHECK_THROWS_CONTAINING(format_command("echo {", pssh::HostArgs(List{}), "h"),
+                            pssh::HostArgumentError, "unclosed '{' at position 5");
+    CHECK_THROWS_CONTAINING(format_command("echo }", pssh::HostArgs(List{}), "h"),
+                            pssh::HostArgumentError, "single '}' at position 5");
+  }
+
+  TEST_CASE("fewer host_args than hosts is refused before any host is touched") {
+    std::atomic<int> events{0};
+    auto options = server().options();
+    options.on_event = [&](const pssh::Event&) { ++events; };
+    pssh::ParallelClient client(rig::loopback_hosts(3), options);
+    std::vector<pssh::HostArgs> args{List{"1"}, List{"2"}};
+    CHECK_THROWS_CONTAINING(client.run_command("echo {}", {.host_args = args}),
+                            pssh::HostArgumentError,
+                            "host_args has 2 entries for 3 hosts; 127.0.0.4 (index 2) has none");
+    CHECK(events == 0);
+  }
+}
