@@ -1,5 +1,5 @@
-// The path of a byte of output: sshd -> socket -> libssh's channel buffer
-// (read by ssh_event_dopoll below) -> ssh_channel_read_nonblocking ->
+// The path of a byte of output: sshd -> socket -> libssh decodes the packet
+// (in ssh_event_dopoll or any other libssh call of the worker) -> on_data ->
 // HostState::append (split into lines) -> HostState::next_line -> the
 // caller's LineRange.
 #include "channel.hpp"
@@ -18,19 +18,33 @@
 namespace pssh::detail {
 namespace {
 
-struct ExitInfo {
+/// What libssh reports on the channel while packets are processed, whichever
+/// call processes them.
+struct ChannelEvents {
+  HostState* state = nullptr;
   std::optional<int> status;
   std::optional<std::string> signal;
-  bool known() const { return status || signal; }
+  bool exited() const { return status || signal; }
 };
 
+/// Output goes to the host's buffer as soon as libssh decodes it. What does
+/// not fit under the buffer cap stays in libssh's channel buffer, and the
+/// unconsumed data keeps the SSH window closed: back-pressure on the server.
+int on_data(ssh_session, ssh_channel, void* data, uint32_t length, int is_stderr, void* user) {
+  auto* events = static_cast<ChannelEvents*>(user);
+  Stream stream = is_stderr ? Stream::err : Stream::out;
+  std::size_t taken = std::min<std::size_t>(length, events->state->room(stream));
+  events->state->append(stream, std::string_view(static_cast<const char*>(data), taken));
+  return static_cast<int>(taken);
+}
+
 void on_exit_status(ssh_session, ssh_channel, int status, void* user) {
-  static_cast<ExitInfo*>(user)->status = status;
+  static_cast<ChannelEvents*>(user)->status = status;
 }
 
 void on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*, const char*,
                     void* user) {
-  static_cast<ExitInfo*>(user)->signal = signal != nullptr ? signal : "";
+  static_cast<ChannelEvents*>(user)->signal = signal != nullptr ? signal : "";
 }
 
 /// A killed command exits "128 + signal number", as shells report it.
@@ -43,9 +57,12 @@ int exit_code_for_signal(const std::string& name) {
   return found == numbers.end() ? 255 : 128 + found->second;
 }
 
-int drain_wake_fd(socket_t fd, int, void*) {
+/// Any libssh call on the session may poll the wake fd (it shares the
+/// event's poll context), so a wake-up is remembered, not just drained.
+int drain_wake_fd(socket_t fd, int, void* user) {
   std::uint64_t count;
   [[maybe_unused]] auto n = ::read(fd, &count, sizeof count);
+  *static_cast<bool*>(user) = true;
   return 0;
 }
 
@@ -61,7 +78,7 @@ class Waiter {
   Waiter(ssh_session session, int wake_fd)
       : event_(ssh_event_new()), session_(session), wake_fd_(wake_fd) {
     if (!event_ || ssh_event_add_session(event_.get(), session_) != SSH_OK ||
-        ssh_event_add_fd(event_.get(), wake_fd_, POLLIN, drain_wake_fd, nullptr) != SSH_OK) {
+        ssh_event_add_fd(event_.get(), wake_fd_, POLLIN, drain_wake_fd, &woken_) != SSH_OK) {
       throw std::runtime_error("cannot set up the event loop");
     }
   }
@@ -72,9 +89,13 @@ class Waiter {
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;
 
-  bool wait() { return ssh_event_dopoll(event_.get(), -1) != SSH_ERROR; }
+  bool wait() {
+    if (std::exchange(woken_, false)) return true;
+    return ssh_event_dopoll(event_.get(), -1) != SSH_ERROR;
+  }
 
  private:
+  bool woken_ = false;
   std::unique_ptr<ssh_event_struct, EventDeleter> event_;
   ssh_session session_;
   int wake_fd_;
@@ -99,7 +120,7 @@ class Pump {
       : session_(session), state_(state), spec_(spec), channel_(channel) {}
 
   /// Moves output and stdin until the command exits or is stopped.
-  StopReason run(const ExitInfo& exit) {
+  StopReason run(const ChannelEvents& events) {
     Waiter waiter(session_.handle(), state_.wake_fd());
     for (;;) {
       bool progressed = read_output();
@@ -109,18 +130,21 @@ class Pump {
         if (stop_ == StopReason::closed_by_caller) return stop_;
         progressed = true;
       }
-      if (ssh_channel_is_eof(channel_) && (exit.known() || ssh_channel_is_closed(channel_)))
+      if (ssh_channel_is_eof(channel_) && (events.exited() || ssh_channel_is_closed(channel_)))
         return stop_;
       if (!progressed && !waiter.wait()) lost_connection();
     }
   }
 
  private:
+  /// Takes what on_data left in libssh's buffers once there is room again,
+  /// and lets libssh process what waits on the socket.
   bool read_output() {
     bool progressed = false;
     for (Stream stream : {Stream::out, Stream::err}) {
-      if (!state_.has_room(stream)) continue;
-      int n = ssh_channel_read_nonblocking(channel_, buffer_, sizeof buffer_,
+      std::size_t room = std::min(state_.room(stream), sizeof buffer_);
+      if (room == 0) continue;
+      int n = ssh_channel_read_nonblocking(channel_, buffer_, static_cast<std::uint32_t>(room),
                                            stream == Stream::err ? 1 : 0);
       if (n == SSH_ERROR) lost_connection();
       if (n > 0) {
@@ -192,9 +216,10 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   if (session.step([&] { return ssh_channel_open_session(ch); }) != SSH_OK)
     session.fail<SessionError>("opening a channel");
 
-  ExitInfo exit;
+  ChannelEvents events{.state = &state, .status = {}, .signal = {}};
   ssh_channel_callbacks_struct callbacks{};
-  callbacks.userdata = &exit;
+  callbacks.userdata = &events;
+  callbacks.channel_data_function = on_data;
   callbacks.channel_exit_status_function = on_exit_status;
   callbacks.channel_exit_signal_function = on_exit_signal;
   ssh_callbacks_init(&callbacks);
@@ -213,16 +238,16 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
     command_deadline = session.watchdog().arm(
         Clock::now() + *spec.timeout, [&state] { state.request_stop(StopReason::timeout); });
   }
-  StopReason stopped = Pump(session, state, spec, ch).run(exit);
+  StopReason stopped = Pump(session, state, spec, ch).run(events);
   command_deadline.disarm();
   ssh_remove_channel_callbacks(ch, &callbacks);
 
-  if (exit.status) state.set_exit(*exit.status, exit.signal);
-  else if (exit.signal) state.set_exit(exit_code_for_signal(*exit.signal), exit.signal);
+  if (events.status) state.set_exit(*events.status, events.signal);
+  else if (events.signal) state.set_exit(exit_code_for_signal(*events.signal), events.signal);
 
   throw_if_stopped(stopped, state, spec);
   if (stopped == StopReason::none) {
-    if (!exit.known()) {
+    if (!events.exited()) {
       throw SessionError(state.host, "command on " + state.host +
                                          " ended without an exit status; the server closed the channel");
     }

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <system_error>
+#include <utility>
 
 namespace pssh::detail {
 HostState::HostState(const HostSettings& settings, const RunSettings& run)
@@ -67,24 +69,38 @@ void HostState::append(Stream stream, std::string_view bytes) {
   for (auto newline = bytes.find('\n'); newline != std::string_view::npos;
        newline = bytes.find('\n')) {
     b.partial.append(bytes.substr(0, newline));
-    push_line(stream, std::move(b.partial));
-    b.partial.clear();
+    push_line(stream, std::exchange(b.partial, {}));
     bytes.remove_prefix(newline + 1);
   }
   b.partial.append(bytes);
+  // A line longer than the cap would hold the reader and the worker waiting
+  // for each other: it is delivered in pieces of the cap's size.
+  if (max_buffered_ != 0 && b.partial.size() >= max_buffered_)
+    push_line(stream, std::exchange(b.partial, {}));
+  set_partial_bytes(stream);
 }
 
-bool HostState::has_room(Stream stream) const {
-  if (max_buffered_ == 0) return true;
+void HostState::set_partial_bytes(Stream stream) {
+  Buffer& b = buffer(stream);
   std::lock_guard lock(mutex_);
-  return discard_ || buffer(stream).bytes < max_buffered_;
+  if (discard_) return;
+  b.bytes = b.bytes - b.partial_bytes + b.partial.size();
+  b.partial_bytes = b.partial.size();
+}
+
+std::size_t HostState::room(Stream stream) const {
+  if (max_buffered_ == 0) return SIZE_MAX;
+  std::lock_guard lock(mutex_);
+  const Buffer& b = buffer(stream);
+  if (discard_) return SIZE_MAX;
+  return full(b) ? 0 : max_buffered_ - b.bytes;
 }
 
 void HostState::end_streams() {
   for (Stream s : {Stream::out, Stream::err}) {
     Buffer& b = buffer(s);
-    if (!b.partial.empty()) push_line(s, std::move(b.partial));
-    b.partial.clear();
+    if (!b.partial.empty()) push_line(s, std::exchange(b.partial, {}));
+    set_partial_bytes(s);
   }
   std::lock_guard lock(mutex_);
   out_.ended = err_.ended = true;
@@ -163,7 +179,7 @@ std::optional<std::string> HostState::next_line(Stream stream) {
   if (b.lines.empty()) return std::nullopt;
   std::string line = std::move(b.lines.front());
   b.lines.pop_front();
-  bool was_full = max_buffered_ != 0 && b.bytes >= max_buffered_;
+  bool was_full = full(b);
   b.bytes -= line.size();
   lock.unlock();
   if (was_full) wake();
@@ -214,7 +230,7 @@ void HostState::discard_output() {
     discard_ = true;
     out_.lines.clear();
     err_.lines.clear();
-    out_.bytes = err_.bytes = 0;
+    out_.bytes = err_.bytes = out_.partial_bytes = err_.partial_bytes = 0;
   }
   wake();
 }

@@ -47,8 +47,9 @@ class HostState {
   // Worker side.
   void emit(Event::Kind kind, std::string text = {}, std::optional<int> exit_code = {}) const;
   void append(Stream stream, std::string_view bytes);
-  /// False while the caller has not read enough to get under the buffer cap.
-  bool has_room(Stream stream) const;
+  /// Bytes the buffer takes before the cap (SIZE_MAX when unlimited): zero
+  /// while the caller has not read enough.
+  std::size_t room(Stream stream) const;
   void set_started();
   void set_exit(int code, std::optional<std::string> signal);
   void fail(std::exception_ptr error);
@@ -83,13 +84,16 @@ class HostState {
  private:
   struct Buffer {
     std::deque<std::string> lines;
-    std::string partial;
-    std::size_t bytes = 0;
+    std::string partial;        // the unfinished last line: worker only
+    std::size_t bytes = 0;      // held in `lines` and `partial`, for the cap
+    std::size_t partial_bytes = 0;
     bool ended = false;
   };
   Buffer& buffer(Stream s) { return s == Stream::out ? out_ : err_; }
   const Buffer& buffer(Stream s) const { return s == Stream::out ? out_ : err_; }
   void push_line(Stream stream, std::string line);
+  void set_partial_bytes(Stream stream);
+  bool full(const Buffer& b) const { return max_buffered_ != 0 && b.bytes >= max_buffered_; }
   void end_streams();
   void wake() const;
 

@@ -64,8 +64,6 @@ struct ParallelClient::Impl {
   std::vector<std::shared_ptr<HostSlot>> slots;
 
   mutable std::mutex mutex;  // guards what follows
-  std::condition_variable idle;
-  std::size_t pending = 0;
   std::vector<ActiveWork> active;
   Output last_output;
 
@@ -80,7 +78,7 @@ struct ParallelClient::Impl {
 
   ~Impl() {
     cancel();
-    wait_idle();
+    pool.wait();
   }
 
   void set_hosts(std::vector<std::string> host_list, std::vector<HostConfig> config) {
@@ -176,14 +174,12 @@ struct ParallelClient::Impl {
               std::optional<detail::CommandSpec> spec) {
     {
       std::lock_guard lock(mutex);
-      ++pending;
       active.push_back({state, slot});
     }
     pool.submit([this, slot = std::move(slot), state = std::move(state), spec = std::move(spec)] {
       work(*slot, *state, spec ? &*spec : nullptr);
       std::lock_guard lock(mutex);
       std::erase_if(active, [&](const ActiveWork& w) { return w.state == state; });
-      if (--pending == 0) idle.notify_all();
     });
   }
 
@@ -262,14 +258,9 @@ struct ParallelClient::Impl {
     }
   }
 
-  void wait_idle() {
-    std::unique_lock lock(mutex);
-    idle.wait(lock, [&] { return pending == 0; });
-  }
-
   void disconnect() {
     cancel();
-    wait_idle();
+    pool.wait();
     for (const auto& slot : slots) {
       std::lock_guard lock(slot->session_mutex);
       slot->session.reset();

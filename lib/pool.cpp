@@ -61,6 +61,16 @@ WorkerPool::WorkerPool(std::size_t size)
       // arena, they wait on futures.
       arena_(static_cast<int>(size_), 0) {}
 
-void WorkerPool::submit(std::function<void()> task) { arena_.enqueue(std::move(task)); }
+WorkerPool::~WorkerPool() { wait(); }
+
+void WorkerPool::submit(std::function<void()> task) {
+  arena_.enqueue(group_.defer(std::move(task)));
+}
+
+// Debian's oneTBB 2021.8 has no task_arena::wait_for(task_group): the waiter
+// joins the arena, where it may also run queued tasks itself.
+void WorkerPool::wait() {
+  arena_.execute([this] { group_.wait(); });
+}
 
 }  // namespace pssh::detail

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 namespace pssh::detail {
 
@@ -23,17 +24,28 @@ class ParallelismLease {
   std::size_t size_;
 };
 
+/// Runs tasks on `size` threads at most. Tasks belong to one task_group, so
+/// wait() returns only once every task ran and its captures were destroyed:
+/// nothing a task holds (a session, a host's state) outlives the pool's owner.
 class WorkerPool {
  public:
   explicit WorkerPool(std::size_t size);
+  /// Waits for every task.
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
   /// Queues `task`; it must not throw (oneTBB would cancel its siblings).
   void submit(std::function<void()> task);
+  /// Blocks until every submitted task is done.
+  void wait();
   std::size_t size() const noexcept { return size_; }
 
  private:
   std::size_t size_;
   ParallelismLease lease_;
   tbb::task_arena arena_;
+  tbb::task_group group_;
 };
 
 }  // namespace pssh::detail

@@ -1,0 +1,34 @@
+// pool_size really bounds how many hosts run at once, above the core count.
+#include "common.hpp"
+
+namespace {
+
+rig::Sshd& pool_server() {
+  static rig::Sshd instance({.listeners = 4, .extra_config = {}, .host_key = {}});
+  return instance;
+}
+
+double run_sleepers(std::size_t hosts, std::size_t pool_size) {
+  auto options = pool_server().options();
+  options.pool_size = pool_size;
+  pssh::ParallelClient client(rig::loopback_hosts(hosts), options, pool_server().spread(hosts));
+  auto start = std::chrono::steady_clock::now();
+  auto output = client.run_command("sleep 2");
+  client.join(output);
+  for (const auto& h : output) REQUIRE(h.exit_code() == 0);
+  return seconds_since(start);
+}
+
+}  // namespace
+
+TEST_SUITE("pool") {
+  TEST_CASE("100 hosts sleeping 2 s: pool_size 100 takes about 2 s, pool_size 10 about 20 s") {
+    double single = run_sleepers(1, 1);
+    double wide = run_sleepers(100, 100);
+    double narrow = run_sleepers(100, 10);
+    MESSAGE("1 host: " << single << " s, 100 hosts pool 100: " << wide << " s, pool 10: " << narrow << " s");
+    CHECK(wide < 2 * single);
+    CHECK(narrow >= 20.0);  // ten waves of 2 s: the arena really is 10 wide
+    CHECK(narrow < 40.0);
+  }
+}
