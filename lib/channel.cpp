@@ -22,6 +22,7 @@ namespace {
 /// call processes them.
 struct ChannelEvents {
   HostState* state = nullptr;
+  bool started = false;  // output waits in libssh's buffer until `started` is reported
   std::optional<int> status;
   std::optional<std::string> signal;
   bool exited() const { return status || signal; }
@@ -32,6 +33,7 @@ struct ChannelEvents {
 /// unconsumed data keeps the SSH window closed: back-pressure on the server.
 int on_data(ssh_session, ssh_channel, void* data, uint32_t length, int is_stderr, void* user) {
   auto* events = static_cast<ChannelEvents*>(user);
+  if (!events->started) return 0;
   Stream stream = is_stderr ? Stream::err : Stream::out;
   std::size_t taken = std::min<std::size_t>(length, events->state->room(stream));
   events->state->append(stream, std::string_view(static_cast<const char*>(data), taken));
@@ -216,7 +218,7 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   if (session.step([&] { return ssh_channel_open_session(ch); }) != SSH_OK)
     session.fail<SessionError>("opening a channel");
 
-  ChannelEvents events{.state = &state, .status = {}, .signal = {}};
+  ChannelEvents events{.state = &state, .started = false, .status = {}, .signal = {}};
   ssh_channel_callbacks_struct callbacks{};
   callbacks.userdata = &events;
   callbacks.channel_data_function = on_data;
@@ -232,6 +234,7 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
     session.fail<SessionError>("starting the command");
   state.set_started();
   state.emit(Event::Kind::started);
+  events.started = true;
 
   Watchdog::Ticket command_deadline;
   if (spec.timeout) {

@@ -127,11 +127,8 @@ void HostState::fail(std::exception_ptr error) {
 }
 
 void HostState::finish() {
-  {
-    std::lock_guard lock(mutex_);
-    started_ = finished_ = true;
-    changed_.notify_all();
-  }
+  // The last event goes out before waiters wake: when join() returns, every
+  // event of the host has been delivered.
   if (error_) {
     try {
       std::rethrow_exception(error_);
@@ -141,6 +138,9 @@ void HostState::finish() {
   } else {
     emit(Event::Kind::finished, {}, exit_code_);
   }
+  std::lock_guard lock(mutex_);
+  started_ = finished_ = true;
+  changed_.notify_all();
 }
 
 StopReason HostState::stop_reason() const {

@@ -71,8 +71,10 @@ void Watchdog::run() {
       continue;
     }
     auto next = by_deadline_.begin();
-    if (Clock::now() < next->first) {
-      wake_.wait_until(lock, next->first);
+    // A copy: wait_until unlocks, and a disarm() may free the node meanwhile.
+    const Clock::time_point deadline = next->first;
+    if (Clock::now() < deadline) {
+      wake_.wait_until(lock, deadline);
       continue;
     }
     auto entry = entries_.find(next->second);

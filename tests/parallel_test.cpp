@@ -137,7 +137,12 @@ TEST_SUITE("parallel") {
     client.join(output);
     using K = pssh::Event::Kind;
     std::vector<K> good, bad;
-    for (const auto& e : events) (e.index == 0 ? good : bad).push_back(e.kind);
+    std::string seen;
+    for (const auto& e : events) {
+      (e.index == 0 ? good : bad).push_back(e.kind);
+      seen += std::to_string(e.index) + ":" + std::to_string(static_cast<int>(e.kind)) + " ";
+    }
+    INFO("events (index:kind): " << seen);
     CHECK(good == std::vector<K>{K::connecting, K::connected, K::authenticated, K::started, K::line,
                                  K::finished});
     CHECK(bad == std::vector<K>{K::connecting, K::failed});

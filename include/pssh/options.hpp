@@ -78,7 +78,8 @@ struct ClientOptions {
   /// stops reading from the server (back-pressure). 0: unlimited.
   std::size_t max_buffered_output = 0;
   /// Progress events. Called from worker threads, concurrently for different
-  /// hosts: keep it short and thread-safe.
+  /// hosts, in order for one host: keep it short and thread-safe. A host's
+  /// events have all been delivered when join() returns.
   std::function<void(const Event&)> on_event{};
 };
 

@@ -1,0 +1,329 @@
+// The engine benchmark: pssh against two baselines on the same throwaway
+// sshd, in one run, printed as figures and ratios (never asserted: a busy
+// machine would make a timed test flaky).
+//
+//   sudo meson test -C build --benchmark --verbose     (or ./build/tests/bench/pssh-bench)
+//
+// For N hosts running `true`: wall time, our process's CPU per host
+// (getrusage: sshd's cost is not ours), RSS per connected host; baselines are
+// (1) one OpenSSH `ssh` per host in parallel, same key exchange, and (2) a
+// bare sequential loop of libssh calls, the floor for this stack. Then idle
+// CPU while hosts sleep, and many hosts behind an added 50 ms round trip.
+#include "rig.hpp"
+
+#include <pssh/pssh.hpp>
+
+#include <libssh/libssh.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* const kex = "curve25519-sha256";
+
+double seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+double cpu_seconds(int who) {
+  rusage usage{};
+  ::getrusage(who, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+/// Resident set size of this process now, in KiB.
+long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+struct Figures {
+  double wall = 0, cpu_per_host_ms = 0;
+};
+
+pssh::ClientOptions bench_options(const rig::Sshd& sshd, std::size_t hosts) {
+  auto options = sshd.options();
+  options.pool_size = hosts;
+  // The bare loop checks no host key either: the same work on both sides.
+  options.host_key_policy = pssh::HostKeyPolicy::ignore;
+  return options;
+}
+
+void check(const pssh::Output& output) {
+  for (const auto& h : output) {
+    if (h.exception()) std::rethrow_exception(h.exception());
+    if (h.exit_code() != 0) throw std::runtime_error("exit code on " + h.host());
+  }
+}
+
+Figures pssh_run(const rig::Sshd& sshd, std::size_t n, long* rss_per_host_kib) {
+  long rss_before = rss_kib();
+  double cpu = cpu_seconds(RUSAGE_SELF);
+  auto start = Clock::now();
+  pssh::ParallelClient client(rig::loopback_hosts(n), bench_options(sshd, n), sshd.spread(n));
+  client.connect_auth();
+  if (rss_per_host_kib != nullptr) *rss_per_host_kib = (rss_kib() - rss_before) / static_cast<long>(n);
+  auto output = client.run_command("true");
+  client.join(output);
+  check(output);
+  client.disconnect();
+  return {seconds(start), (cpu_seconds(RUSAGE_SELF) - cpu) * 1000 / static_cast<double>(n)};
+}
+
+std::vector<std::string> ssh_argv(const rig::Sshd& sshd, const std::string& host, int port) {
+  return {"ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+          "-o", "UserKnownHostsFile=/dev/null", "-o", std::string("KexAlgorithms=") + kex,
+          "-o", "LogLevel=ERROR", "-i", sshd.user_key().string(), "-p", std::to_string(port),
+          host, "true"};
+}
+
+Figures ssh_run(const rig::Sshd& sshd, std::size_t n) {
+  double cpu = cpu_seconds(RUSAGE_CHILDREN);
+  auto start = Clock::now();
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < n; ++i)
+    pids.push_back(rig::spawn(ssh_argv(sshd, rig::loopback_host(i), sshd.port(i % 8))));
+  int failed = 0;
+  for (pid_t pid : pids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  if (failed != 0) throw std::runtime_error(std::to_string(failed) + " ssh runs failed");
+  return {seconds(start), (cpu_seconds(RUSAGE_CHILDREN) - cpu) * 1000 / static_cast<double>(n)};
+}
+
+/// connect, auth, exec, read, close with libssh alone, one host after another.
+Figures bare_libssh_run(const rig::Sshd& sshd, std::size_t n) {
+  ssh_key key = nullptr;
+  ssh_pki_import_privkey_file(sshd.user_key().c_str(), nullptr, nullptr, nullptr, &key);
+  std::string user = sshd.options().user;
+  double cpu = cpu_seconds(RUSAGE_SELF);
+  auto start = Clock::now();
+  for (std::size_t i = 0; i < n; ++i) {
+    ssh_session s = ssh_new();
+    unsigned int port = static_cast<unsigned int>(sshd.port(i % 8));
+    int yes = 1, no = 0;
+    std::string host = rig::loopback_host(i);
+    ssh_options_set(s, SSH_OPTIONS_HOST, host.c_str());
+    ssh_options_set(s, SSH_OPTIONS_PORT, &port);
+    ssh_options_set(s, SSH_OPTIONS_USER, user.c_str());
+    ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
+    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
+    ssh_options_set(s, SSH_OPTIONS_KEY_EXCHANGE, kex);
+    bool ok = ssh_connect(s) == SSH_OK && ssh_userauth_publickey(s, nullptr, key) == SSH_AUTH_SUCCESS;
+    ssh_channel c = ok ? ssh_channel_new(s) : nullptr;
+    ok = c != nullptr && ssh_channel_open_session(c) == SSH_OK &&
+         ssh_channel_request_exec(c, "true") == SSH_OK;
+    char buffer[256];
+    while (ok && ssh_channel_read(c, buffer, sizeof buffer, 0) > 0) {
+    }
+    ok = ok && ssh_channel_get_exit_status(c) == 0;
+    if (c != nullptr) {
+      ssh_channel_close(c);
+      ssh_channel_free(c);
+    }
+    ssh_disconnect(s);
+    ssh_free(s);
+    if (!ok) throw std::runtime_error("bare libssh run failed on " + host);
+  }
+  ssh_key_free(key);
+  return {seconds(start), (cpu_seconds(RUSAGE_SELF) - cpu) * 1000 / static_cast<double>(n)};
+}
+
+/// A TCP proxy that holds every byte for `delay` in each direction: +2*delay
+/// RTT. It runs in a child process, so that its CPU is not counted as ours.
+class DelayProxy {
+ public:
+  DelayProxy(int target_port, std::chrono::milliseconds delay)
+      : target_port_(target_port), delay_(delay) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_fd_, 1024);
+    socklen_t length = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &length);
+    port_ = ntohs(a.sin_port);
+    child_ = ::fork();
+    if (child_ == 0) {
+      serve();
+      ::_exit(0);
+    }
+  }
+  ~DelayProxy() {
+    rig::stop(child_);
+    ::close(listen_fd_);
+  }
+  DelayProxy(const DelayProxy&) = delete;
+  DelayProxy& operator=(const DelayProxy&) = delete;
+  int port() const { return port_; }
+
+ private:
+  struct Pending {
+    Clock::time_point due;
+    std::string bytes;
+  };
+  struct Pipe {  // bytes read from a socket, on their way to its peer
+    int peer = -1;
+    std::deque<Pending> queue;
+  };
+
+  void accept_all() {
+    for (int client; (client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+      int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(target_port_));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(client);
+        ::close(server);
+        continue;
+      }
+      int one = 1;
+      for (int fd : {client, server}) ::setsockopt(fd, IPPROTO_TCP, 1 /*TCP_NODELAY*/, &one, sizeof one);
+      pipes_[client].peer = server;
+      pipes_[server].peer = client;
+    }
+  }
+
+  void serve() {
+    for (;;) {
+      std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+      auto next_due = Clock::now() + 100ms;
+      for (auto& [fd, pipe] : pipes_) {
+        fds.push_back({fd, POLLIN, 0});
+        if (!pipe.queue.empty()) next_due = std::min(next_due, pipe.queue.front().due);
+      }
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now());
+      ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long>(0, wait.count())));
+      if (fds[0].revents & POLLIN) accept_all();
+      std::vector<int> closed;
+      for (std::size_t i = 1; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        char buffer[65536];
+        ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+        if (n <= 0) closed.push_back(fds[i].fd);
+        else pipes_[fds[i].fd].queue.push_back({Clock::now() + delay_, std::string(buffer, n)});
+      }
+      auto now = Clock::now();
+      for (auto& [fd, pipe] : pipes_) {
+        while (!pipe.queue.empty() && pipe.queue.front().due <= now) {
+          const std::string& bytes = pipe.queue.front().bytes;
+          [[maybe_unused]] auto n = ::write(pipe.peer, bytes.data(), bytes.size());
+          pipe.queue.pop_front();
+        }
+      }
+      for (int fd : closed) {
+        auto found = pipes_.find(fd);
+        if (found == pipes_.end()) continue;
+        int peer = found->second.peer;
+        ::close(fd);
+        ::close(peer);
+        pipes_.erase(fd);
+        pipes_.erase(peer);
+      }
+    }
+  }
+
+  int target_port_;
+  std::chrono::milliseconds delay_;
+  int listen_fd_ = -1, port_ = 0;
+  pid_t child_ = -1;
+  std::map<int, Pipe> pipes_;
+};
+
+void print_row(std::size_t n, const Figures& ours, const Figures& ssh, const Figures& bare,
+               long rss_per_host) {
+  std::printf("%5zu  %7.2f s %7.2f ms | %7.2f s %7.2f ms | %7.2f ms | %6ld KiB | %5.2fx %5.2fx %5.2fx\n",
+              n, ours.wall, ours.cpu_per_host_ms, ssh.wall, ssh.cpu_per_host_ms,
+              bare.cpu_per_host_ms, rss_per_host, ours.cpu_per_host_ms / bare.cpu_per_host_ms,
+              ours.cpu_per_host_ms / ssh.cpu_per_host_ms, ours.wall / ssh.wall);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::size_t> sizes{10, 100, 500};
+  if (argc > 1) {
+    sizes.clear();
+    for (int i = 1; i < argc; ++i) sizes.push_back(std::strtoul(argv[i], nullptr, 10));
+  }
+  rig::TempDir home;
+  ::setenv("HOME", home.path().c_str(), 1);
+  ::unsetenv("SSH_AUTH_SOCK");
+  rig::Sshd sshd({.listeners = 8, .extra_config = {}, .host_key = {}});
+  std::printf("pssh engine benchmark: %u cores, libssh %s, kex %s, hosts run `true`\n",
+              std::thread::hardware_concurrency(), ssh_version(0), kex);
+  std::printf("%5s  %-20s | %-20s | %-10s | %-10s | %s\n", "hosts", "pssh wall, cpu/host",
+              "ssh wall, cpu/host", "bare libssh", "pssh RSS/host", "cpu/bare cpu/ssh wall/ssh");
+  for (std::size_t n : sizes) {
+    pssh_run(sshd, std::min<std::size_t>(n, 10), nullptr);  // warm: keys, libraries
+    long rss_per_host = 0;
+    Figures ours = pssh_run(sshd, n, &rss_per_host);
+    Figures ssh = ssh_run(sshd, n);
+    Figures bare = bare_libssh_run(sshd, std::min<std::size_t>(n, 100));
+    print_row(n, ours, ssh, bare, rss_per_host);
+  }
+
+  const std::size_t sleepers = sizes.back();
+  {
+    pssh::ParallelClient client(rig::loopback_hosts(sleepers), bench_options(sshd, sleepers),
+                                sshd.spread(sleepers));
+    client.connect_auth();
+    auto output = client.run_command("sleep 10");
+    double cpu = cpu_seconds(RUSAGE_SELF);
+    auto start = Clock::now();
+    client.join(output);
+    check(output);
+    std::printf("idle: %zu hosts running `sleep 10`: %.3f s CPU over %.1f s of waiting (%.2f%% of a core)\n",
+                sleepers, cpu_seconds(RUSAGE_SELF) - cpu, seconds(start),
+                100 * (cpu_seconds(RUSAGE_SELF) - cpu) / seconds(start));
+  }
+  {
+    const std::size_t far = 200;
+    DelayProxy proxy(sshd.port(), 25ms);
+    auto options = bench_options(sshd, far);
+    options.port = proxy.port();
+    double cpu = cpu_seconds(RUSAGE_SELF);
+    auto start = Clock::now();
+    pssh::ParallelClient client(rig::loopback_hosts(far), options);
+    auto output = client.run_command("true");
+    client.join(output);
+    check(output);
+    double wall = seconds(start);
+    double ours = cpu_seconds(RUSAGE_SELF) - cpu;
+    auto near = pssh_run(sshd, far, nullptr);
+    std::printf("+50 ms RTT: %zu hosts in %.2f s (%.2f ms CPU/host); without the delay %.2f s\n",
+                far, wall, ours * 1000 / static_cast<double>(far), near.wall);
+  }
+  return 0;
+}
