@@ -2,8 +2,11 @@
 // process-wide permission for TBB to run that many threads at once.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <functional>
+#include <mutex>
 
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
@@ -24,9 +27,11 @@ class ParallelismLease {
   std::size_t size_;
 };
 
-/// Runs tasks on `size` threads at most. Tasks belong to one task_group, so
-/// wait() returns only once every task ran and its captures were destroyed:
-/// nothing a task holds (a session, a host's state) outlives the pool's owner.
+/// Runs tasks on `size` threads at most. wait() returns only once every task
+/// ran and its captures were destroyed: nothing a task holds (a session, a
+/// host's state) outlives the pool's owner.
+/// Tasks wait in the pool's own queue, so that a task's captures are destroyed
+/// on the worker before wait() can return; TBB's tasks only carry the pool.
 class WorkerPool {
  public:
   explicit WorkerPool(std::size_t size);
@@ -42,8 +47,14 @@ class WorkerPool {
   std::size_t size() const noexcept { return size_; }
 
  private:
+  void run_next();
+
   std::size_t size_;
   ParallelismLease lease_;
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  std::deque<std::function<void()>> queue_;
+  std::size_t outstanding_ = 0;  // queued or running
   tbb::task_arena arena_;
   tbb::task_group group_;
 };
