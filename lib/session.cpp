@@ -137,7 +137,9 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   if (!session_) throw SessionError(settings_.host, "cannot create an SSH session: out of memory");
   ssh_session s = session_.get();
   int no = 0, yes = 1, quiet = SSH_LOG_NOLOG;
-  long timeout_s = std::max<long>(1, static_cast<long>((settings_.timeout.count() + 999) / 1000));
+  // libssh's own timeout only backs up the watchdog, which owns every
+  // deadline: it must fire later, or a timeout would read as a libssh error.
+  long timeout_s = static_cast<long>((settings_.timeout.count() + 999) / 1000) + 2;
   unsigned int port = static_cast<unsigned int>(settings_.port);
   ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
   ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);  // we read ssh_config ourselves
@@ -146,7 +148,6 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   ssh_options_set(s, SSH_OPTIONS_USER, settings_.user.c_str());
   ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, settings_.known_hosts.c_str());
   ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
-  // libssh's own timeout backs up the watchdog's for the calls it bounds.
   ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s);
   if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
   socket_ = std::move(fd);

@@ -66,6 +66,9 @@ TEST_SUITE("parallel") {
       CHECK(lines(output[i].stdout_lines()) == std::vector<std::string>{"ok"});
       CHECK(output[i].exit_code() == 0);
     }
+    std::string errors;
+    for (std::size_t i : {2, 3, 4, 5, 6}) errors += std::to_string(i) + ": " + error_message(output[i]) + "\n";
+    INFO("errors:\n" << errors);
     CHECK(host_error_is<pssh::ConnectionError>(output[2]));
     CHECK(host_error_is<pssh::UnknownHostError>(output[3]));
     CHECK(host_error_is<pssh::Timeout>(output[4]));
