@@ -26,4 +26,15 @@ void Client::wait_finished(const HostOutput& output, std::optional<duration> tim
   }
 }
 
+void Client::copy_file(const std::string& local, const std::string& remote,
+                       const CopyOptions& options) {
+  join(client_.copy_file(local, remote, options));
+}
+
+void Client::copy_remote_file(const std::string& remote, const std::string& local,
+                              CopyOptions options) {
+  options.suffix_separator.reset();
+  join(client_.copy_remote_file(remote, local, options));
+}
+
 }  // namespace pssh

@@ -22,6 +22,15 @@ struct KeyDeleter {
 struct SftpDeleter {
   void operator()(sftp_session s) const noexcept { sftp_free(s); }
 };
+struct SftpFileDeleter {
+  void operator()(sftp_file f) const noexcept { sftp_close(f); }
+};
+struct SftpDirDeleter {
+  void operator()(sftp_dir d) const noexcept { sftp_closedir(d); }
+};
+struct SftpAttributesDeleter {
+  void operator()(sftp_attributes a) const noexcept { sftp_attributes_free(a); }
+};
 
 using SessionPtr = std::unique_ptr<ssh_session_struct, SessionDeleter>;
 using ChannelPtr = std::unique_ptr<ssh_channel_struct, ChannelDeleter>;
@@ -29,6 +38,9 @@ using KeyPtr = std::unique_ptr<ssh_key_struct, KeyDeleter>;
 /// Private keys are loaded once per client and shared by its hosts' sessions.
 using SharedKey = std::shared_ptr<ssh_key_struct>;
 using SftpPtr = std::unique_ptr<sftp_session_struct, SftpDeleter>;
+using SftpFilePtr = std::unique_ptr<sftp_file_struct, SftpFileDeleter>;
+using SftpDirPtr = std::unique_ptr<sftp_dir_struct, SftpDirDeleter>;
+using SftpAttributesPtr = std::unique_ptr<sftp_attributes_struct, SftpAttributesDeleter>;
 
 class UniqueFd {
  public:

@@ -37,6 +37,13 @@ void HostState::emit(Event::Kind kind, std::string text, std::optional<int> exit
   on_event_(e);
 }
 
+void HostState::progress(const std::string& path, std::uint64_t done, std::uint64_t total) const {
+  if (!on_event_) return;
+  Event e{.kind = Event::Kind::transfer, .host = host, .alias = alias, .index = index, .text = path,
+          .bytes_done = done, .bytes_total = total};
+  on_event_(e);
+}
+
 void HostState::wake() const {
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);

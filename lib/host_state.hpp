@@ -12,6 +12,7 @@
 #include <pssh/options.hpp>
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -46,6 +47,8 @@ class HostState {
 
   // Worker side.
   void emit(Event::Kind kind, std::string text = {}, std::optional<int> exit_code = {}) const;
+  /// A transfer event: `done` of `total` bytes of `path`.
+  void progress(const std::string& path, std::uint64_t done, std::uint64_t total) const;
   void append(Stream stream, std::string_view bytes);
   /// Bytes the buffer takes before the cap (SIZE_MAX when unlimited): zero
   /// while the caller has not read enough.

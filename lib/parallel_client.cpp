@@ -6,12 +6,14 @@
 #include "pool.hpp"
 #include "session.hpp"
 #include "settings.hpp"
+#include "sftp.hpp"
 #include "text.hpp"
 #include "watchdog.hpp"
 
 #include <pssh/client.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -31,6 +33,11 @@ struct HostSlot {
   std::mutex session_mutex;    // guards `session` against cancel()
   std::shared_ptr<detail::Session> session;
 };
+
+/// What a host's task does once its session is open; empty: only connect.
+using Job = std::function<void(detail::Session&, HostState&)>;
+
+enum class Direction { upload, download };
 
 struct ActiveWork {
   std::shared_ptr<HostState> state;
@@ -114,15 +121,18 @@ struct ParallelClient::Impl {
             .on_event = options.on_event};
   }
 
+  /// Per-host arguments (host_args, copy_args) must cover every host.
+  void check_per_host(const char* name, std::size_t given) const {
+    if (given == 0 || given >= hosts.size()) return;
+    const std::string& host = hosts[given];
+    throw HostArgumentError(host, std::string(name) + " has " + std::to_string(given) +
+                                      " entries for " + std::to_string(hosts.size()) + " hosts; " +
+                                      host + " (index " + std::to_string(given) +
+                                      ") has none. Give one entry per host");
+  }
+
   std::vector<std::string> commands_for(const std::string& command, const RunOptions& run) const {
-    if (!run.host_args.empty() && run.host_args.size() < hosts.size()) {
-      const std::string& host = hosts[run.host_args.size()];
-      throw HostArgumentError(host, "host_args has " + std::to_string(run.host_args.size()) +
-                                        " entries for " + std::to_string(hosts.size()) +
-                                        " hosts; " + host + " (index " +
-                                        std::to_string(run.host_args.size()) +
-                                        ") has none. Give one entry per host");
-    }
+    check_per_host("host_args", run.host_args.size());
     std::unique_ptr<detail::Recoder> recoder;
     if (!detail::is_utf8(run.encoding)) recoder = std::make_unique<detail::Recoder>("UTF-8", run.encoding);
     std::vector<std::string> commands;
@@ -136,19 +146,24 @@ struct ParallelClient::Impl {
     return commands;
   }
 
-  Output run_command(const std::string& command, const RunOptions& run) {
-    auto commands = commands_for(command, run);
-    auto settings = run_settings(run);
+  Output new_states(const detail::RunSettings& settings) const {
     Output output;
     for (const auto& slot : slots)
       output.emplace_back(std::make_shared<HostState>(slot->settings, settings));
+    return output;
+  }
+
+  Output run_command(const std::string& command, const RunOptions& run) {
+    auto commands = commands_for(command, run);
+    Output output = new_states(run_settings(run));
     {
       std::lock_guard lock(mutex);
       last_output = output;
     }
     for (std::size_t i = 0; i < slots.size(); ++i) {
       submit(slots[i], detail::state_of(output[i]),
-             detail::CommandSpec{commands[i], run.use_pty, run.timeout});
+             [spec = detail::CommandSpec{commands[i], run.use_pty, run.timeout}](
+                 detail::Session& session, HostState& state) { run_on_channel(session, state, spec); });
     }
     for (const auto& h : output) detail::state_of(h)->wait_started();
     if (run.stop_on_errors) rethrow_first_error(output);
@@ -156,13 +171,53 @@ struct ParallelClient::Impl {
   }
 
   void connect_auth() {
-    Output output;
-    for (const auto& slot : slots)
-      output.emplace_back(std::make_shared<HostState>(slot->settings, run_settings({})));
-    for (std::size_t i = 0; i < slots.size(); ++i)
-      submit(slots[i], detail::state_of(output[i]), std::nullopt);
+    Output output = new_states(run_settings({}));
+    for (std::size_t i = 0; i < slots.size(); ++i) submit(slots[i], detail::state_of(output[i]), {});
     join(output, {});
     rethrow_first_error(output);
+  }
+
+  /// Copies `from` to `to` on every host; `{name}` in either path takes the
+  /// host's copy_args. Bad local input throws before any host is touched.
+  std::vector<Transfer> copy(const std::string& from, const std::string& to,
+                             const CopyOptions& options, Direction direction) {
+    check_per_host("copy_args", options.copy_args.size());
+    std::vector<std::pair<std::string, std::string>> paths;
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      std::string source = from, target = to;
+      if (!options.copy_args.empty()) {
+        HostArgs args = options.copy_args[i];
+        source = detail::format_command(from, args, hosts[i]);
+        target = detail::format_command(to, args, hosts[i]);
+      } else if (direction == Direction::download && options.suffix_separator) {
+        target += *options.suffix_separator + hosts[i];
+      }
+      if (direction == Direction::upload) check_local_source(source, options.recurse);
+      paths.emplace_back(std::move(source), std::move(target));
+    }
+    Output states = new_states(run_settings({}));
+    std::vector<Transfer> transfers;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      auto state = detail::state_of(states[i]);
+      transfers.emplace_back(state);
+      submit(slots[i], std::move(state),
+             [paths = std::move(paths[i]), recurse = options.recurse, direction](
+                 detail::Session& session, HostState& state) {
+               if (direction == Direction::upload)
+                 detail::sftp_send(session, state, paths.first, paths.second, recurse);
+               else
+                 detail::sftp_recv(session, state, paths.first, paths.second, recurse);
+             });
+    }
+    return transfers;
+  }
+
+  static void check_local_source(const std::string& path, bool recurse) {
+    std::error_code error;
+    auto status = std::filesystem::status(path, error);
+    if (error) throw std::system_error(error, "cannot copy " + path);
+    if (std::filesystem::is_directory(status) && !recurse)
+      throw std::invalid_argument(path + " is a directory; set recurse to copy it");
   }
 
   static void rethrow_first_error(const Output& output) {
@@ -170,14 +225,13 @@ struct ParallelClient::Impl {
       if (auto error = h.exception()) std::rethrow_exception(error);
   }
 
-  void submit(std::shared_ptr<HostSlot> slot, std::shared_ptr<HostState> state,
-              std::optional<detail::CommandSpec> spec) {
+  void submit(std::shared_ptr<HostSlot> slot, std::shared_ptr<HostState> state, Job job) {
     {
       std::lock_guard lock(mutex);
       active.push_back({state, slot});
     }
-    pool.submit([this, slot = std::move(slot), state = std::move(state), spec = std::move(spec)] {
-      work(*slot, *state, spec ? &*spec : nullptr);
+    pool.submit([this, slot = std::move(slot), state = std::move(state), job = std::move(job)] {
+      work(*slot, *state, job);
       std::lock_guard lock(mutex);
       std::erase_if(active, [&](const ActiveWork& w) { return w.state == state; });
     });
@@ -185,14 +239,14 @@ struct ParallelClient::Impl {
 
   /// One host's task. Catches everything: oneTBB would cancel the other
   /// hosts' tasks if one threw.
-  void work(HostSlot& slot, HostState& state, const detail::CommandSpec* spec) noexcept {
+  void work(HostSlot& slot, HostState& state, const Job& job) noexcept {
     try {
       std::lock_guard busy(slot.busy);
       try {
         if (state.stop_reason() == StopReason::cancelled)
           throw Cancelled(state.host, "work on " + state.host + " was cancelled before it started");
         detail::Session& session = open_session(slot, state);
-        if (spec != nullptr) run_on_channel(session, state, *spec);
+        if (job) job(session, state);
       } catch (...) {
         state.fail(std::current_exception());
         drop_broken_session(slot);
@@ -296,6 +350,17 @@ Output ParallelClient::get_last_output() const {
 }
 
 void ParallelClient::connect_auth() { impl_->connect_auth(); }
+
+std::vector<Transfer> ParallelClient::copy_file(const std::string& local, const std::string& remote,
+                                                const CopyOptions& options) {
+  return impl_->copy(local, remote, options, Direction::upload);
+}
+
+std::vector<Transfer> ParallelClient::copy_remote_file(const std::string& remote,
+                                                       const std::string& local,
+                                                       const CopyOptions& options) {
+  return impl_->copy(remote, local, options, Direction::download);
+}
 
 void ParallelClient::set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config) {
   impl_->set_hosts(std::move(hosts), std::move(host_config));

@@ -4,6 +4,7 @@
 #include <pssh/export.hpp>
 #include <pssh/options.hpp>
 #include <pssh/output.hpp>
+#include <pssh/transfer.hpp>
 
 #include <map>
 #include <memory>
@@ -75,6 +76,19 @@ class PSSH_API ParallelClient {
   /// Connects and authenticates every host now; throws the first host's error
   /// after all were tried (the others stay connected).
   void connect_auth();
+
+  /// Copies a local file (or tree, with `recurse`) to `remote` on every host
+  /// over SFTP, creating missing remote directories. A local directory without
+  /// `recurse` is std::invalid_argument, a missing local file
+  /// std::system_error, both before any host is touched.
+  ///
+  ///     pssh::join(client.copy_file("app.conf", "/etc/app/app.conf"));
+  std::vector<Transfer> copy_file(const std::string& local, const std::string& remote,
+                                  const CopyOptions& options = {});
+  /// Copies `remote` from every host to `<local>_<host>` (see CopyOptions).
+  /// A remote directory without `recurse` is that host's SFTPIOError.
+  std::vector<Transfer> copy_remote_file(const std::string& remote, const std::string& local,
+                                         const CopyOptions& options = {});
   /// Replaces the host list, keeping the connections of hosts whose
   /// (index, host) pair is unchanged.
   void set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config = {});
@@ -98,6 +112,10 @@ class PSSH_API Client {
   /// Waits for the command's exit; Timeout after `timeout`.
   void wait_finished(const HostOutput& output, std::optional<duration> timeout = {});
   void connect_auth() { client_.connect_auth(); }
+  /// Blocking copies; throw the host's error.
+  void copy_file(const std::string& local, const std::string& remote, const CopyOptions& options = {});
+  /// Keeps the local name: no host suffix.
+  void copy_remote_file(const std::string& remote, const std::string& local, CopyOptions options = {});
   void cancel() { client_.cancel(); }
   /// Closes the connection; the next command reconnects.
   void disconnect() { client_.disconnect(); }

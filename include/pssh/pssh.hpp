@@ -6,3 +6,4 @@
 #include <pssh/event.hpp>
 #include <pssh/options.hpp>
 #include <pssh/output.hpp>
+#include <pssh/transfer.hpp>

@@ -1,0 +1,208 @@
+// File transfer over SFTP against the real sshd: round trips to 20 hosts at
+// once, trees, modes, progress, and every error. The "remote" side is this
+// machine's file system, so the tests read it directly.
+#include "common.hpp"
+
+#include "sftp.hpp"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::mt19937 generator(seed);
+  std::string bytes(size, '\0');
+  for (char& c : bytes) c = static_cast<char>(generator());
+  return bytes;
+}
+
+unsigned mode_of(const fs::path& path) {
+  struct stat info {};
+  ::stat(path.c_str(), &info);
+  return info.st_mode & 07777;
+}
+
+void make_file(const fs::path& path, const std::string& bytes, unsigned mode) {
+  fs::create_directories(path.parent_path());
+  rig::write_file(path, bytes);
+  ::chmod(path.c_str(), mode);
+}
+
+/// Relative path -> (content or "<dir>", mode) for every entry below `root`.
+std::map<std::string, std::pair<std::string, unsigned>> tree_of(const fs::path& root) {
+  std::map<std::string, std::pair<std::string, unsigned>> tree;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    std::string name = entry.path().lexically_relative(root).string();
+    if (entry.is_symlink()) tree[name] = {"<symlink>", 0};
+    else if (entry.is_directory()) tree[name] = {"<dir>", 0};
+    else tree[name] = {rig::read_file(entry.path()), mode_of(entry.path())};
+  }
+  return tree;
+}
+
+std::vector<std::map<std::string, std::string>> numbered(std::size_t count) {
+  std::vector<std::map<std::string, std::string>> args;
+  for (std::size_t i = 0; i < count; ++i) args.push_back({{"n", std::to_string(i)}});
+  return args;
+}
+
+struct Files {
+  rig::TempDir local, remote;
+  pssh::ClientOptions options = server().options();
+};
+
+}  // namespace
+
+TEST_SUITE("files") {
+  TEST_CASE_FIXTURE(Files, "a binary file goes to 20 hosts and comes back byte-exact, mode kept") {
+    const std::size_t count = 20;
+    std::string bytes = random_bytes(300 * 1024 + 7, 1);
+    fs::path source = local.path() / "payload.bin";
+    make_file(source, bytes, 0640);
+    options.pool_size = count;
+    pssh::ParallelClient client(rig::loopback_hosts(count), options);
+    std::string remote_template = (remote.path() / "{n}" / "new dir" / "file ü.bin").string();
+
+    pssh::join(client.copy_file(source, remote_template, {.copy_args = numbered(count)}));
+    for (std::size_t i = 0; i < count; ++i) {
+      fs::path copy = remote.path() / std::to_string(i) / "new dir" / "file ü.bin";
+      CHECK(rig::read_file(copy) == bytes);
+      CHECK(mode_of(copy) == 0640);
+    }
+
+    auto back = client.copy_remote_file(remote_template, (local.path() / "back" / "{n}.bin").string(),
+                                        {.copy_args = numbered(count)});
+    pssh::join(back);
+    for (std::size_t i = 0; i < count; ++i) {
+      CHECK(back[i].host() == rig::loopback_host(i));
+      CHECK(rig::read_file(local.path() / "back" / (std::to_string(i) + ".bin")) == bytes);
+    }
+  }
+
+  TEST_CASE_FIXTURE(Files, "without copy_args each host's download gets a _<host> suffix") {
+    fs::path source = remote.path() / "log.txt";
+    make_file(source, "one log\n", 0644);
+    pssh::ParallelClient client(rig::loopback_hosts(3), options);
+    pssh::join(client.copy_remote_file(source, (local.path() / "log.txt").string()));
+    for (const auto& host : rig::loopback_hosts(3))
+      CHECK(rig::read_file(local.path() / ("log.txt_" + host)) == "one log\n");
+    pssh::join(client.copy_remote_file(source, (local.path() / "log").string(), {.suffix_separator = "."}));
+    CHECK(fs::exists(local.path() / "log.127.0.0.3"));
+  }
+
+  TEST_CASE_FIXTURE(Files, "Client copies keep the local name; an empty file survives") {
+    make_file(local.path() / "empty", "", 0600);
+    pssh::Client client("127.0.0.2", options);
+    client.copy_file((local.path() / "empty").string(), (remote.path() / "empty").string());
+    CHECK(fs::file_size(remote.path() / "empty") == 0);
+    client.copy_remote_file((remote.path() / "empty").string(), (local.path() / "again").string());
+    CHECK(fs::exists(local.path() / "again"));
+    CHECK(fs::file_size(local.path() / "again") == 0);
+  }
+
+  TEST_CASE_FIXTURE(Files, "a tree with nested and empty directories round-trips; symlinks are not followed") {
+    fs::path tree = local.path() / "tree";
+    make_file(tree / "a.txt", "alpha\n", 0644);
+    make_file(tree / "bin" / "run me.sh", "#!/bin/sh\necho hi\n", 0755);
+    make_file(tree / "deep" / "er" / "data.bin", random_bytes(200000, 2), 0600);
+    make_file(tree / "zero", "", 0644);
+    fs::create_directories(tree / "empty");
+    pssh::ParallelClient client(rig::loopback_hosts(4), options);
+    std::string remote_tree = (remote.path() / "{n}" / "tree").string();
+
+    pssh::join(client.copy_file(tree, remote_tree, {.recurse = true, .copy_args = numbered(4)}));
+    for (int i = 0; i < 4; ++i) CHECK(tree_of(remote.path() / std::to_string(i) / "tree") == tree_of(tree));
+
+    fs::create_directory_symlink("/etc", remote.path() / "0" / "tree" / "escape");
+    pssh::join(client.copy_remote_file(remote_tree, (local.path() / "back{n}").string(),
+                                       {.recurse = true, .copy_args = numbered(4)}));
+    for (int i = 0; i < 4; ++i) CHECK(tree_of(local.path() / ("back" + std::to_string(i))) == tree_of(tree));
+    CHECK_FALSE(fs::exists(local.path() / "back0" / "escape"));
+  }
+
+  TEST_CASE_FIXTURE(Files, "bad local input is refused before any host is touched") {
+    fs::create_directories(local.path() / "dir");
+    std::atomic<int> connects{0};
+    options.on_event = [&](const pssh::Event& e) { connects += e.kind == pssh::Event::Kind::connecting; };
+    pssh::ParallelClient client(rig::loopback_hosts(2), options);
+    CHECK_THROWS_CONTAINING(client.copy_file((local.path() / "dir").string(), "x"), std::invalid_argument,
+                            "is a directory; set recurse");
+    CHECK_THROWS_CONTAINING(client.copy_file((local.path() / "missing").string(), "x"), std::system_error,
+                            "cannot copy " + (local.path() / "missing").string());
+    CHECK_THROWS_CONTAINING(client.copy_file("{n}", "x", {.copy_args = numbered(1)}), pssh::HostArgumentError,
+                            "copy_args has 1 entries for 2 hosts");
+    CHECK(connects == 0);
+  }
+
+  TEST_CASE_FIXTURE(Files, "remote errors are the host's SFTPIOError with the path and the reason") {
+    make_file(local.path() / "f", "x", 0644);
+    make_file(remote.path() / "file", "x", 0644);
+    fs::create_directories(remote.path() / "dir");
+    pssh::Client client("127.0.0.2", options);
+    CHECK_THROWS_CONTAINING(client.copy_remote_file((remote.path() / "nope").string(), (local.path() / "n").string()),
+                            pssh::SFTPIOError, "no such file or directory");
+    CHECK_THROWS_CONTAINING(client.copy_remote_file((remote.path() / "dir").string(), (local.path() / "d").string()),
+                            pssh::SFTPIOError, "is a directory; set recurse");
+    CHECK_THROWS_CONTAINING(client.copy_file((local.path() / "f").string(), (remote.path() / "file" / "under").string()),
+                            pssh::SFTPIOError, "a file of that name is in the way");
+    // As a user without rights on root's directory.
+    const auto& user = rig::password_user();
+    auto as_user = options;
+    as_user.pkey.reset();
+    as_user.user = user.name;
+    as_user.password = user.password;
+    ::chmod(remote.path().c_str(), 0755);
+    pssh::Client other("127.0.0.2", as_user);
+    CHECK_THROWS_CONTAINING(other.copy_file((local.path() / "f").string(), (remote.path() / "denied").string()),
+                            pssh::SFTPIOError, "cannot create " + (remote.path() / "denied").string() +
+                                                   " on 127.0.0.2: permission denied");
+  }
+
+  TEST_CASE_FIXTURE(Files, "a cancelled download leaves no file, not even a partial one") {
+    fs::path big = remote.path() / "big";
+    make_file(big, random_bytes(64 << 20, 3), 0644);
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto transfers = client.copy_remote_file(big.string(), (local.path() / "big").string());
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(50ms);
+      client.cancel();
+    });
+    transfers[0].wait();
+    canceller.join();
+    CHECK(transfers[0].exception() != nullptr);
+    CHECK_THROWS_AS(pssh::join(transfers), pssh::Cancelled);
+    CHECK(fs::is_empty(local.path()));
+  }
+
+  TEST_CASE_FIXTURE(Files, "progress events count every byte of each file") {
+    std::string bytes = random_bytes(3 * 1024 * 1024 + 5, 4);
+    make_file(local.path() / "p", bytes, 0644);
+    std::mutex mutex;
+    std::vector<pssh::Event> events;
+    options.on_event = [&](const pssh::Event& e) {
+      std::lock_guard lock(mutex);
+      if (e.kind == pssh::Event::Kind::transfer) events.push_back(e);
+    };
+    pssh::Client client("127.0.0.2", options);
+    client.copy_file((local.path() / "p").string(), (remote.path() / "p").string());
+    REQUIRE(events.size() >= 3);
+    CHECK(events.front().bytes_done == 0);
+    CHECK(events.back().bytes_done == bytes.size());
+    CHECK(events.back().bytes_total == bytes.size());
+    CHECK(events.back().text == (remote.path() / "p").string());
+  }
+
+  TEST_CASE("remote listing names that would leave the target are refused") {
+    for (const char* bad : {"", ".", "..", "../x", "a/b", "/etc"}) CHECK_FALSE(pssh::detail::is_safe_entry_name(bad));
+    for (const char* good : {"a", "..a", "a..", ".hidden", "file name ü"}) CHECK(pssh::detail::is_safe_entry_name(good));
+  }
+}
