@@ -37,4 +37,14 @@ void Client::copy_remote_file(const std::string& remote, const std::string& loca
   join(client_.copy_remote_file(remote, local, options));
 }
 
+void Client::scp_send(const std::string& local, const std::string& remote,
+                      const CopyOptions& options) {
+  join(client_.scp_send(local, remote, options));
+}
+
+void Client::scp_recv(const std::string& remote, const std::string& local, CopyOptions options) {
+  options.suffix_separator.reset();
+  join(client_.scp_recv(remote, local, options));
+}
+
 }  // namespace pssh

@@ -155,6 +155,10 @@ StopReason HostState::stop_reason() const {
   return stop_;
 }
 
+void HostState::throw_if_cancelled(const std::string& what) const {
+  if (stop_reason() == StopReason::cancelled) throw Cancelled(host, what + " on " + host + " was cancelled");
+}
+
 HostState::StdinChunk HostState::take_stdin() {
   std::lock_guard lock(mutex_);
   StdinChunk chunk{std::move(stdin_queue_), stdin_eof_};

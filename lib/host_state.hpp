@@ -59,6 +59,8 @@ class HostState {
   /// The host's work is over; wakes every waiter. Call last.
   void finish();
   StopReason stop_reason() const;
+  /// Cancelled ("<what> on <host> was cancelled") once cancel() reached the host.
+  void throw_if_cancelled(const std::string& what) const;
   struct StdinChunk {
     std::string data;
     bool eof = false;

@@ -4,6 +4,7 @@
 #include "command_text.hpp"
 #include "host_state.hpp"
 #include "pool.hpp"
+#include "scp.hpp"
 #include "session.hpp"
 #include "settings.hpp"
 #include "sftp.hpp"
@@ -38,6 +39,10 @@ struct HostSlot {
 using Job = std::function<void(detail::Session&, HostState&)>;
 
 enum class Direction { upload, download };
+
+/// sftp_send, sftp_recv, scp_send or scp_recv.
+using CopyFunction = void (*)(detail::Session&, HostState&, const std::string& from,
+                              const std::string& to, bool recurse);
 
 struct ActiveWork {
   std::shared_ptr<HostState> state;
@@ -180,7 +185,8 @@ struct ParallelClient::Impl {
   /// Copies `from` to `to` on every host; `{name}` in either path takes the
   /// host's copy_args. Bad local input throws before any host is touched.
   std::vector<Transfer> copy(const std::string& from, const std::string& to,
-                             const CopyOptions& options, Direction direction) {
+                             const CopyOptions& options, Direction direction,
+                             CopyFunction copy_one) {
     check_per_host("copy_args", options.copy_args.size());
     std::vector<std::pair<std::string, std::string>> paths;
     for (std::size_t i = 0; i < hosts.size(); ++i) {
@@ -201,12 +207,9 @@ struct ParallelClient::Impl {
       auto state = detail::state_of(states[i]);
       transfers.emplace_back(state);
       submit(slots[i], std::move(state),
-             [paths = std::move(paths[i]), recurse = options.recurse, direction](
+             [paths = std::move(paths[i]), recurse = options.recurse, copy_one](
                  detail::Session& session, HostState& state) {
-               if (direction == Direction::upload)
-                 detail::sftp_send(session, state, paths.first, paths.second, recurse);
-               else
-                 detail::sftp_recv(session, state, paths.first, paths.second, recurse);
+               copy_one(session, state, paths.first, paths.second, recurse);
              });
     }
     return transfers;
@@ -353,13 +356,23 @@ void ParallelClient::connect_auth() { impl_->connect_auth(); }
 
 std::vector<Transfer> ParallelClient::copy_file(const std::string& local, const std::string& remote,
                                                 const CopyOptions& options) {
-  return impl_->copy(local, remote, options, Direction::upload);
+  return impl_->copy(local, remote, options, Direction::upload, detail::sftp_send);
 }
 
 std::vector<Transfer> ParallelClient::copy_remote_file(const std::string& remote,
                                                        const std::string& local,
                                                        const CopyOptions& options) {
-  return impl_->copy(remote, local, options, Direction::download);
+  return impl_->copy(remote, local, options, Direction::download, detail::sftp_recv);
+}
+
+std::vector<Transfer> ParallelClient::scp_send(const std::string& local, const std::string& remote,
+                                               const CopyOptions& options) {
+  return impl_->copy(local, remote, options, Direction::upload, detail::scp_send);
+}
+
+std::vector<Transfer> ParallelClient::scp_recv(const std::string& remote, const std::string& local,
+                                               const CopyOptions& options) {
+  return impl_->copy(remote, local, options, Direction::download, detail::scp_recv);
 }
 
 void ParallelClient::set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config) {

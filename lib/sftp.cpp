@@ -5,6 +5,8 @@
 // under the watchdog's deadline.
 #include "sftp.hpp"
 
+#include "local_file.hpp"
+
 #include <pssh/errors.hpp>
 
 #include <fcntl.h>
@@ -27,7 +29,6 @@ constexpr std::uint32_t read_chunk = 64 * 1024;
 constexpr std::size_t reads_in_flight = 16;
 // OpenSSH's sftp-server takes messages up to 256 KiB.
 constexpr std::size_t write_chunk = 128 * 1024;
-constexpr std::uint64_t progress_every = 1 << 20;
 
 std::string server_reason(int code) {
   switch (code) {
@@ -51,49 +52,6 @@ std::string remote_join(const std::string& directory, const std::string& name) {
   return directory.back() == '/' ? directory + name : directory + "/" + name;
 }
 
-[[noreturn]] void throw_local(const std::string& what, const fs::path& path) {
-  throw std::system_error(errno, std::generic_category(), "cannot " + what + " " + path.string());
-}
-
-/// A local file written under a temporary name and renamed into place by
-/// commit(); dropped otherwise, so a failed download leaves no half file.
-class PartialFile {
- public:
-  PartialFile(fs::path final_path, mode_t mode)
-      : final_(std::move(final_path)), temp_(final_.string() + ".pssh-partial") {
-    ::unlink(temp_.c_str());
-    // The kernel applies the umask to `mode`.
-    fd_.reset(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
-    if (!fd_) throw_local("create", temp_);
-  }
-  ~PartialFile() {
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-  PartialFile(const PartialFile&) = delete;
-  PartialFile& operator=(const PartialFile&) = delete;
-
-  void write(const char* data, std::size_t size) {
-    while (size > 0) {
-      ssize_t n = ::write(fd_.get(), data, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_local("write", temp_);
-      data += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
-
-  void commit() {
-    if (::close(fd_.release()) != 0) throw_local("write", temp_);
-    if (::rename(temp_.c_str(), final_.c_str()) != 0) throw_local("rename into place", final_);
-    committed_ = true;
-  }
-
- private:
-  fs::path final_, temp_;
-  UniqueFd fd_;
-  bool committed_ = false;
-};
-
 class Sftp {
  public:
   Sftp(Session& session, HostState& state) : session_(session), state_(state) {
@@ -112,6 +70,7 @@ class Sftp {
 
   /// mkdir -p.
   void make_directories(const std::string& path) {
+    if (path.empty()) return;
     std::string prefix = path.front() == '/' ? "/" : "";
     for (std::size_t start = 0; start < path.size();) {
       std::size_t end = path.find('/', start);
@@ -125,27 +84,27 @@ class Sftp {
   }
 
   void send_file(const fs::path& local, const std::string& remote) {
-    check_cancelled();
+    state_.throw_if_cancelled("file transfer");
     UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw_local("open", local);
+    if (!fd) throw_local_error("open", local);
     struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) throw_local("inspect", local);
+    if (::fstat(fd.get(), &info) != 0) throw_local_error("inspect", local);
     mode_t mode = info.st_mode & 0777;
     SftpFilePtr file(step([&] {
       return sftp_open(sftp_.get(), remote.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
     }));
     if (!file) fail("create", remote);
-    Progress progress(state_, remote, static_cast<std::uint64_t>(info.st_size));
+    TransferProgress progress(state_, remote, static_cast<std::uint64_t>(info.st_size));
     std::vector<char> buffer(write_chunk);
     for (;;) {
       ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_local("read", local);
+      if (n < 0) throw_local_error("read", local);
       if (n == 0) break;
       if (step([&] { return sftp_write(file.get(), buffer.data(), static_cast<std::size_t>(n)); }) != n)
         fail("write", remote);
       progress.add(static_cast<std::uint64_t>(n));
-      check_cancelled();
+      state_.throw_if_cancelled("file transfer");
     }
     if (step([&] { return sftp_close(file.release()); }) != SSH_OK) fail("write", remote);
     // The server's umask applied when the file was made.
@@ -168,12 +127,12 @@ class Sftp {
 
   void recv_file(const std::string& remote, const fs::path& local, std::uint64_t size,
                  mode_t mode) {
-    check_cancelled();
+    state_.throw_if_cancelled("file transfer");
     SftpFilePtr file(step([&] { return sftp_open(sftp_.get(), remote.c_str(), O_RDONLY, 0); }));
     if (!file) fail("open", remote);
     // No setuid, setgid or sticky bit from a remote host.
     PartialFile out(local, mode & 0777);
-    Progress progress(state_, remote, size);
+    TransferProgress progress(state_, remote, size);
     std::deque<std::pair<int, std::uint32_t>> requests;  // id, length
     std::uint64_t requested = 0;
     auto request_more = [&] {
@@ -201,7 +160,7 @@ class Sftp {
       }
       out.write(buffer.data(), static_cast<std::size_t>(n));
       progress.add(static_cast<std::uint64_t>(n));
-      check_cancelled();
+      state_.throw_if_cancelled("file transfer");
       request_more();
     }
     if (step([&] { return sftp_close(file.release()); }) != SSH_OK) fail("read", remote);
@@ -210,7 +169,7 @@ class Sftp {
   }
 
   void recv_tree(const std::string& remote, const fs::path& local) {
-    if (::mkdir(local.c_str(), 0777) != 0 && errno != EEXIST) throw_local("create directory", local);
+    if (::mkdir(local.c_str(), 0777) != 0 && errno != EEXIST) throw_local_error("create directory", local);
     for (const SftpAttributesPtr& entry : list(remote)) {
       std::string name = entry->name != nullptr ? entry->name : "";
       if (name == "." || name == "..") continue;
@@ -235,31 +194,6 @@ class Sftp {
   const std::string& host() const { return state_.host; }
 
  private:
-  /// Reports transfer progress for one file, at most every `progress_every` bytes.
-  class Progress {
-   public:
-    Progress(const HostState& state, std::string path, std::uint64_t total)
-        : state_(state), path_(std::move(path)), total_(total) {
-      state_.progress(path_, 0, total_);
-    }
-    void add(std::uint64_t bytes) {
-      done_ += bytes;
-      if (done_ - reported_ >= progress_every) report();
-    }
-    void done() {
-      if (reported_ != done_ || done_ == 0) report();
-    }
-
-   private:
-    void report() {
-      reported_ = done_;
-      state_.progress(path_, done_, std::max(total_, done_));
-    }
-    const HostState& state_;
-    std::string path_;
-    std::uint64_t total_, done_ = 0, reported_ = 0;
-  };
-
   template <class Call>
   auto step(Call&& call) -> std::invoke_result_t<Call&> {
     return session_.step(std::forward<Call>(call));
@@ -269,11 +203,6 @@ class Sftp {
     session_.throw_aborted(what + " " + path);
     throw SFTPIOError(host(), "cannot " + what + " " + path + " on " + host() + ": " +
                                   server_reason(sftp_get_error(sftp_.get())));
-  }
-
-  void check_cancelled() const {
-    if (state_.stop_reason() == StopReason::cancelled)
-      throw Cancelled(host(), "file transfer on " + host() + " was cancelled");
   }
 
   void set_mode(const std::string& path, mode_t mode) {
@@ -353,10 +282,12 @@ void sftp_recv(Session& session, HostState& state, const std::string& remote,
     return;
   }
   fs::path target(local);
-  std::error_code error;
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), error);
-  if (error) throw std::system_error(error, "cannot create directory " + target.parent_path().string());
+  make_local_directories(target.parent_path());
   sftp.recv_file(remote, target, attributes->size, static_cast<mode_t>(attributes->permissions));
+}
+
+void sftp_make_directories(Session& session, HostState& state, const std::string& path) {
+  Sftp(session, state).make_directories(path);
 }
 
 }  // namespace pssh::detail

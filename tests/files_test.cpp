@@ -3,6 +3,7 @@
 // machine's file system, so the tests read it directly.
 #include "common.hpp"
 
+#include "scp.hpp"
 #include "sftp.hpp"
 
 #include <sys/stat.h>
@@ -55,6 +56,22 @@ std::vector<std::map<std::string, std::string>> numbered(std::size_t count) {
   return args;
 }
 
+using CopyCall = std::vector<pssh::Transfer> (pssh::ParallelClient::*)(const std::string&, const std::string&,
+                                                                       const pssh::CopyOptions&);
+struct Protocol {
+  CopyCall send, recv;
+};
+
+/// Runs the calling test once per protocol.
+Protocol each_protocol() {
+  Protocol sftp{&pssh::ParallelClient::copy_file, &pssh::ParallelClient::copy_remote_file};
+  Protocol scp{&pssh::ParallelClient::scp_send, &pssh::ParallelClient::scp_recv};
+  Protocol chosen = sftp;
+  SUBCASE("sftp") { chosen = sftp; }
+  SUBCASE("scp") { chosen = scp; }
+  return chosen;
+}
+
 struct Files {
   rig::TempDir local, remote;
   pssh::ClientOptions options = server().options();
@@ -71,15 +88,16 @@ TEST_SUITE("files") {
     options.pool_size = count;
     pssh::ParallelClient client(rig::loopback_hosts(count), options);
     std::string remote_template = (remote.path() / "{n}" / "new dir" / "file ü.bin").string();
+    Protocol protocol = each_protocol();
 
-    pssh::join(client.copy_file(source, remote_template, {.copy_args = numbered(count)}));
+    pssh::join((client.*protocol.send)(source, remote_template, {.copy_args = numbered(count)}));
     for (std::size_t i = 0; i < count; ++i) {
       fs::path copy = remote.path() / std::to_string(i) / "new dir" / "file ü.bin";
       CHECK(rig::read_file(copy) == bytes);
       CHECK(mode_of(copy) == 0640);
     }
 
-    auto back = client.copy_remote_file(remote_template, (local.path() / "back" / "{n}.bin").string(),
+    auto back = (client.*protocol.recv)(remote_template, (local.path() / "back" / "{n}.bin").string(),
                                         {.copy_args = numbered(count)});
     pssh::join(back);
     for (std::size_t i = 0; i < count; ++i) {
@@ -118,12 +136,15 @@ TEST_SUITE("files") {
     fs::create_directories(tree / "empty");
     pssh::ParallelClient client(rig::loopback_hosts(4), options);
     std::string remote_tree = (remote.path() / "{n}" / "tree").string();
+    Protocol protocol = each_protocol();
 
-    pssh::join(client.copy_file(tree, remote_tree, {.recurse = true, .copy_args = numbered(4)}));
+    pssh::join((client.*protocol.send)(tree, remote_tree, {.recurse = true, .copy_args = numbered(4)}));
     for (int i = 0; i < 4; ++i) CHECK(tree_of(remote.path() / std::to_string(i) / "tree") == tree_of(tree));
 
-    fs::create_directory_symlink("/etc", remote.path() / "0" / "tree" / "escape");
-    pssh::join(client.copy_remote_file(remote_tree, (local.path() / "back{n}").string(),
+    // Only SFTP can promise this: a remote `scp -f -r` follows links itself.
+    bool sftp = protocol.recv == &pssh::ParallelClient::copy_remote_file;
+    if (sftp) fs::create_directory_symlink("/etc", remote.path() / "0" / "tree" / "escape");
+    pssh::join((client.*protocol.recv)(remote_tree, (local.path() / "back{n}").string(),
                                        {.recurse = true, .copy_args = numbered(4)}));
     for (int i = 0; i < 4; ++i) CHECK(tree_of(local.path() / ("back" + std::to_string(i))) == tree_of(tree));
     CHECK_FALSE(fs::exists(local.path() / "back0" / "escape"));
@@ -171,7 +192,8 @@ TEST_SUITE("files") {
     fs::path big = remote.path() / "big";
     make_file(big, random_bytes(64 << 20, 3), 0644);
     pssh::ParallelClient client({"127.0.0.2"}, options);
-    auto transfers = client.copy_remote_file(big.string(), (local.path() / "big").string());
+    Protocol protocol = each_protocol();
+    auto transfers = (client.*protocol.recv)(big.string(), (local.path() / "big").string(), {});
     std::thread canceller([&] {
       std::this_thread::sleep_for(50ms);
       client.cancel();
@@ -199,6 +221,36 @@ TEST_SUITE("files") {
     CHECK(events.back().bytes_done == bytes.size());
     CHECK(events.back().bytes_total == bytes.size());
     CHECK(events.back().text == (remote.path() / "p").string());
+  }
+
+  TEST_CASE_FIXTURE(Files, "scp errors are the host's SCPError with the remote's reason") {
+    make_file(local.path() / "f", "x", 0644);
+    fs::create_directories(remote.path() / "dir");
+    pssh::Client client("127.0.0.2", options);
+    CHECK_THROWS_CONTAINING(client.scp_recv((remote.path() / "nope").string(), (local.path() / "n").string()),
+                            pssh::SCPError, "No such file or directory");
+    CHECK_THROWS_CONTAINING(client.scp_recv((remote.path() / "dir").string(), (local.path() / "d").string()),
+                            pssh::SCPError, "not a regular file");
+    CHECK_THROWS_CONTAINING(client.scp_send((local.path() / "f").string(), (remote.path() / "dir").string() + "/"),
+                            pssh::SCPError, "names no file");
+    CHECK_FALSE(fs::exists(local.path() / "n"));
+  }
+
+  TEST_CASE("scp records are parsed strictly") {
+    auto record = pssh::detail::parse_scp_record("C0644 12345 file name.txt", "h");
+    CHECK(record.type == 'C');
+    CHECK(record.mode == 0644);
+    CHECK(record.size == 12345);
+    CHECK(record.name == "file name.txt");
+    CHECK(pssh::detail::parse_scp_record("D0755 0 dir", "h").type == 'D');
+    CHECK(pssh::detail::parse_scp_record("E", "h").type == 'E');
+    CHECK(pssh::detail::parse_scp_record("T1 0 2 0", "h").type == 'T');
+    for (const char* bad : {"", "X", "E1", "C644", "C0644 12", "C0644 12 ", "C09 1 a", "C06444 1 a",
+                            "C0644 -1 a", "C0644 1x a", "C 1 a", "D0755  dir"}) {
+      INFO("record: '" << bad << "'");
+      CHECK_THROWS_CONTAINING(pssh::detail::parse_scp_record(bad, "web1"), pssh::SCPError,
+                              "scp on web1 sent a malformed record");
+    }
   }
 
   TEST_CASE("remote listing names that would leave the target are refused") {

@@ -89,6 +89,12 @@ class PSSH_API ParallelClient {
   /// A remote directory without `recurse` is that host's SFTPIOError.
   std::vector<Transfer> copy_remote_file(const std::string& remote, const std::string& local,
                                          const CopyOptions& options = {});
+  /// copy_file and copy_remote_file over SCP (the remote needs an `scp`
+  /// program; missing remote directories are still made over SFTP).
+  std::vector<Transfer> scp_send(const std::string& local, const std::string& remote,
+                                 const CopyOptions& options = {});
+  std::vector<Transfer> scp_recv(const std::string& remote, const std::string& local,
+                                 const CopyOptions& options = {});
   /// Replaces the host list, keeping the connections of hosts whose
   /// (index, host) pair is unchanged.
   void set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config = {});
@@ -116,6 +122,8 @@ class PSSH_API Client {
   void copy_file(const std::string& local, const std::string& remote, const CopyOptions& options = {});
   /// Keeps the local name: no host suffix.
   void copy_remote_file(const std::string& remote, const std::string& local, CopyOptions options = {});
+  void scp_send(const std::string& local, const std::string& remote, const CopyOptions& options = {});
+  void scp_recv(const std::string& remote, const std::string& local, CopyOptions options = {});
   void cancel() { client_.cancel(); }
   /// Closes the connection; the next command reconnects.
   void disconnect() { client_.disconnect(); }
