@@ -161,17 +161,7 @@ class DelayProxy {
  public:
   DelayProxy(int target_port, std::chrono::milliseconds delay)
       : target_port_(target_port), delay_(delay) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(listen_fd_, 1024);
-    socklen_t length = sizeof a;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &length);
-    port_ = ntohs(a.sin_port);
+    listen_fd_ = rig::listen_tcp(INADDR_ANY, port_);
     child_ = ::fork();
     if (child_ == 0) {
       serve();

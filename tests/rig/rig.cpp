@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -262,18 +263,23 @@ void Agent::add(const fs::path& key) const {
     throw std::runtime_error("ssh-add failed");
 }
 
-FakeServer::FakeServer(Behaviour behaviour) : behaviour_(behaviour) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int listen_tcp(std::uint32_t address, int& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::listen(listen_fd_, 512);
+  a.sin_addr.s_addr = htonl(address);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1024) != 0)
+    throw std::runtime_error(std::string("cannot listen: ") + std::strerror(errno));
   socklen_t length = sizeof a;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &length);
-  port_ = ntohs(a.sin_port);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+FakeServer::FakeServer(Behaviour behaviour) : behaviour_(behaviour) {
+  listen_fd_ = listen_tcp(INADDR_LOOPBACK, port_);
   thread_ = std::thread([this] { serve(); });
 }
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -120,6 +121,10 @@ class FakeServer {
   std::vector<int> clients_;
   std::thread thread_;
 };
+
+/// A non-blocking TCP socket listening on `address` (INADDR_LOOPBACK,
+/// INADDR_ANY) on a free port, which is stored in `port`.
+int listen_tcp(std::uint32_t address, int& port);
 
 /// A port nothing listens on.
 int refused_port();
