@@ -9,6 +9,8 @@
 // (1) one OpenSSH `ssh` per host in parallel, same key exchange, and (2) a
 // bare sequential loop of libssh calls, the floor for this stack. Then idle
 // CPU while hosts sleep, and many hosts behind an added 50 ms round trip.
+// `pssh-bench files` instead copies 256 MiB over SFTP and SCP next to
+// OpenSSH's sftp and scp.
 #include "rig.hpp"
 
 #include <pssh/pssh.hpp>
@@ -251,6 +253,78 @@ class DelayProxy {
   std::map<int, Pipe> pipes_;
 };
 
+/// OpenSSH's own client options for the rig's sshd.
+std::vector<std::string> openssh_options(const rig::Sshd& sshd) {
+  return {"-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+          "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", sshd.user_key().string(),
+          "-P", std::to_string(sshd.port())};
+}
+
+long peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+/// MB/s of `copy`, which moves `bytes`.
+template <class Copy>
+double rate(std::uint64_t bytes, Copy&& copy) {
+  auto start = Clock::now();
+  copy();
+  return static_cast<double>(bytes) / 1e6 / seconds(start);
+}
+
+void run_openssh(std::vector<std::string> argv) {
+  if (rig::run(argv) != 0) throw std::runtime_error(argv[0] + " failed");
+}
+
+/// 256 MiB to and from one host over SFTP and SCP, next to OpenSSH's sftp
+/// and scp (legacy protocol, -O) on the same sshd.
+void file_benchmark(const rig::Sshd& sshd) {
+  const std::uint64_t size = 256ull << 20;
+  rig::TempDir dir;
+  auto source = dir.path() / "payload";
+  {
+    std::ofstream out(source, std::ios::binary);
+    std::string block(1 << 20, '\0');
+    for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>(i * 2654435761u >> 13);
+    for (std::uint64_t i = 0; i < size >> 20; ++i) out << block;
+  }
+  auto remote = (dir.path() / "remote").string(), back = (dir.path() / "back").string();
+  auto options = bench_options(sshd, 1);
+  pssh::Client client("127.0.0.2", options);
+  client.connect_auth();
+  std::string target = "127.0.0.2:" + remote;
+  auto opts = openssh_options(sshd);
+  auto with = [&](std::vector<std::string> head, std::vector<std::string> tail) {
+    head.insert(head.end(), opts.begin(), opts.end());
+    head.insert(head.end(), tail.begin(), tail.end());
+    return head;
+  };
+  auto batch = dir.path() / "batch";
+  auto sftp_batch = [&](const std::string& command) {
+    rig::write_file(batch, command + "\n");
+    run_openssh(with({"sftp", "-b", batch.string()}, {"127.0.0.2"}));
+  };
+  double pssh_sftp_send = rate(size, [&] { client.copy_file(source, remote); });
+  double pssh_sftp_recv = rate(size, [&] { client.copy_remote_file(remote, back); });
+  double pssh_scp_send = rate(size, [&] { client.scp_send(source, remote); });
+  double pssh_scp_recv = rate(size, [&] { client.scp_recv(remote, back); });
+  double ssh_sftp_send = rate(size, [&] { sftp_batch("put " + source.string() + " " + remote); });
+  double ssh_sftp_recv = rate(size, [&] { sftp_batch("get " + remote + " " + back); });
+  double ssh_scp_send = rate(size, [&] { run_openssh(with({"scp", "-O", "-q"}, {source.string(), target})); });
+  double ssh_scp_recv = rate(size, [&] { run_openssh(with({"scp", "-O", "-q"}, {target, back})); });
+  std::printf("files: 256 MiB to and from one host, MB/s (pssh / OpenSSH = ratio)\n");
+  std::printf("  sftp send %7.1f / %7.1f = %.2fx   sftp recv %7.1f / %7.1f = %.2fx\n", pssh_sftp_send,
+              ssh_sftp_send, pssh_sftp_send / ssh_sftp_send, pssh_sftp_recv, ssh_sftp_recv,
+              pssh_sftp_recv / ssh_sftp_recv);
+  std::printf("  scp  send %7.1f / %7.1f = %.2fx   scp  recv %7.1f / %7.1f = %.2fx\n", pssh_scp_send,
+              ssh_scp_send, pssh_scp_send / ssh_scp_send, pssh_scp_recv, ssh_scp_recv,
+              pssh_scp_recv / ssh_scp_recv);
+  std::printf("  peak RSS of this process: %ld KiB\n", peak_rss_kib());
+}
+
 void print_row(std::size_t n, const Figures& ours, const Figures& ssh, const Figures& bare,
                long rss_per_host) {
   std::printf("%5zu  %7.2f s %7.2f ms | %7.2f s %7.2f ms | %7.2f ms | %6ld KiB | %5.2fx %5.2fx %5.2fx\n",
@@ -263,7 +337,8 @@ void print_row(std::size_t n, const Figures& ours, const Figures& ssh, const Fig
 
 int main(int argc, char** argv) {
   std::vector<std::size_t> sizes{10, 100, 500};
-  if (argc > 1) {
+  bool files = argc > 1 && std::string(argv[1]) == "files";
+  if (argc > 1 && !files) {
     sizes.clear();
     for (int i = 1; i < argc; ++i) sizes.push_back(std::strtoul(argv[i], nullptr, 10));
   }
@@ -271,6 +346,10 @@ int main(int argc, char** argv) {
   ::setenv("HOME", home.path().c_str(), 1);
   ::unsetenv("SSH_AUTH_SOCK");
   rig::Sshd sshd({.listeners = 8, .extra_config = {}, .host_key = {}});
+  if (files) {
+    file_benchmark(sshd);
+    return 0;
+  }
   std::printf("pssh engine benchmark: %u cores, libssh %s, kex %s, hosts run `true`\n",
               std::thread::hardware_concurrency(), ssh_version(0), kex);
   std::printf("%5s  %-20s | %-20s | %-10s | %-10s | %s\n", "hosts", "pssh wall, cpu/host",
