@@ -236,6 +236,21 @@ TEST_SUITE("files") {
     CHECK_FALSE(fs::exists(local.path() / "n"));
   }
 
+  TEST_CASE_FIXTURE(Files, "a hostile scp source cannot write outside the target directory") {
+    // Every session on this sshd runs the script instead of `scp -f`.
+    rig::TempDir scripts;
+    auto script = scripts.path() / "hostile-scp";
+    rig::write_file(script, "#!/bin/sh\nprintf 'D0755 0 top\\nC0644 2 ../evil\\nhi'\ncat >/dev/null\n");
+    fs::permissions(script, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+    rig::Sshd hostile({.listeners = 1, .extra_config = {"ForceCommand " + script.string()}, .host_key = {}});
+    auto hostile_options = hostile.options();
+    pssh::Client client("127.0.0.2", hostile_options);
+    CHECK_THROWS_CONTAINING(client.scp_recv("anything", (local.path() / "target").string(), {.recurse = true}),
+                            pssh::SCPError, "refusing remote entry '../evil' from 127.0.0.2");
+    CHECK_FALSE(fs::exists(local.path() / "evil"));
+    CHECK(fs::is_empty(local.path() / "target"));
+  }
+
   TEST_CASE("scp records are parsed strictly") {
     auto record = pssh::detail::parse_scp_record("C0644 12345 file name.txt", "h");
     CHECK(record.type == 'C');
