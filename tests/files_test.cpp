@@ -134,19 +134,21 @@ TEST_SUITE("files") {
     make_file(tree / "deep" / "er" / "data.bin", random_bytes(200000, 2), 0600);
     make_file(tree / "zero", "", 0644);
     fs::create_directories(tree / "empty");
-    pssh::ParallelClient client(rig::loopback_hosts(4), options);
+    const std::size_t count = 20;
+    options.pool_size = count;
+    pssh::ParallelClient client(rig::loopback_hosts(count), options);
     std::string remote_tree = (remote.path() / "{n}" / "tree").string();
     Protocol protocol = each_protocol();
 
-    pssh::join((client.*protocol.send)(tree, remote_tree, {.recurse = true, .copy_args = numbered(4)}));
-    for (int i = 0; i < 4; ++i) CHECK(tree_of(remote.path() / std::to_string(i) / "tree") == tree_of(tree));
+    pssh::join((client.*protocol.send)(tree, remote_tree, {.recurse = true, .copy_args = numbered(count)}));
+    for (std::size_t i = 0; i < count; ++i) CHECK(tree_of(remote.path() / std::to_string(i) / "tree") == tree_of(tree));
 
     // Only SFTP can promise this: a remote `scp -f -r` follows links itself.
     bool sftp = protocol.recv == &pssh::ParallelClient::copy_remote_file;
     if (sftp) fs::create_directory_symlink("/etc", remote.path() / "0" / "tree" / "escape");
     pssh::join((client.*protocol.recv)(remote_tree, (local.path() / "back{n}").string(),
-                                       {.recurse = true, .copy_args = numbered(4)}));
-    for (int i = 0; i < 4; ++i) CHECK(tree_of(local.path() / ("back" + std::to_string(i))) == tree_of(tree));
+                                       {.recurse = true, .copy_args = numbered(count)}));
+    for (std::size_t i = 0; i < count; ++i) CHECK(tree_of(local.path() / ("back" + std::to_string(i))) == tree_of(tree));
     CHECK_FALSE(fs::exists(local.path() / "back0" / "escape"));
   }
 
@@ -249,6 +251,21 @@ TEST_SUITE("files") {
                             pssh::SCPError, "refusing remote entry '../evil' from 127.0.0.2");
     CHECK_FALSE(fs::exists(local.path() / "evil"));
     CHECK(fs::is_empty(local.path() / "target"));
+  }
+
+  TEST_CASE_FIXTURE(Files, "a host without a working sftp subsystem is an SFTPError") {
+    rig::Sshd no_sftp({.listeners = 1, .extra_config = {"ForceCommand /bin/false"}, .host_key = {}});
+    make_file(local.path() / "f", "x", 0644);
+    pssh::Client client("127.0.0.2", no_sftp.options());
+    try {
+      client.copy_file((local.path() / "f").string(), "f");
+      FAIL("expected SFTPError");
+    } catch (const pssh::SFTPIOError& e) {
+      FAIL("expected the session-level SFTPError, got SFTPIOError: " << e.what());
+    } catch (const pssh::SFTPError& e) {
+      CHECK(std::string(e.what()).find("starting SFTP (is the sftp subsystem enabled?) on ") == 0);
+      CHECK(e.host() == "127.0.0.2");
+    }
   }
 
   TEST_CASE("scp records are parsed strictly") {
