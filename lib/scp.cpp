@@ -209,10 +209,11 @@ class Sender {
 /// Follows the records the remote `scp -f` sends until it is done.
 class Receiver {
  public:
-  Receiver(ScpChannel& scp, HostState& state, fs::path target, bool recurse)
-      : scp_(scp), state_(state), target_(std::move(target)), recurse_(recurse) {}
+  Receiver(ScpChannel& scp, HostState& state, std::string remote, fs::path target, bool recurse)
+      : scp_(scp), state_(state), remote_(std::move(remote)), target_(std::move(target)), recurse_(recurse) {}
 
-  void run(const std::string& remote) {
+  void run() {
+    const std::string& remote = remote_;
     scp_.ok();  // ready
     while (std::optional<char> first = scp_.next_byte()) {
       if (*first == 1 || *first == 2)
@@ -222,50 +223,56 @@ class Receiver {
         case 'T':
           break;  // times are not kept
         case 'E':
-          if (directories_.empty()) throw SCPError(host(), "scp on " + host() + " left a directory it never entered");
-          directories_.pop_back();
+          if (levels_.empty()) throw SCPError(host(), "scp on " + host() + " left a directory it never entered");
+          levels_.pop_back();
           break;
         case 'D':
           enter(record);
           break;
         default:
-          file(record, remote);
+          file(record);
       }
       if (record.type != 'C') scp_.ok();
     }
-    if (!directories_.empty())
+    if (!levels_.empty())
       throw SCPError(host(), "scp on " + host() + " ended inside a directory of " + remote);
   }
 
  private:
   const std::string& host() const { return state_.host; }
 
+  /// A directory being received: where it lands, and its remote path for
+  /// messages and events.
+  struct Level {
+    fs::path local;
+    std::string remote;
+  };
+
   /// Where a record lands: the target itself at the top, else a checked name
   /// inside the current directory.
-  fs::path place(const ScpRecord& record) const {
-    if (directories_.empty()) return target_;
+  Level place(const ScpRecord& record) const {
+    if (levels_.empty()) return {target_, remote_};
     if (!is_safe_entry_name(record.name)) {
       throw SCPError(host(), "refusing remote entry '" + printable(record.name) + "' from " + host() +
                                  ": the name would leave the local directory " + target_.string());
     }
-    return directories_.back() / record.name;
+    return {levels_.back().local / record.name, levels_.back().remote + "/" + record.name};
   }
 
   void enter(const ScpRecord& record) {
     if (!recurse_) throw SCPError(host(), "scp on " + host() + " sent a directory, but recurse is off");
-    fs::path where = place(record);
+    Level level = place(record);
     // Owner rights are kept so that the tree can be filled in.
-    if (::mkdir(where.c_str(), (record.mode & 0777) | 0700) != 0 &&
-        !(errno == EEXIST && fs::is_directory(where)))
-      throw_local_error("create directory", where);
-    directories_.push_back(std::move(where));
+    if (::mkdir(level.local.c_str(), (record.mode & 0777) | 0700) != 0 &&
+        !(errno == EEXIST && fs::is_directory(level.local)))
+      throw_local_error("create directory", level.local);
+    levels_.push_back(std::move(level));
   }
 
-  void file(const ScpRecord& record, const std::string& remote) {
+  void file(const ScpRecord& record) {
     state_.throw_if_cancelled("file transfer");
-    fs::path where = place(record);
-    if (directories_.empty()) make_local_directories(where.parent_path());
-    std::string source = directories_.empty() ? remote : remote + "/.../" + record.name;
+    auto [where, source] = place(record);
+    if (levels_.empty()) make_local_directories(where.parent_path());
     PartialFile out(where, record.mode);
     scp_.ok();
     TransferProgress progress(state_, source, record.size);
@@ -286,9 +293,10 @@ class Receiver {
 
   ScpChannel& scp_;
   HostState& state_;
+  std::string remote_;
   fs::path target_;
   bool recurse_;
-  std::vector<fs::path> directories_;
+  std::vector<Level> levels_;
 };
 
 }  // namespace
@@ -347,7 +355,7 @@ void scp_send(Session& session, HostState& state, const std::string& local,
 void scp_recv(Session& session, HostState& state, const std::string& remote,
               const std::string& local, bool recurse) {
   ScpChannel scp(session, state, std::string("scp -f ") + (recurse ? "-r " : "") + shell_quote(remote));
-  Receiver(scp, state, local, recurse).run(remote);
+  Receiver(scp, state, remote, local, recurse).run();
   scp.finish();
 }
 
