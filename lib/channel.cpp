@@ -230,8 +230,13 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   if (spec.pty && session.step([&] { return ssh_channel_request_pty_size(ch, "xterm", 80, 24); }) !=
                       SSH_OK)
     session.fail<SessionError>("requesting a PTY");
-  if (session.step([&] { return ssh_channel_request_exec(ch, spec.command.c_str()); }) != SSH_OK)
+  if (spec.shell) {
+    if (session.step([&] { return ssh_channel_request_shell(ch); }) != SSH_OK)
+      session.fail<ShellError>("starting a shell");
+  } else if (session.step([&] { return ssh_channel_request_exec(ch, spec.command.c_str()); }) !=
+             SSH_OK) {
     session.fail<SessionError>("starting the command");
+  }
   state.set_started();
   state.emit(Event::Kind::started);
   events.started = true;

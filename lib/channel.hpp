@@ -12,6 +12,7 @@ namespace pssh::detail {
 
 struct CommandSpec {
   std::string command;  ///< final text, already in the remote encoding
+  bool shell = false;   ///< an interactive login shell instead of `command`
   bool pty = false;
   std::optional<duration> timeout;  ///< whole command
 };

@@ -26,6 +26,10 @@ void Client::wait_finished(const HostOutput& output, std::optional<duration> tim
   }
 }
 
+Shell Client::open_shell(const ShellOptions& options) {
+  return std::move(client_.open_shell(options).front());
+}
+
 void Client::copy_file(const std::string& local, const std::string& remote,
                        const CopyOptions& options) {
   join(client_.copy_file(local, remote, options));

@@ -167,12 +167,27 @@ struct ParallelClient::Impl {
     }
     for (std::size_t i = 0; i < slots.size(); ++i) {
       submit(slots[i], detail::state_of(output[i]),
-             [spec = detail::CommandSpec{commands[i], run.use_pty, run.timeout}](
+             [spec = detail::CommandSpec{.command = commands[i], .shell = false, .pty = run.use_pty, .timeout = run.timeout}](
                  detail::Session& session, HostState& state) { run_on_channel(session, state, spec); });
     }
     for (const auto& h : output) detail::state_of(h)->wait_started();
     if (run.stop_on_errors) rethrow_first_error(output);
     return output;
+  }
+
+  std::vector<Shell> open_shell(const ShellOptions& shell) {
+    Output output = new_states(run_settings(
+        {.use_pty = shell.use_pty, .read_timeout = shell.read_timeout, .encoding = shell.encoding}));
+    std::vector<Shell> shells;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      submit(slots[i], detail::state_of(output[i]),
+             [spec = detail::CommandSpec{.command = {}, .shell = true, .pty = shell.use_pty, .timeout = {}}](
+                 detail::Session& session, HostState& state) { run_on_channel(session, state, spec); });
+      shells.emplace_back(output[i], shell.encoding);
+    }
+    for (const auto& h : output) detail::state_of(h)->wait_started();
+    if (shell.stop_on_errors) rethrow_first_error(output);
+    return shells;
   }
 
   void connect_auth() {
@@ -373,6 +388,30 @@ std::vector<Transfer> ParallelClient::scp_send(const std::string& local, const s
 std::vector<Transfer> ParallelClient::scp_recv(const std::string& remote, const std::string& local,
                                                const CopyOptions& options) {
   return impl_->copy(remote, local, options, Direction::download, detail::scp_recv);
+}
+
+std::vector<Shell> ParallelClient::open_shell(const ShellOptions& options) {
+  return impl_->open_shell(options);
+}
+
+void ParallelClient::run_shell_commands(std::vector<Shell>& shells, std::string_view commands) {
+  for (Shell& shell : shells)
+    if (!shell.exception()) shell.run(commands);
+}
+
+void ParallelClient::run_shell_commands(std::vector<Shell>& shells,
+                                        const std::vector<std::string>& commands) {
+  for (Shell& shell : shells)
+    if (!shell.exception()) shell.run(commands);
+}
+
+void ParallelClient::join_shells(std::vector<Shell>& shells, std::optional<duration> timeout) {
+  Output output;
+  for (Shell& shell : shells) {
+    shell.end_input();
+    output.push_back(shell.output());
+  }
+  impl_->join(output, {.timeout = timeout});
 }
 
 void ParallelClient::set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config) {

@@ -4,6 +4,7 @@
 #include <pssh/export.hpp>
 #include <pssh/options.hpp>
 #include <pssh/output.hpp>
+#include <pssh/shell.hpp>
 #include <pssh/transfer.hpp>
 
 #include <map>
@@ -95,6 +96,21 @@ class PSSH_API ParallelClient {
                                  const CopyOptions& options = {});
   std::vector<Transfer> scp_recv(const std::string& remote, const std::string& local,
                                  const CopyOptions& options = {});
+  /// Opens an interactive shell on every host; returns once each has started
+  /// or failed (with stop_on_errors, the first failure is thrown).
+  ///
+  ///     auto shells = client.open_shell();
+  ///     client.run_shell_commands(shells, {"cd /srv", "ls"});
+  ///     client.join_shells(shells, 10s);
+  ///     for (auto& s : shells) for (auto& line : s.stdout_lines()) ...
+  std::vector<Shell> open_shell(const ShellOptions& options = {});
+  /// Sends the commands to every shell that has not failed; ShellError if one
+  /// was joined.
+  void run_shell_commands(std::vector<Shell>& shells, std::string_view commands);
+  void run_shell_commands(std::vector<Shell>& shells, const std::vector<std::string>& commands);
+  /// Ends every shell's input and waits for them to exit; JoinTimeout (with
+  /// the shells' outputs) if `timeout` passes first.
+  void join_shells(std::vector<Shell>& shells, std::optional<duration> timeout = {});
   /// Replaces the host list, keeping the connections of hosts whose
   /// (index, host) pair is unchanged.
   void set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config = {});
@@ -124,6 +140,8 @@ class PSSH_API Client {
   void copy_remote_file(const std::string& remote, const std::string& local, CopyOptions options = {});
   void scp_send(const std::string& local, const std::string& remote, const CopyOptions& options = {});
   void scp_recv(const std::string& remote, const std::string& local, CopyOptions options = {});
+  /// The shell closes itself (ends its input) when it goes out of scope.
+  Shell open_shell(const ShellOptions& options = {});
   void cancel() { client_.cancel(); }
   /// Closes the connection; the next command reconnects.
   void disconnect() { client_.disconnect(); }

@@ -6,4 +6,5 @@
 #include <pssh/event.hpp>
 #include <pssh/options.hpp>
 #include <pssh/output.hpp>
+#include <pssh/shell.hpp>
 #include <pssh/transfer.hpp>

@@ -1,0 +1,65 @@
+// Interactive shells: one login shell per host, fed commands over its stdin.
+#pragma once
+
+#include <pssh/export.hpp>
+#include <pssh/output.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pssh {
+
+struct ShellOptions {
+  bool use_pty = false;  ///< with a PTY the shell echoes commands and prints prompts
+  /// How long reading stdout/stderr waits for a line before Timeout; none: forever.
+  std::optional<duration> read_timeout{};
+  std::string encoding = "utf-8";  ///< of the commands and the output
+  bool stop_on_errors = true;      ///< open_shell throws the first host's error
+};
+
+/// One host's interactive shell. Every command run on it shares one channel,
+/// one shell process and one output stream. Reading the output before join()
+/// blocks until the shell prints a line (or read_timeout passes).
+/// Destroying an unjoined shell ends its input without waiting: commands
+/// already sent still run.
+class PSSH_API Shell {
+ public:
+  explicit Shell(HostOutput output, std::string encoding = "utf-8");
+  ~Shell();
+  Shell(Shell&&) noexcept;
+  Shell& operator=(Shell&&) noexcept;
+  Shell(const Shell&) = delete;
+  Shell& operator=(const Shell&) = delete;
+
+  const std::string& host() const { return output_.host(); }
+  const std::string& alias() const { return output_.alias(); }
+
+  /// Sends `commands` (one command or several lines) followed by a newline.
+  /// ShellError once the shell was joined; the host's error if it failed.
+  void run(std::string_view commands);
+  void run(const std::vector<std::string>& commands);
+  /// Ends the input ("exit", then EOF) and waits for the shell to exit;
+  /// Timeout if `timeout` passes first (join again to wait longer).
+  void join(std::optional<duration> timeout = {});
+  /// Ends the input without waiting. Idempotent.
+  void end_input();
+  bool joined() const noexcept { return input_ended_; }
+
+  LineRange stdout_lines() const { return output_.stdout_lines(); }
+  LineRange stderr_lines() const { return output_.stderr_lines(); }
+  /// The exit status of the shell: its last command's. Empty until it exited.
+  std::optional<int> exit_code() const { return output_.exit_code(); }
+  std::exception_ptr exception() const { return output_.exception(); }
+  bool finished() const { return output_.finished(); }
+  /// The underlying run (for join timeouts and loggers).
+  const HostOutput& output() const noexcept { return output_; }
+
+ private:
+  HostOutput output_;
+  std::string encoding_;
+  bool input_ended_ = false;
+};
+
+}  // namespace pssh
