@@ -8,6 +8,8 @@
 #include "session.hpp"
 #include "settings.hpp"
 #include "sftp.hpp"
+#include "ssh_config.hpp"
+#include "tunnel.hpp"
 #include "text.hpp"
 #include "watchdog.hpp"
 
@@ -72,6 +74,7 @@ struct ParallelClient::Impl {
   detail::WorkerPool pool;
   detail::KeyCache keys;
   std::string ssh_config_path, ssh_config_text;
+  std::map<std::string, std::shared_ptr<detail::ProxyHub>> proxies;  // by hop chain
   std::vector<std::string> hosts;
   std::vector<std::shared_ptr<HostSlot>> slots;
 
@@ -109,13 +112,39 @@ struct ParallelClient::Impl {
         next.push_back(slots[i]);
         continue;
       }
-      next.push_back(std::make_shared<HostSlot>(detail::resolve_settings(
-          host_list[i], i, options, config.empty() ? HostConfig{} : config[i], ssh_config_text,
-          ssh_config_path, keys)));
+      auto settings = detail::resolve_settings(host_list[i], i, options,
+                                               config.empty() ? HostConfig{} : config[i],
+                                               ssh_config_text, ssh_config_path, keys);
+      settings.proxy_hub = proxy_hub_for(settings);
+      next.push_back(std::make_shared<HostSlot>(std::move(settings)));
     }
     std::lock_guard lock(mutex);
     hosts = std::move(host_list);
     slots = std::move(next);
+  }
+
+  /// The tunnel hub for the host's proxy (or ProxyJump chain, hop by hop):
+  /// hosts behind the same proxy share one hub and one proxy connection.
+  std::shared_ptr<detail::ProxyHub> proxy_hub_for(const detail::HostSettings& host) {
+    std::vector<ProxyConfig> hops;
+    if (host.proxy) hops.push_back(*host.proxy);
+    else if (host.proxy_jump) hops = detail::parse_proxy_jump(*host.proxy_jump, host.host, ssh_config_path);
+    std::shared_ptr<detail::ProxyHub> via;
+    std::string chain;
+    for (const ProxyConfig& hop : hops) {
+      ClientOptions proxy_options = options;
+      proxy_options.proxy.reset();
+      HostConfig credentials{.user = hop.user, .password = hop.password, .port = hop.port, .pkey = hop.pkey};
+      auto settings = detail::resolve_settings(hop.host, 0, proxy_options, credentials,
+                                               ssh_config_text, ssh_config_path, keys);
+      settings.proxy_jump.reset();  // a hop's own ProxyJump is not followed
+      settings.proxy_hub = via;
+      chain += (chain.empty() ? "" : " > ") + settings.destination();
+      auto& hub = proxies[chain];
+      if (!hub) hub = std::make_shared<detail::ProxyHub>(std::move(settings), watchdog);
+      via = hub;
+    }
+    return via;
   }
 
   detail::RunSettings run_settings(const RunOptions& run) const {

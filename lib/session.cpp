@@ -8,6 +8,7 @@
 
 #include <pssh/errors.hpp>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -36,10 +37,21 @@ void Session::close() noexcept {
     std::lock_guard lock(fd_mutex_);
     fd_ = -1;
   }
-  if (session_ && ssh_is_connected(session_.get()) && aborted_.load() == StopReason::none)
+  // libssh 0.10 closes the socket it was given once ssh_connect ran (at an
+  // error, or in ssh_free), except after ssh_disconnect: measured, not
+  // documented. It gets a duplicate, so that it never closes a descriptor
+  // number we still use, and ours stays valid for abort() until here.
+  bool libssh_closes = libssh_connected_;
+  if (session_ && ssh_is_connected(session_.get()) && aborted_.load() == StopReason::none) {
     ssh_disconnect(session_.get());
+    libssh_closes = false;
+  }
   session_.reset();
-  socket_.reset();  // libssh leaves a socket it was given open
+  if (!libssh_closes && libssh_fd_ >= 0) ::close(libssh_fd_);
+  libssh_fd_ = -1;
+  libssh_connected_ = false;
+  socket_.reset();
+  tunnel_.reset();
   authenticated_ = false;
 }
 
@@ -55,6 +67,13 @@ void Session::throw_aborted(std::string_view what) const {
     default:
       break;
   }
+}
+
+void Session::throw_if_proxy_failed(std::string_view what) const {
+  if (!tunnel_) return;
+  if (auto reason = tunnel_->failure())
+    throw ProxyError(settings_.host, std::string(what) + " on " + settings_.destination() +
+                                         " failed: " + *reason);
 }
 
 std::string Session::failure_message(std::string_view what) const {
@@ -126,12 +145,26 @@ UniqueFd Session::connect_socket() {
                                             "); check that sshd runs there and the port is right");
 }
 
+UniqueFd Session::connect_through_proxy() {
+  auto opened = settings_.proxy_hub->open(settings_.host, settings_.hostname, settings_.port,
+                                          Clock::now() + settings_.timeout,
+                                          [this] { return aborted_.load() != StopReason::none; });
+  if (!opened) {
+    throw_aborted("connecting");
+    throw Cancelled(settings_.host, "connecting to " + settings_.host + " was cancelled");
+  }
+  tunnel_ = std::move(opened->tunnel);
+  std::lock_guard lock(fd_mutex_);
+  fd_ = opened->fd.get();
+  return std::move(opened->fd);
+}
+
 void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   close();
   if (aborted_.load() == StopReason::cancelled) throw_aborted("connecting");
   aborted_.store(StopReason::none);
   progress(Event::Kind::connecting);
-  UniqueFd fd = connect_socket();
+  UniqueFd fd = settings_.proxy_hub ? connect_through_proxy() : connect_socket();
 
   session_.reset(ssh_new());
   if (!session_) throw SessionError(settings_.host, "cannot create an SSH session: out of memory");
@@ -151,8 +184,13 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s);
   if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
   socket_ = std::move(fd);
-  int raw_fd = socket_.get();
-  ssh_options_set(s, SSH_OPTIONS_FD, &raw_fd);
+  libssh_fd_ = ::fcntl(socket_.get(), F_DUPFD_CLOEXEC, 0);
+  if (libssh_fd_ < 0) {
+    throw SessionError(settings_.host, std::string("cannot set up the socket for ") +
+                                           settings_.host + ": " + std::strerror(errno));
+  }
+  ssh_options_set(s, SSH_OPTIONS_FD, &libssh_fd_);
+  libssh_connected_ = true;  // from here on the duplicate is libssh's to close
 
   if (step([&] { return ssh_connect(s); }) != SSH_OK)
     fail<ConnectionError>("SSH handshake");

@@ -5,6 +5,7 @@
 #include "handles.hpp"
 #include "host_state.hpp"
 #include "settings.hpp"
+#include "tunnel.hpp"
 #include "watchdog.hpp"
 
 #include <atomic>
@@ -47,9 +48,12 @@ class Session {
   template <class E = SessionError>
   [[noreturn]] void fail(std::string_view what) const {
     throw_aborted(what);
+    throw_if_proxy_failed(what);
     throw E(settings_.host, failure_message(what));
   }
   void throw_aborted(std::string_view what) const;
+  /// ProxyError if the session's tunnel broke (the proxy refused or was lost).
+  void throw_if_proxy_failed(std::string_view what) const;
   std::string failure_message(std::string_view what) const;
 
   /// Makes every blocking call on the session return now (any thread).
@@ -59,11 +63,15 @@ class Session {
  private:
   void connect_once(const std::function<void(Event::Kind)>& progress);
   UniqueFd connect_socket();
+  UniqueFd connect_through_proxy();
   void sleep_before_retry();
 
   HostSettings settings_;
   Watchdog& watchdog_;
+  std::shared_ptr<Tunnel> tunnel_;  // when reached through a proxy
   UniqueFd socket_;  // declared before session_: outlives it
+  int libssh_fd_ = -1;  // socket_'s duplicate given to libssh (see close())
+  bool libssh_connected_ = false;
   SessionPtr session_;
   bool authenticated_ = false;
   mutable std::mutex fd_mutex_;  // guards fd_ against abort() from other threads

@@ -166,6 +166,7 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.retry_delay = config.retry_delay.value_or(options.retry_delay);
   s.timeout = config.timeout.value_or(options.timeout);
   s.proxy = config.proxy ? config.proxy : options.proxy;
+  if (!s.proxy) s.proxy_jump = file.proxy_jump;
   s.ipv6_only = config.ipv6_only.value_or(options.ipv6_only);
   s.compress = config.compress.value_or(options.compress);
   s.keepalive = config.keepalive.value_or(options.keepalive);

@@ -7,12 +7,15 @@
 #include <pssh/options.hpp>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
 namespace pssh::detail {
+
+class ProxyHub;
 
 struct HostSettings {
   std::string host;      ///< as the caller wrote it: names the host in messages
@@ -28,7 +31,9 @@ struct HostSettings {
   bool allow_agent = true, identity_auth = true, forward_agent = false, gssapi_auth = false;
   int num_retries = 3;
   duration retry_delay{}, timeout{};
-  std::optional<ProxyConfig> proxy;
+  std::optional<ProxyConfig> proxy;       ///< ClientOptions/HostConfig proxy
+  std::optional<std::string> proxy_jump;  ///< the ssh config's ProxyJump
+  std::shared_ptr<ProxyHub> proxy_hub;    ///< the tunnel the host is reached through
   bool ipv6_only = false, compress = false;
   duration keepalive{};
   HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;

@@ -45,6 +45,13 @@ std::vector<std::string> split_words(std::string_view line) {
   return words;
 }
 
+int parse_port(std::string_view value) {
+  int port = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), port);
+  if (ec != std::errc() || ptr != value.data() + value.size() || port < 1 || port > 65535) return 0;
+  return port;
+}
+
 bool host_matches(const std::vector<std::string>& patterns, const std::string& host) {
   bool matched = false;
   for (std::size_t i = 1; i < patterns.size(); ++i) {
@@ -94,9 +101,8 @@ SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
     } else if (key == "identityfile") {
       entry.identity_files.push_back(value);
     } else if (key == "port" && !entry.port) {
-      int port = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), port);
-      if (ec != std::errc() || ptr != value.data() + value.size() || port < 1 || port > 65535) {
+      int port = parse_port(value);
+      if (port == 0) {
         throw Error(host, origin + " line " + std::to_string(line_number) + ": Port '" + value +
                               "' is not a port number (1-65535); fix the ssh config");
       }
@@ -104,6 +110,42 @@ SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
     }
   }
   return entry;
+}
+
+std::vector<ProxyConfig> parse_proxy_jump(const std::string& value, const std::string& host,
+                                          const std::string& origin) {
+  std::vector<ProxyConfig> hops;
+  if (lower(value) == "none") return hops;
+  std::string_view rest = value;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view hop = rest.substr(0, comma);
+    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+    if (hop.rfind("ssh://", 0) == 0) hop.remove_prefix(6);
+    ProxyConfig proxy;
+    if (auto at = hop.rfind('@'); at != std::string_view::npos) {
+      proxy.user = std::string(hop.substr(0, at));
+      hop.remove_prefix(at + 1);
+    }
+    // "[v6]:port" or "name:port"; a bare IPv6 address has several colons.
+    auto close = hop.rfind(']');
+    auto colon = hop.rfind(':');
+    bool has_port = colon != std::string_view::npos &&
+                    (close != std::string_view::npos ? colon > close : hop.find(':') == colon);
+    if (has_port) {
+      proxy.port = parse_port(hop.substr(colon + 1));
+      if (proxy.port == 0) {
+        throw Error(host, origin + ": ProxyJump '" + value + "' has a bad port; use [user@]host[:port]");
+      }
+      hop = hop.substr(0, colon);
+    }
+    if (hop.empty()) {
+      throw Error(host, origin + ": ProxyJump '" + value + "' has an empty host; use [user@]host[:port]");
+    }
+    proxy.host = std::string(hop);
+    hops.push_back(std::move(proxy));
+  }
+  return hops;
 }
 
 }  // namespace pssh::detail

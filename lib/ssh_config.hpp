@@ -1,6 +1,8 @@
 // The part of OpenSSH's client config pssh honours for a host.
 #pragma once
 
+#include <pssh/options.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,5 +21,11 @@ struct SshConfigEntry {
 /// skipped. `origin` names the text in errors (a bad Port throws pssh::Error).
 SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
                                  const std::string& origin);
+
+/// ProxyJump's "[user@]host[:port]" hops (comma-separated, "ssh://" allowed),
+/// first hop first; "none" gives none. A bad port throws pssh::Error naming
+/// `host` and `origin`.
+std::vector<ProxyConfig> parse_proxy_jump(const std::string& value, const std::string& host,
+                                          const std::string& origin);
 
 }  // namespace pssh::detail

@@ -34,6 +34,8 @@ int run(const std::vector<std::string>& argv, std::string* out = nullptr,
 /// Starts a program in the background; returns its pid.
 pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
 void stop(pid_t pid);
+/// The processes whose parent is `parent` (for sshd: one per connection).
+std::vector<pid_t> child_pids(pid_t parent);
 /// A TCP port free on loopback right now.
 int free_port();
 /// Loopback address number `i`: 127.0.0.2, 127.0.0.3, ... so that every
@@ -47,8 +49,8 @@ class Sshd {
  public:
   struct Config {
     int listeners = 1;  ///< ports; hosts are spread over them (sshd's backlog is 128 each)
-    std::vector<std::string> extra_config;
-    std::filesystem::path host_key;  ///< reuse this host key (else a new one)
+    std::vector<std::string> extra_config{};
+    std::filesystem::path host_key{};  ///< reuse this host key (else a new one)
   };
   Sshd() : Sshd(Config{}) {}
   explicit Sshd(Config config);

@@ -1,0 +1,279 @@
+// The proxy's thread owns the proxy's libssh session (non-blocking) and moves
+// bytes between each target's socketpair end and its direct-tcpip channel.
+// Target workers never touch the proxy session: they queue a Route and wait.
+#include "tunnel.hpp"
+
+#include "session.hpp"
+#include "text.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace pssh::detail {
+
+void Tunnel::set_open() {
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::opening) state_ = State::open;
+  }
+  changed_.notify_all();
+}
+
+void Tunnel::set_failed(std::string reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::failed) return;
+    state_ = State::failed;
+    reason_ = std::move(reason);
+  }
+  changed_.notify_all();
+}
+
+Tunnel::State Tunnel::wait(Clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_until(lock, until, [&] { return state_ != State::opening; });
+  return state_;
+}
+
+std::optional<std::string> Tunnel::failure() const {
+  std::lock_guard lock(mutex_);
+  if (state_ != State::failed) return std::nullopt;
+  return reason_;
+}
+
+/// One target's tunnel on the proxy's thread.
+struct ProxyHub::Route {
+  std::shared_ptr<Tunnel> tunnel;
+  std::string target, host;
+  int port = 0;
+  Clock::time_point deadline;
+  UniqueFd fd;  // the proxy's end of the socketpair
+  ChannelPtr channel;
+  bool open = false;
+  std::string to_target, to_proxy;  // read from one side, not yet taken by the other
+  bool target_eof = false;          // the target's session stopped writing
+  bool proxy_eof_passed = false;    // the channel's EOF was passed on to the target
+};
+
+namespace {
+
+struct EventDeleter {
+  void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
+};
+
+bool would_block() { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
+
+}  // namespace
+
+ProxyHub::ProxyHub(HostSettings proxy, Watchdog& watchdog)
+    : proxy_(std::move(proxy)), watchdog_(watchdog),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!wake_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
+}
+
+ProxyHub::~ProxyHub() { stop_pump(); }
+
+void ProxyHub::stop_pump() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+  session_.reset();
+}
+
+void ProxyHub::connect(const std::string& target) {
+  std::unique_lock connecting(connect_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (running_) return;
+  }
+  // The previous pump has ended (the proxy was lost): start afresh.
+  if (thread_.joinable()) thread_.join();
+  session_ = std::make_unique<Session>(proxy_, watchdog_);
+  try {
+    session_->open([](Event::Kind) {});
+  } catch (const Error& e) {
+    session_.reset();
+    throw ProxyError(target, "cannot reach " + target + " through the proxy " + name() + ": " +
+                                 e.what());
+  }
+  ssh_set_blocking(session_->handle(), 0);
+  {
+    std::lock_guard lock(mutex_);
+    running_ = true;
+  }
+  thread_ = std::thread(&ProxyHub::pump, this);
+}
+
+std::optional<ProxyHub::Opened> ProxyHub::open(const std::string& target, const std::string& host,
+                                               int port, Clock::time_point deadline,
+                                               const std::function<bool()>& aborted) {
+  connect(target);
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0)
+    throw std::system_error(errno, std::generic_category(), "socketpair for " + target);
+  UniqueFd ours(pair[0]);
+  auto route = std::make_unique<Route>();
+  route->tunnel = std::make_shared<Tunnel>();
+  route->target = target;
+  route->host = host;
+  route->port = port;
+  route->deadline = deadline;
+  route->fd = UniqueFd(pair[1]);
+  std::shared_ptr<Tunnel> tunnel = route->tunnel;
+  {
+    std::lock_guard lock(mutex_);
+    if (!running_) {
+      throw ProxyError(target, "cannot reach " + target + " through the proxy " + name() + ": " +
+                                   last_failure_);
+    }
+    requests_.push_back(std::move(route));
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
+
+  // Short slices: a cancel of the target must not wait for the proxy.
+  for (;;) {
+    auto state = tunnel->wait(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
+    if (state == Tunnel::State::open) return Opened{std::move(ours), tunnel};
+    if (state == Tunnel::State::failed) throw ProxyError(target, *tunnel->failure());
+    if (aborted()) return std::nullopt;
+    if (Clock::now() >= deadline) {
+      throw Timeout(target, "opening a tunnel to " + host + " port " + std::to_string(port) +
+                                " through the proxy " + name() + " timed out (timeout); check that " +
+                                "the proxy can reach the host");
+    }
+  }
+}
+
+void ProxyHub::pump() {
+  ssh_session ssh = session_->handle();
+  std::unique_ptr<ssh_event_struct, EventDeleter> event(ssh_event_new());
+  ssh_event_add_session(event.get(), ssh);
+  std::vector<std::unique_ptr<Route>> routes;
+  std::string lost;
+  char buffer[64 * 1024];
+
+  auto fail = [&](Route& r, const std::string& why) {
+    r.tunnel->set_failed("the proxy " + name() + " " + why + " (" + r.host + " port " +
+                         std::to_string(r.port) + ", for " + r.target + ")");
+    return false;
+  };
+  // Moves what it can in both directions; false when the route is over.
+  // Reading one channel makes libssh decode packets for the others too, so
+  // `moved` tells the caller to give every route another turn.
+  auto advance = [&](Route& r, bool& moved) {
+    ssh_channel ch = r.channel.get();
+    if (!r.open) {
+      int rc = ssh_channel_open_forward(ch, r.host.c_str(), r.port, "127.0.0.1", 0);
+      if (rc == SSH_AGAIN) {
+        return Clock::now() < r.deadline || fail(r, "did not open a channel in time");
+      }
+      if (rc != SSH_OK) {
+        return fail(r, std::string("could not open a connection: ") + ssh_get_error(ssh) +
+                           "; check that the proxy reaches the host and allows TCP forwarding");
+      }
+      r.open = moved = true;
+      r.tunnel->set_open();
+    }
+    for (bool progressed = true; progressed; moved |= progressed) {
+      progressed = false;
+      if (r.to_target.empty() && !r.proxy_eof_passed) {
+        int n = ssh_channel_read_nonblocking(ch, buffer, sizeof buffer, 0);
+        if (n == SSH_ERROR) return fail(r, "lost the channel");
+        if (n > 0) r.to_target.assign(buffer, static_cast<std::size_t>(n));
+      }
+      if (!r.to_target.empty()) {
+        ssize_t n = ::send(r.fd.get(), r.to_target.data(), r.to_target.size(), MSG_NOSIGNAL);
+        if (n < 0 && !would_block()) return false;  // the target's session is gone
+        if (n > 0) {
+          r.to_target.erase(0, static_cast<std::size_t>(n));
+          progressed = true;
+        }
+      }
+      if (r.to_target.empty() && !r.proxy_eof_passed && ssh_channel_is_eof(ch)) {
+        ::shutdown(r.fd.get(), SHUT_WR);
+        r.proxy_eof_passed = progressed = true;
+      }
+      if (r.to_proxy.empty() && !r.target_eof) {
+        std::size_t room = std::min<std::size_t>(ssh_channel_window_size(ch), sizeof buffer);
+        ssize_t n = room == 0 ? -1 : ::recv(r.fd.get(), buffer, room, 0);
+        if (n > 0) r.to_proxy.assign(buffer, static_cast<std::size_t>(n));
+        if (n == 0 || (n < 0 && room > 0 && !would_block())) {
+          r.target_eof = progressed = true;
+          ssh_channel_send_eof(ch);
+        }
+      }
+      if (!r.to_proxy.empty()) {
+        int n = ssh_channel_write(ch, r.to_proxy.data(), static_cast<std::uint32_t>(r.to_proxy.size()));
+        if (n == SSH_ERROR) return fail(r, "lost the channel");
+        if (n > 0) {
+          r.to_proxy.erase(0, static_cast<std::size_t>(n));
+          progressed = true;
+        }
+      }
+    }
+    bool closed = ssh_channel_is_closed(ch) && r.to_target.empty();
+    return !closed && !(r.target_eof && r.proxy_eof_passed);
+  };
+
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+      for (auto& r : requests_) {
+        r->channel.reset(ssh_channel_new(ssh));
+        if (r->channel) routes.push_back(std::move(r));
+        else fail(*r, "could not create a channel (out of memory)");
+      }
+      requests_.clear();
+    }
+    if (ssh_event_dopoll(event.get(), 0) == SSH_ERROR || ssh_is_connected(ssh) == 0) {
+      lost = std::string("closed the connection: ") + ssh_get_error(ssh);
+      break;
+    }
+    for (bool moved = true; moved;) {
+      moved = false;
+      std::erase_if(routes, [&](const std::unique_ptr<Route>& r) { return !advance(*r, moved); });
+    }
+
+    std::vector<pollfd> fds{{wake_fd_.get(), POLLIN, 0}, {ssh_get_fd(ssh), POLLIN, 0}};
+    if ((ssh_get_poll_flags(ssh) & SSH_WRITE_PENDING) != 0) fds[1].events |= POLLOUT;
+    auto wait = std::chrono::milliseconds(1000);
+    for (const auto& r : routes) {
+      short events = 0;
+      if (r->open && r->to_proxy.empty() && !r->target_eof) events |= POLLIN;
+      if (!r->to_target.empty()) events |= POLLOUT;
+      // A hung-up socket nobody reads would wake poll() at once, again and again.
+      fds.push_back({events != 0 ? r->fd.get() : -1, events, 0});
+      if (!r->open) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(r->deadline - Clock::now());
+        wait = std::clamp(left, std::chrono::milliseconds(0), wait);
+      }
+    }
+    ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
+    std::uint64_t count;
+    [[maybe_unused]] auto n = ::read(wake_fd_.get(), &count, sizeof count);
+  }
+
+  std::lock_guard lock(mutex_);
+  if (lost.empty()) lost = "was closed by the client";
+  for (auto& r : requests_) routes.push_back(std::move(r));
+  requests_.clear();
+  for (auto& r : routes) fail(*r, lost);
+  routes.clear();  // closes the channels and the targets' sockets
+  last_failure_ = "the proxy " + lost;
+  running_ = false;
+}
+
+}  // namespace pssh::detail

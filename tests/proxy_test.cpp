@@ -1,0 +1,153 @@
+// Proxy (bastion) tunnels: targets reached over direct-tcpip channels of one
+// proxy session, per-host and whole-proxy failures, ProxyJump from the config.
+#include "common.hpp"
+
+#include "ssh_config.hpp"
+
+#include <signal.h>
+
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A second sshd playing the bastion; it accepts the suite's user key.
+struct Bastion {
+  explicit Bastion(std::vector<std::string> extra = {}) : sshd({.extra_config = std::move(extra)}) {
+    rig::write_file(sshd.dir() / "authorized_keys",
+                    rig::read_file(server().user_key().string() + ".pub"));
+  }
+  pssh::ProxyConfig proxy(const std::string& address = "127.0.0.1") const {
+    return {.host = address, .port = sshd.port()};
+  }
+  std::size_t connections() const { return rig::child_pids(sshd.pid()).size(); }
+  rig::Sshd sshd;
+};
+
+pssh::ClientOptions through(const Bastion& bastion) {
+  auto options = server().options();
+  options.proxy = bastion.proxy();
+  return options;
+}
+
+}  // namespace
+
+TEST_SUITE("proxy") {
+  TEST_CASE("50 hosts behind one proxy: every output right, one proxy connection") {
+    Bastion bastion;
+    pssh::ParallelClient client(rig::loopback_hosts(50), through(bastion));
+    std::vector<pssh::HostArgs> args;
+    for (std::size_t i = 0; i < 50; ++i) args.emplace_back(std::vector<std::string>{std::to_string(i)});
+    auto output = client.run_command("echo host-{0}; head -c 100000 /dev/zero | wc -c; exit {0}",
+                                     {.host_args = args});
+    client.join(output);
+    for (auto& h : output) {
+      INFO(h.host() << ": " << error_message(h));
+      CHECK(lines(h.stdout_lines()) ==
+            std::vector<std::string>{"host-" + std::to_string(h.index()), "100000"});
+      CHECK(h.exit_code() == static_cast<int>(h.index() % 256));
+    }
+    // Connections are kept between commands: the bastion still holds exactly one.
+    CHECK(bastion.connections() == 1);
+    auto again = client.run_command("true");
+    client.join(again);
+    for (auto& h : again) CHECK(h.exit_code() == 0);
+    CHECK(bastion.connections() == 1);
+  }
+
+  TEST_CASE("a target the proxy cannot reach is that host's ProxyError; the others run") {
+    Bastion bastion;
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3"}, through(bastion),
+                                {{}, {.port = rig::refused_port()}});
+    auto output = client.run_command("echo ok", {.stop_on_errors = false});
+    client.join(output);
+    CHECK(lines(output[0].stdout_lines()) == std::vector<std::string>{"ok"});
+    REQUIRE(host_error_is<pssh::ProxyError>(output[1]));
+    CHECK(error_message(output[1]).find("could not open a connection") != std::string::npos);
+    CHECK(error_message(output[1]).find("127.0.0.3") != std::string::npos);
+  }
+
+  TEST_CASE("a proxy that forbids forwarding refuses every tunnel") {
+    Bastion bastion({"AllowTcpForwarding no"});
+    pssh::ParallelClient client(rig::loopback_hosts(3), through(bastion));
+    auto output = client.run_command("true", {.stop_on_errors = false});
+    client.join(output);
+    for (auto& h : output) CHECK(host_error_is<pssh::ProxyError>(h));
+  }
+
+  TEST_CASE("an unreachable proxy fails its hosts quickly with ProxyError; other hosts run") {
+    auto options = server().options();
+    pssh::ProxyConfig dead{.host = "127.0.0.1", .port = rig::refused_port()};
+    std::vector<pssh::HostConfig> config(10, pssh::HostConfig{.proxy = dead});
+    config[9].proxy = std::nullopt;  // this one is reached directly
+    options.proxy = std::nullopt;
+    auto start = std::chrono::steady_clock::now();
+    pssh::ParallelClient client(rig::loopback_hosts(10), options, config);
+    auto output = client.run_command("echo direct", {.stop_on_errors = false});
+    client.join(output);
+    CHECK(seconds_since(start) < 10);
+    for (std::size_t i = 0; i < 9; ++i) {
+      INFO(output[i].host());
+      REQUIRE(host_error_is<pssh::ProxyError>(output[i]));
+      CHECK(error_message(output[i]).find("through the proxy") != std::string::npos);
+      CHECK(error_message(output[i]).find(std::to_string(dead.port)) != std::string::npos);
+    }
+    CHECK(lines(output[9].stdout_lines()) == std::vector<std::string>{"direct"});
+  }
+
+  TEST_CASE("losing the proxy mid-command is a ProxyError on its hosts, then it reconnects") {
+    Bastion bastion;
+    pssh::ParallelClient client(rig::loopback_hosts(5), through(bastion));
+    auto output = client.run_command("echo started; sleep 30", {.stop_on_errors = false});
+    for (auto& h : output) {
+      auto range = h.stdout_lines();
+      CHECK(*range.begin() == "started");
+    }
+    for (pid_t connection : rig::child_pids(bastion.sshd.pid())) ::kill(connection, SIGTERM);
+    auto start = std::chrono::steady_clock::now();
+    client.join(output);
+    CHECK(seconds_since(start) < 10);
+    for (auto& h : output) {
+      INFO(h.host() << ": " << error_message(h));
+      CHECK(host_error_is<pssh::ProxyError>(h));
+    }
+    auto again = client.run_command("echo back");
+    client.join(again);
+    for (auto& h : again) CHECK(lines(h.stdout_lines()) == std::vector<std::string>{"back"});
+  }
+
+  TEST_CASE("ProxyJump in the ssh config is honoured, hop by hop") {
+    Bastion bastion;
+    rig::TempDir dir;
+    auto config = dir.path() / "config";
+    std::string port = std::to_string(bastion.sshd.port());
+    rig::write_file(config, "Host 127.0.0.2\n  ProxyJump 127.0.0.1:" + port +
+                                "\nHost 127.0.0.3\n  ProxyJump 127.0.0.1:" + port + ",127.0.0.9:" +
+                                port + "\n");
+    auto options = server().options();
+    options.ssh_config = config.string();
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3", "127.0.0.4"}, options);
+    auto output = client.run_command("echo $SSH_CONNECTION");
+    client.join(output);
+    for (auto& h : output) CHECK(h.exit_code() == 0);
+    // 127.0.0.2 and the first hop of 127.0.0.3 share one connection; the
+    // second hop is a connection made through it; 127.0.0.4 goes direct.
+    CHECK(bastion.connections() == 2);
+  }
+
+  TEST_CASE("ProxyJump values parse into hops") {
+    using pssh::detail::parse_proxy_jump;
+    auto hops = parse_proxy_jump("ssh://ops@jump1:2222,jump2,[::1]:2200", "h", "cfg");
+    REQUIRE(hops.size() == 3);
+    CHECK(hops[0].user == "ops");
+    CHECK(hops[0].host == "jump1");
+    CHECK(hops[0].port == 2222);
+    CHECK(hops[1].host == "jump2");
+    CHECK(hops[1].port == 22);
+    CHECK(hops[2].host == "[::1]");
+    CHECK(hops[2].port == 2200);
+    CHECK(parse_proxy_jump("none", "h", "cfg").empty());
+    CHECK_THROWS_CONTAINING(parse_proxy_jump("jump:http", "h", "cfg"), pssh::Error, "bad port");
+  }
+}
