@@ -4,11 +4,14 @@
 // caller's LineRange.
 #include "channel.hpp"
 
+#include "agent_forward.hpp"
+
 #include "text.hpp"
 
 #include <pssh/errors.hpp>
 
 #include <libssh/callbacks.h>
+#include <libssh/server.h>  // ssh_send_keepalive, which clients may send too
 
 #include <poll.h>
 #include <unistd.h>
@@ -91,10 +94,20 @@ class Waiter {
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;
 
-  bool wait() {
-    if (std::exchange(woken_, false)) return true;
-    return ssh_event_dopoll(event_.get(), -1) != SSH_ERROR;
+  enum class Woke { activity, idle, error };
+  /// Waits for the socket or the wake fd, at most `timeout_ms` (-1: no limit).
+  Woke wait(int timeout_ms) {
+    if (std::exchange(woken_, false)) return Woke::activity;
+    switch (ssh_event_dopoll(event_.get(), timeout_ms)) {
+      case SSH_ERROR:
+        return Woke::error;
+      case SSH_AGAIN:
+        return Woke::idle;
+      default:
+        return Woke::activity;
+    }
   }
+  ssh_event event() const noexcept { return event_.get(); }
 
  private:
   bool woken_ = false;
@@ -116,17 +129,32 @@ void throw_if_stopped(StopReason reason, const HostState& state, const CommandSp
   }
 }
 
+/// How many keepalive intervals a server gets to answer one keepalive
+/// (OpenSSH's ServerAliveCountMax).
+constexpr int keepalive_count_max = 3;
+
 class Pump {
  public:
-  Pump(Session& session, HostState& state, const CommandSpec& spec, ssh_channel channel)
-      : session_(session), state_(state), spec_(spec), channel_(channel) {}
+  Pump(Session& session, HostState& state, const CommandSpec& spec, ssh_channel channel,
+       AgentForwarding* agents)
+      : session_(session), state_(state), spec_(spec), channel_(channel), agents_(agents) {}
 
   /// Moves output and stdin until the command exits or is stopped.
   StopReason run(const ChannelEvents& events) {
     Waiter waiter(session_.handle(), state_.wake_fd());
+    struct DetachAgents {
+      AgentForwarding* agents;
+      ssh_event event;
+      ~DetachAgents() {
+        if (agents) agents->detach(event);
+      }
+    } detach{agents_, waiter.event()};
+    duration keepalive = session_.settings().keepalive;
+    int wait_ms = keepalive > duration::zero() ? static_cast<int>(keepalive.count()) : -1;
     for (;;) {
       bool progressed = read_output();
       progressed |= write_stdin();
+      if (agents_) progressed |= agents_->pump(waiter.event());
       if (stop_ == StopReason::none && state_.stop_reason() != StopReason::none) {
         stop();
         if (stop_ == StopReason::closed_by_caller) return stop_;
@@ -134,7 +162,17 @@ class Pump {
       }
       if (ssh_channel_is_eof(channel_) && (events.exited() || ssh_channel_is_closed(channel_)))
         return stop_;
-      if (!progressed && !waiter.wait()) lost_connection();
+      if (!progressed) {
+        switch (waiter.wait(wait_ms)) {
+          case Waiter::Woke::error:
+            lost_connection();
+          case Waiter::Woke::activity:
+            break;
+          case Waiter::Woke::idle:
+            send_keepalive();
+            break;
+        }
+      }
     }
   }
 
@@ -193,6 +231,21 @@ class Pump {
                                          [&session, reason] { session.abort(reason); });
   }
 
+  /// ssh_send_keepalive waits for the server's answer, so a dead connection
+  /// shows as this step running out of time.
+  void send_keepalive() {
+    duration interval = session_.settings().keepalive;
+    session_.step_within(interval * keepalive_count_max,
+                         [&] { return ssh_send_keepalive(session_.handle()); });
+    if (session_.aborted() == StopReason::timeout) {
+      throw Timeout(state_.host, "no answer from " + state_.host + " to a keepalive within " +
+                                     duration_text(interval * keepalive_count_max) +
+                                     "; the connection is dead (keepalive " +
+                                     duration_text(interval) + ")");
+    }
+    if (session_.aborted() != StopReason::none) lost_connection();
+  }
+
   [[noreturn]] void lost_connection() {
     throw_if_stopped(stop_, state_, spec_);
     session_.fail<ConnectionError>("running the command (connection lost)");
@@ -202,6 +255,7 @@ class Pump {
   HostState& state_;
   const CommandSpec& spec_;
   ssh_channel channel_;
+  AgentForwarding* agents_;
   bool eof_sent_ = false;
   StopReason stop_ = StopReason::none;
   Watchdog::Ticket hard_stop_;
@@ -217,6 +271,9 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   ssh_channel ch = channel.get();
   if (session.step([&] { return ssh_channel_open_session(ch); }) != SSH_OK)
     session.fail<SessionError>("opening a channel");
+
+  std::optional<AgentForwarding> agents;
+  if (session.settings().forward_agent) agents.emplace(session, ch);
 
   ChannelEvents events{.state = &state, .started = false, .status = {}, .signal = {}};
   ssh_channel_callbacks_struct callbacks{};
@@ -246,7 +303,7 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
     command_deadline = session.watchdog().arm(
         Clock::now() + *spec.timeout, [&state] { state.request_stop(StopReason::timeout); });
   }
-  StopReason stopped = Pump(session, state, spec, ch).run(events);
+  StopReason stopped = Pump(session, state, spec, ch, agents ? &*agents : nullptr).run(events);
   command_deadline.disarm();
   ssh_remove_channel_callbacks(ch, &callbacks);
 

@@ -183,6 +183,12 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
   ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s);
   if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
+  if (settings_.gssapi_server_identity)
+    ssh_options_set(s, SSH_OPTIONS_GSSAPI_SERVER_IDENTITY, settings_.gssapi_server_identity->c_str());
+  if (settings_.gssapi_client_identity)
+    ssh_options_set(s, SSH_OPTIONS_GSSAPI_CLIENT_IDENTITY, settings_.gssapi_client_identity->c_str());
+  int delegate = settings_.gssapi_delegate_credentials ? 1 : 0;
+  ssh_options_set(s, SSH_OPTIONS_GSSAPI_DELEGATE_CREDENTIALS, &delegate);
   socket_ = std::move(fd);
   libssh_fd_ = ::fcntl(socket_.get(), F_DUPFD_CLOEXEC, 0);
   if (libssh_fd_ < 0) {

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace pssh::detail {
 
@@ -38,10 +39,16 @@ class Session {
   /// the watchdog aborts the socket and the call returns with an error.
   template <class Call>
   auto step(Call&& call) {
-    auto ticket = watchdog_.arm(Clock::now() + settings_.timeout,
-                                [this] { abort(StopReason::timeout); });
+    return step_within(settings_.timeout, std::forward<Call>(call));
+  }
+  /// step() with its own limit.
+  template <class Call>
+  auto step_within(duration limit, Call&& call) {
+    auto ticket = watchdog_.arm(Clock::now() + limit, [this] { abort(StopReason::timeout); });
     return call();
   }
+  /// Why the session was aborted, or none.
+  StopReason aborted() const noexcept { return aborted_.load(); }
   /// Throws the error a failed step (named by `what`) stands for: Timeout or
   /// Cancelled if the session was aborted, else an error of type E with
   /// libssh's message.

@@ -162,6 +162,9 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.identity_auth = config.identity_auth.value_or(options.identity_auth);
   s.forward_agent = config.forward_agent.value_or(options.forward_agent);
   s.gssapi_auth = config.gssapi_auth.value_or(options.gssapi_auth);
+  s.gssapi_server_identity = options.gssapi_server_identity;
+  s.gssapi_client_identity = options.gssapi_client_identity;
+  s.gssapi_delegate_credentials = options.gssapi_delegate_credentials;
   s.num_retries = config.num_retries.value_or(options.num_retries);
   s.retry_delay = config.retry_delay.value_or(options.retry_delay);
   s.timeout = config.timeout.value_or(options.timeout);

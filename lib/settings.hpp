@@ -29,6 +29,8 @@ struct HostSettings {
   std::string pkey_description;  ///< its path, for messages
   std::vector<std::string> identity_files;  ///< expanded; tried when identity_auth
   bool allow_agent = true, identity_auth = true, forward_agent = false, gssapi_auth = false;
+  std::optional<std::string> gssapi_server_identity, gssapi_client_identity;
+  bool gssapi_delegate_credentials = false;
   int num_retries = 3;
   duration retry_delay{}, timeout{};
   std::optional<ProxyConfig> proxy;       ///< ClientOptions/HostConfig proxy

@@ -3,6 +3,7 @@
 // Target workers never touch the proxy session: they queue a Route and wait.
 #include "tunnel.hpp"
 
+#include "bridge.hpp"
 #include "session.hpp"
 #include "text.hpp"
 
@@ -14,7 +15,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 namespace pssh::detail {
 
@@ -48,18 +48,16 @@ std::optional<std::string> Tunnel::failure() const {
   return reason_;
 }
 
-/// One target's tunnel on the proxy's thread.
+/// One target's tunnel on the proxy's thread: first a channel being opened,
+/// then a bridge between it and the proxy's end of the socketpair.
 struct ProxyHub::Route {
   std::shared_ptr<Tunnel> tunnel;
   std::string target, host;
   int port = 0;
   Clock::time_point deadline;
-  UniqueFd fd;  // the proxy's end of the socketpair
-  ChannelPtr channel;
-  bool open = false;
-  std::string to_target, to_proxy;  // read from one side, not yet taken by the other
-  bool target_eof = false;          // the target's session stopped writing
-  bool proxy_eof_passed = false;    // the channel's EOF was passed on to the target
+  UniqueFd fd;         // the proxy's end of the socketpair, until the channel opens
+  ChannelPtr channel;  // likewise
+  std::optional<ChannelBridge> bridge;
 };
 
 namespace {
@@ -67,8 +65,6 @@ namespace {
 struct EventDeleter {
   void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
 };
-
-bool would_block() { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
 
 }  // namespace
 
@@ -162,20 +158,18 @@ void ProxyHub::pump() {
   ssh_event_add_session(event.get(), ssh);
   std::vector<std::unique_ptr<Route>> routes;
   std::string lost;
-  char buffer[64 * 1024];
 
   auto fail = [&](Route& r, const std::string& why) {
     r.tunnel->set_failed("the proxy " + name() + " " + why + " (" + r.host + " port " +
                          std::to_string(r.port) + ", for " + r.target + ")");
     return false;
   };
-  // Moves what it can in both directions; false when the route is over.
+  // Opens the channel, then moves what it can; false when the route is over.
   // Reading one channel makes libssh decode packets for the others too, so
   // `moved` tells the caller to give every route another turn.
   auto advance = [&](Route& r, bool& moved) {
-    ssh_channel ch = r.channel.get();
-    if (!r.open) {
-      int rc = ssh_channel_open_forward(ch, r.host.c_str(), r.port, "127.0.0.1", 0);
+    if (!r.bridge) {
+      int rc = ssh_channel_open_forward(r.channel.get(), r.host.c_str(), r.port, "127.0.0.1", 0);
       if (rc == SSH_AGAIN) {
         return Clock::now() < r.deadline || fail(r, "did not open a channel in time");
       }
@@ -183,48 +177,19 @@ void ProxyHub::pump() {
         return fail(r, std::string("could not open a connection: ") + ssh_get_error(ssh) +
                            "; check that the proxy reaches the host and allows TCP forwarding");
       }
-      r.open = moved = true;
+      r.bridge.emplace(std::move(r.channel), std::move(r.fd));
       r.tunnel->set_open();
+      moved = true;
     }
-    for (bool progressed = true; progressed; moved |= progressed) {
-      progressed = false;
-      if (r.to_target.empty() && !r.proxy_eof_passed) {
-        int n = ssh_channel_read_nonblocking(ch, buffer, sizeof buffer, 0);
-        if (n == SSH_ERROR) return fail(r, "lost the channel");
-        if (n > 0) r.to_target.assign(buffer, static_cast<std::size_t>(n));
-      }
-      if (!r.to_target.empty()) {
-        ssize_t n = ::send(r.fd.get(), r.to_target.data(), r.to_target.size(), MSG_NOSIGNAL);
-        if (n < 0 && !would_block()) return false;  // the target's session is gone
-        if (n > 0) {
-          r.to_target.erase(0, static_cast<std::size_t>(n));
-          progressed = true;
-        }
-      }
-      if (r.to_target.empty() && !r.proxy_eof_passed && ssh_channel_is_eof(ch)) {
-        ::shutdown(r.fd.get(), SHUT_WR);
-        r.proxy_eof_passed = progressed = true;
-      }
-      if (r.to_proxy.empty() && !r.target_eof) {
-        std::size_t room = std::min<std::size_t>(ssh_channel_window_size(ch), sizeof buffer);
-        ssize_t n = room == 0 ? -1 : ::recv(r.fd.get(), buffer, room, 0);
-        if (n > 0) r.to_proxy.assign(buffer, static_cast<std::size_t>(n));
-        if (n == 0 || (n < 0 && room > 0 && !would_block())) {
-          r.target_eof = progressed = true;
-          ssh_channel_send_eof(ch);
-        }
-      }
-      if (!r.to_proxy.empty()) {
-        int n = ssh_channel_write(ch, r.to_proxy.data(), static_cast<std::uint32_t>(r.to_proxy.size()));
-        if (n == SSH_ERROR) return fail(r, "lost the channel");
-        if (n > 0) {
-          r.to_proxy.erase(0, static_cast<std::size_t>(n));
-          progressed = true;
-        }
-      }
+    switch (r.bridge->pump(moved)) {
+      case ChannelBridge::Status::running:
+        return true;
+      case ChannelBridge::Status::channel_lost:
+        return fail(r, "lost the channel");
+      case ChannelBridge::Status::done:
+        break;
     }
-    bool closed = ssh_channel_is_closed(ch) && r.to_target.empty();
-    return !closed && !(r.target_eof && r.proxy_eof_passed);
+    return false;
   };
 
   for (;;) {
@@ -251,12 +216,11 @@ void ProxyHub::pump() {
     if ((ssh_get_poll_flags(ssh) & SSH_WRITE_PENDING) != 0) fds[1].events |= POLLOUT;
     auto wait = std::chrono::milliseconds(1000);
     for (const auto& r : routes) {
-      short events = 0;
-      if (r->open && r->to_proxy.empty() && !r->target_eof) events |= POLLIN;
-      if (!r->to_target.empty()) events |= POLLOUT;
-      // A hung-up socket nobody reads would wake poll() at once, again and again.
-      fds.push_back({events != 0 ? r->fd.get() : -1, events, 0});
-      if (!r->open) {
+      if (r->bridge) {
+        short events = r->bridge->socket_events();
+        // A hung-up socket nobody reads would wake poll() at once, again and again.
+        fds.push_back({events != 0 ? r->bridge->socket() : -1, events, 0});
+      } else {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(r->deadline - Clock::now());
         wait = std::clamp(left, std::chrono::milliseconds(0), wait);
       }

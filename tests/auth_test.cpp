@@ -139,4 +139,62 @@ TEST_SUITE("auth") {
     CHECK_THROWS_CONTAINING(run_true("127.0.0.2", options), pssh::AuthenticationError,
                             "tried no method; server allows publickey,password");
   }
+
+  TEST_CASE("forward_agent lets the remote command use the local agent; a host can turn it off") {
+    rig::Agent agent;
+    agent.add(server().user_key());
+    ::setenv("SSH_AUTH_SOCK", agent.socket().c_str(), 1);
+    auto options = server().options();
+    options.forward_agent = true;
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3"}, options, {{}, {.forward_agent = false}});
+    auto output = client.run_command("ssh-add -l; echo done", {.stop_on_errors = false});
+    client.join(output);
+    ::unsetenv("SSH_AUTH_SOCK");
+    std::string fingerprint;
+    rig::run({"ssh-keygen", "-lf", server().user_key().string() + ".pub"}, &fingerprint);
+    std::string sha = fingerprint.substr(fingerprint.find(' ') + 1, fingerprint.find(' ', fingerprint.find(' ') + 1) - fingerprint.find(' ') - 1);
+    auto forwarded = lines(output[0].stdout_lines());
+    REQUIRE(forwarded.size() == 2);
+    CHECK(forwarded[0].find(sha) != std::string::npos);
+    auto plain = lines(output[1].stdout_lines());
+    CHECK(plain == std::vector<std::string>{"done"});  // ssh-add found no agent
+  }
+
+  TEST_CASE("an OpenSSH certificate signed by a CA the server trusts logs in with its key") {
+    rig::TempDir ca_dir;
+    auto ca = ca_dir.path() / "ca";
+    auto key = ca_dir.path() / "user";
+    rig::run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ca.string()});
+    rig::run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key.string()});
+    auto options = server().options();
+    REQUIRE(rig::run({"ssh-keygen", "-q", "-s", ca.string(), "-I", "pssh-test", "-n", options.user,
+                      key.string() + ".pub"}) == 0);
+    rig::Sshd trusting({.listeners = 1,
+                        .extra_config = {"TrustedUserCAKeys " + ca.string() + ".pub"},
+                        .host_key = {}});
+    options = trusting.options();
+    options.pkey = pssh::PrivateKey::file(key.string());
+    options.cert_file = key.string() + "-cert.pub";
+    CHECK(run_true("127.0.0.2", options) == 0);
+
+    options.cert_file.reset();  // the key alone is not in authorized_keys
+    CHECK_THROWS_AS(run_true("127.0.0.2", options), pssh::AuthenticationError);
+  }
+
+  TEST_CASE("gssapi_auth reaches libssh; without Kerberos credentials it fails clearly") {
+    rig::Sshd kerberos({.listeners = 1,
+                        .extra_config = {"GSSAPIAuthentication yes",
+                                         "AuthenticationMethods gssapi-with-mic"},
+                        .host_key = {}});
+    auto options = kerberos.options();
+    options.gssapi_auth = true;
+    options.gssapi_server_identity = "host.example";
+    options.gssapi_client_identity = "user@EXAMPLE";
+    options.gssapi_delegate_credentials = true;
+    CHECK_THROWS_CONTAINING(run_true("127.0.0.2", options), pssh::AuthenticationError,
+                            "tried gssapi-with-mic; server allows gssapi-with-mic");
+    options.gssapi_auth = false;
+    CHECK_THROWS_CONTAINING(run_true("127.0.0.2", options), pssh::AuthenticationError,
+                            "tried no method; server allows gssapi-with-mic");
+  }
 }

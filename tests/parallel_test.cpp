@@ -44,6 +44,27 @@ TEST_SUITE("parallel") {
     CHECK(wrong == 0);
   }
 
+  TEST_CASE("500 hosts log in with the agent alone; it is not asked by all at once") {
+    const std::size_t count = 500;
+    rig::Agent agent;
+    agent.add(wide_server().user_key());
+    ::setenv("SSH_AUTH_SOCK", agent.socket().c_str(), 1);
+    auto options = wide_server().options();
+    options.pkey.reset();
+    options.allow_agent = true;
+    options.pool_size = count;
+    pssh::ParallelClient client(rig::loopback_hosts(count), options, wide_server().spread(count));
+    auto output = client.run_command("true", {.stop_on_errors = false});
+    client.join(output);
+    ::unsetenv("SSH_AUTH_SOCK");
+    int failed = 0;
+    for (auto& h : output) {
+      if (h.exit_code() != 0) MESSAGE(h.host() << ": " << error_message(h));
+      failed += h.exit_code() != 0;
+    }
+    CHECK(failed == 0);
+  }
+
   TEST_CASE("bad hosts each carry their own error; good hosts succeed; within the timeout") {
     rig::FakeServer blackhole(rig::FakeServer::Behaviour::blackhole);
     rig::FakeServer silent(rig::FakeServer::Behaviour::banner_then_silence);

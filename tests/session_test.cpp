@@ -2,6 +2,7 @@
 #include "common.hpp"
 
 #include <dirent.h>
+#include <signal.h>
 
 using namespace std::chrono_literals;
 
@@ -40,6 +41,53 @@ TEST_SUITE("session") {
     auto out = lines(output.stdout_lines());
     REQUIRE(out.size() == 1);
     CHECK(out[0].rfind("::1 ", 0) == 0);
+  }
+
+  TEST_CASE("ipv6_only connects to an IPv6 literal") {
+    auto options = server().options();
+    options.ipv6_only = true;
+    pssh::Client client("::1", options);
+    auto output = client.run_command("echo $SSH_CONNECTION");
+    auto out = lines(output.stdout_lines());
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].rfind("::1 ", 0) == 0);
+  }
+
+  TEST_CASE("compress negotiates zlib with the server") {
+    rig::Sshd logging({.listeners = 1, .extra_config = {"LogLevel DEBUG1", "Compression yes"},
+                       .host_key = {}});
+    auto options = logging.options();
+    options.compress = true;
+    pssh::Client client("127.0.0.2", options);
+    auto output = client.run_command("head -c 200000 /dev/zero | wc -c");
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"200000"});
+    client.wait_finished(output);
+    CHECK(rig::read_file(logging.dir() / "sshd.log").find("compression: zlib") != std::string::npos);
+  }
+
+  TEST_CASE("keepalive: an idle command survives; a frozen server is a Timeout, not a hang") {
+    rig::Sshd frozen;
+    auto options = frozen.options();
+    options.keepalive = 300ms;
+    pssh::Client client("127.0.0.2", options);
+    auto quiet = client.run_command("sleep 2; echo alive");
+    INFO(error_message(quiet));
+    CHECK(lines(quiet.stdout_lines()) == std::vector<std::string>{"alive"});
+    client.wait_finished(quiet);
+    CHECK(quiet.exit_code() == 0);
+
+    auto output = client.run_command("echo started; sleep 60");
+    CHECK(*output.stdout_lines().begin() == "started");
+    auto connections = rig::child_pids(frozen.pid());
+    for (pid_t pid : connections) ::kill(pid, SIGSTOP);
+    auto start = std::chrono::steady_clock::now();
+    client.wait_finished(output, 20s);
+    double waited = seconds_since(start);
+    for (pid_t pid : connections) ::kill(pid, SIGKILL), ::kill(pid, SIGCONT);
+    CHECK(waited < 5);
+    REQUIRE(host_error_is<pssh::Timeout>(output));
+    CHECK(error_message(output).find("no answer from 127.0.0.2 to a keepalive within 900 ms") !=
+          std::string::npos);
   }
 
   TEST_CASE("ipv6_only refuses a name without an IPv6 address") {

@@ -61,6 +61,9 @@ struct ClientOptions {
   bool identity_auth = true;  ///< try ~/.ssh/id_* or the config's IdentityFile
   bool forward_agent = false;
   bool gssapi_auth = false;
+  std::optional<std::string> gssapi_server_identity{};  ///< default: the host name
+  std::optional<std::string> gssapi_client_identity{};  ///< default: the cached principal
+  bool gssapi_delegate_credentials = false;
   int num_retries = 3;  ///< extra connection attempts after a failed one
   duration retry_delay = std::chrono::seconds(5);
   duration timeout = std::chrono::seconds(60);  ///< each blocking session step
