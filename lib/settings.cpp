@@ -160,7 +160,9 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   }
   s.allow_agent = config.allow_agent.value_or(options.allow_agent);
   s.identity_auth = config.identity_auth.value_or(options.identity_auth);
-  s.forward_agent = config.forward_agent.value_or(options.forward_agent);
+  // Flags: a host's setting, else the client's if turned on, else the ssh config's.
+  s.forward_agent = config.forward_agent.value_or(options.forward_agent ||
+                                                  file.forward_agent.value_or(false));
   s.gssapi_auth = config.gssapi_auth.value_or(options.gssapi_auth);
   s.gssapi_server_identity = options.gssapi_server_identity;
   s.gssapi_client_identity = options.gssapi_client_identity;
@@ -171,8 +173,11 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.proxy = config.proxy ? config.proxy : options.proxy;
   if (!s.proxy) s.proxy_jump = file.proxy_jump;
   s.ipv6_only = config.ipv6_only.value_or(options.ipv6_only);
-  s.compress = config.compress.value_or(options.compress);
-  s.keepalive = config.keepalive.value_or(options.keepalive);
+  s.compress = config.compress.value_or(options.compress || file.compression.value_or(false));
+  s.keepalive = config.keepalive.value_or(
+      options.keepalive > duration::zero()
+          ? options.keepalive
+          : std::chrono::seconds(file.server_alive_interval.value_or(0)));
   s.host_key_policy = config.host_key_policy.value_or(options.host_key_policy);
   s.known_hosts = expand_home(config.known_hosts.value_or(options.known_hosts));
 

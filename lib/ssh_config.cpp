@@ -98,6 +98,19 @@ SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
       entry.user = value;
     } else if (key == "proxyjump" && !entry.proxy_jump) {
       entry.proxy_jump = value;
+    } else if (key == "forwardagent" && !entry.forward_agent) {
+      entry.forward_agent = lower(value) == "yes";
+    } else if (key == "compression" && !entry.compression) {
+      entry.compression = lower(value) == "yes";
+    } else if (key == "serveraliveinterval" && !entry.server_alive_interval) {
+      int seconds = -1;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (ec != std::errc() || ptr != value.data() + value.size() || seconds < 0) {
+        throw Error(host, origin + " line " + std::to_string(line_number) +
+                              ": ServerAliveInterval '" + value +
+                              "' is not a number of seconds; fix the ssh config");
+      }
+      entry.server_alive_interval = seconds;
     } else if (key == "identityfile") {
       entry.identity_files.push_back(value);
     } else if (key == "port" && !entry.port) {

@@ -13,6 +13,8 @@ namespace pssh::detail {
 struct SshConfigEntry {
   std::optional<std::string> hostname, user, proxy_jump;
   std::optional<int> port;
+  std::optional<bool> forward_agent, compression;
+  std::optional<int> server_alive_interval;  ///< seconds
   std::vector<std::string> identity_files;  ///< as written: "~" and %-tokens unexpanded
 };
 

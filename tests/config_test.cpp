@@ -18,6 +18,9 @@ TEST_SUITE("config") {
         "  Port 22\n"
         "  IdentityFile \"~/.ssh/id %h\"\n"
         "  ProxyJump bastion\n"
+        "  ForwardAgent yes\n"
+        "  Compression yes\n"
+        "  ServerAliveInterval 15\n"
         "Match host web1\n"
         "  User matched\n";
     auto web1 = lookup_ssh_config(text, "web1", "cfg");
@@ -25,15 +28,20 @@ TEST_SUITE("config") {
     CHECK(web1.port == 2222);
     CHECK(web1.user == "deploy");
     CHECK(web1.proxy_jump == "bastion");
+    CHECK(web1.forward_agent == true);
+    CHECK(web1.compression == true);
+    CHECK(web1.server_alive_interval == 15);
     CHECK(web1.identity_files == std::vector<std::string>{"~/.ssh/web_key", "~/.ssh/id %h"});
     auto web3 = lookup_ssh_config(text, "web3", "cfg");
     CHECK_FALSE(web3.hostname.has_value());
     CHECK(web3.port == 22);
   }
 
-  TEST_CASE("a bad Port names the file and line") {
+  TEST_CASE("a bad Port or ServerAliveInterval names the file and line") {
     CHECK_THROWS_CONTAINING(lookup_ssh_config("Host *\n Port http\n", "h", "/x/config"),
                             pssh::Error, "/x/config line 2: Port 'http' is not a port number");
+    CHECK_THROWS_CONTAINING(lookup_ssh_config("ServerAliveInterval soon\n", "h", "/x/config"),
+                            pssh::Error, "/x/config line 1: ServerAliveInterval 'soon'");
   }
 
   TEST_CASE("HostName, Port, User and IdentityFile from the config reach the host") {

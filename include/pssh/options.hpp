@@ -74,8 +74,9 @@ struct ClientOptions {
   duration keepalive = duration::zero();  ///< 0: off
   HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;
   std::string known_hosts = "~/.ssh/known_hosts";
-  /// OpenSSH client config honoured for HostName, User, Port, IdentityFile;
-  /// nullopt: read none.
+  /// OpenSSH client config honoured for HostName, User, Port, IdentityFile,
+  /// ProxyJump, ForwardAgent, Compression and ServerAliveInterval (explicit
+  /// options win); nullopt: read none.
   std::optional<std::string> ssh_config = "~/.ssh/config";
   /// Bytes of unread output kept per host and stream before the host's reader
   /// stops reading from the server (back-pressure). 0: unlimited.
