@@ -218,8 +218,12 @@ class Sftp {
       }
       return;
     }
-    if (step([&] { return sftp_mkdir(sftp_.get(), path.c_str(), mode); }) != SSH_OK)
+    if (step([&] { return sftp_mkdir(sftp_.get(), path.c_str(), mode); }) != SSH_OK) {
+      // Another host's upload to the same machine may have made it meanwhile.
+      SftpAttributesPtr now = stat(path);
+      if (now && now->type == SSH_FILEXFER_TYPE_DIRECTORY) return;
       fail("create directory", path);
+    }
     set_mode(path, mode);
   }
 

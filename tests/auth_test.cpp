@@ -181,7 +181,10 @@ TEST_SUITE("auth") {
     CHECK_THROWS_AS(run_true("127.0.0.2", options), pssh::AuthenticationError);
   }
 
-  TEST_CASE("gssapi_auth reaches libssh; without Kerberos credentials it fails clearly") {
+  // libssh 0.10 leaks ~225 bytes of GSSAPI state when gssapi-with-mic fails,
+  // which LeakSanitizer would report at exit: not run under ASan.
+  TEST_CASE("gssapi_auth reaches libssh; without Kerberos credentials it fails clearly" *
+            doctest::skip(address_sanitizer)) {
     rig::Sshd kerberos({.listeners = 1,
                         .extra_config = {"GSSAPIAuthentication yes",
                                          "AuthenticationMethods gssapi-with-mic"},

@@ -11,6 +11,13 @@
 #include <string>
 #include <vector>
 
+/// True in a -Db_sanitize=address build.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool address_sanitizer = true;
+#else
+inline constexpr bool address_sanitizer = false;
+#endif
+
 /// The suite's sshd, started on first use and stopped at exit.
 rig::Sshd& server();
 

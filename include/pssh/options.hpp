@@ -85,6 +85,13 @@ struct ClientOptions {
   /// hosts, in order for one host: keep it short and thread-safe. A host's
   /// events have all been delivered when join() returns.
   std::function<void(const Event&)> on_event{};
+
+  /// Defaults read from PSSH_USER, PSSH_PAR (pool_size), PSSH_TIMEOUT
+  /// (seconds) and PSSH_OPTIONS (OpenSSH options, space-separated
+  /// "Key=Value"); std::invalid_argument naming the variable for a bad value.
+  /// pssh/env.hpp's read_environment() also gives PSSH_HOSTS, PSSH_OUTDIR
+  /// and PSSH_VERBOSE.
+  PSSH_API static ClientOptions from_env();
 };
 
 /// Per-host overrides: every field that is set replaces the client's, so a

@@ -1,0 +1,148 @@
+// Host ranges, "[user@]host[:port]" entries and hosts files.
+#include <pssh/hosts.hpp>
+
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <stdexcept>
+#include <system_error>
+
+namespace pssh {
+namespace {
+
+constexpr std::size_t max_expanded_hosts = 100000;
+
+int parse_number(std::string_view text, std::string_view pattern) {
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+    throw std::invalid_argument("host range '" + std::string(pattern) + "': '" + std::string(text) +
+                                "' is not a number");
+  }
+  return value;
+}
+
+bool is_range_group(std::string_view inside) {
+  return !inside.empty() && inside.find_first_not_of("0123456789,-") == std::string_view::npos;
+}
+
+/// The values of one "[1-3,9]" group, keeping the width of zero-padded bounds.
+std::vector<std::string> range_values(std::string_view inside, std::string_view pattern) {
+  std::vector<std::string> values;
+  while (!inside.empty()) {
+    auto comma = inside.find(',');
+    std::string_view part = inside.substr(0, comma);
+    inside.remove_prefix(comma == std::string_view::npos ? inside.size() : comma + 1);
+    auto dash = part.find('-');
+    std::string_view first = part.substr(0, dash);
+    std::string_view last = dash == std::string_view::npos ? first : part.substr(dash + 1);
+    int from = parse_number(first, pattern), to = parse_number(last, pattern);
+    if (to < from) {
+      throw std::invalid_argument("host range '" + std::string(pattern) + "': " + std::string(part) +
+                                  " runs backwards");
+    }
+    std::size_t width = first.size() > 1 && first[0] == '0' ? first.size() : 0;
+    for (int i = from; i <= to; ++i) {
+      std::string number = std::to_string(i);
+      if (number.size() < width) number.insert(0, width - number.size(), '0');
+      values.push_back(std::move(number));
+      if (values.size() > max_expanded_hosts) {
+        throw std::invalid_argument("host range '" + std::string(pattern) + "' gives more than " +
+                                    std::to_string(max_expanded_hosts) + " hosts");
+      }
+    }
+  }
+  return values;
+}
+
+}  // namespace
+
+std::vector<std::string> expand_hosts(std::string_view pattern) {
+  std::vector<std::string> hosts{""};
+  std::size_t i = 0;
+  while (i < pattern.size()) {
+    auto open = pattern.find('[', i);
+    auto close = open == std::string_view::npos ? open : pattern.find(']', open);
+    if (close == std::string_view::npos || !is_range_group(pattern.substr(open + 1, close - open - 1))) {
+      std::size_t end = close == std::string_view::npos ? pattern.size() : close + 1;
+      for (auto& h : hosts) h += pattern.substr(i, end - i);
+      i = end;
+      continue;
+    }
+    std::string_view literal = pattern.substr(i, open - i);
+    auto values = range_values(pattern.substr(open + 1, close - open - 1), pattern);
+    if (hosts.size() * values.size() > max_expanded_hosts) {
+      throw std::invalid_argument("host range '" + std::string(pattern) + "' gives more than " +
+                                  std::to_string(max_expanded_hosts) + " hosts");
+    }
+    std::vector<std::string> next;
+    for (const auto& h : hosts)
+      for (const auto& v : values) next.push_back(h + std::string(literal) + v);
+    hosts = std::move(next);
+    i = close + 1;
+  }
+  return hosts;
+}
+
+std::vector<HostEntry> parse_host_entry(std::string_view entry) {
+  HostConfig config;
+  std::string_view rest = entry;
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    config.user = std::string(rest.substr(0, at));
+    rest.remove_prefix(at + 1);
+  }
+  // "host:port", "[v6]:port"; a bare IPv6 address has several colons.
+  auto colon = rest.rfind(':');
+  auto close = rest.rfind(']');
+  bool bracketed_v6 = !rest.empty() && rest.front() == '[' && close != std::string_view::npos &&
+                      rest.substr(0, close).find(':') != std::string_view::npos;
+  bool has_port = colon != std::string_view::npos &&
+                  (bracketed_v6 ? colon > close : rest.find(':') == colon);
+  if (has_port) {
+    std::string_view port_text = rest.substr(colon + 1);
+    int port = 0;
+    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+      throw std::invalid_argument("host entry '" + std::string(entry) + "': '" +
+                                  std::string(port_text) + "' is not a port (1-65535)");
+    }
+    config.port = port;
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty()) throw std::invalid_argument("host entry '" + std::string(entry) + "' has no host");
+  std::vector<HostEntry> entries;
+  for (auto& host : expand_hosts(rest)) entries.push_back({std::move(host), config});
+  return entries;
+}
+
+std::vector<HostEntry> read_hosts_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::system_error(errno, std::generic_category(), "cannot read hosts file " + path);
+  std::vector<HostEntry> entries;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    auto end = line.find_first_of(" \t\r", first);
+    std::string host = line.substr(first, end - first);
+    // The pssh tools allow "host user" as well as "user@host".
+    std::string user;
+    if (end != std::string::npos) {
+      auto user_start = line.find_first_not_of(" \t\r", end);
+      if (user_start != std::string::npos)
+        user = line.substr(user_start, line.find_first_of(" \t\r", user_start) - user_start);
+    }
+    try {
+      for (auto& entry : parse_host_entry(host)) {
+        if (!user.empty()) entry.config.user = user;
+        entries.push_back(std::move(entry));
+      }
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(path + " line " + std::to_string(number) + ": " + e.what());
+    }
+  }
+  return entries;
+}
+
+}  // namespace pssh
