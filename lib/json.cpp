@@ -1,0 +1,419 @@
+// JSON mapping: one field list per struct, walked by a reader (with key
+// paths in errors and unknown keys refused) and by a writer.
+#include <pssh/hosts.hpp>
+#include <pssh/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace pssh {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw JsonError(path + ": " + what);
+}
+
+// --- values -----------------------------------------------------------------
+
+void read_value(const json& j, const std::string& path, std::string& out) {
+  if (!j.is_string()) fail(path, "expected a string");
+  out = j.get<std::string>();
+}
+
+void read_value(const json& j, const std::string& path, bool& out) {
+  if (!j.is_boolean()) fail(path, "expected true or false");
+  out = j.get<bool>();
+}
+
+void read_value(const json& j, const std::string& path, int& out) {
+  if (!j.is_number_integer()) fail(path, "expected an integer");
+  out = j.get<int>();
+}
+
+void read_value(const json& j, const std::string& path, std::size_t& out) {
+  if (!j.is_number_integer() || j.get<long long>() < 0) fail(path, "expected a non-negative integer");
+  out = j.get<std::size_t>();
+}
+
+void read_value(const json& j, const std::string& path, duration& out) {
+  if (!j.is_number() || j.get<double>() < 0 || !std::isfinite(j.get<double>()))
+    fail(path, "expected a number of seconds");
+  out = std::chrono::duration_cast<duration>(std::chrono::duration<double>(j.get<double>()));
+}
+
+void read_value(const json& j, const std::string& path, HostKeyPolicy& out) {
+  std::string text;
+  read_value(j, path, text);
+  if (text == "strict") out = HostKeyPolicy::strict;
+  else if (text == "accept_new") out = HostKeyPolicy::accept_new;
+  else if (text == "ignore") out = HostKeyPolicy::ignore;
+  else fail(path, "expected \"strict\", \"accept_new\" or \"ignore\"");
+}
+
+void read_value(const json& j, const std::string& path, PrivateKey& out);
+void read_value(const json& j, const std::string& path, ProxyConfig& out);
+
+/// Optional fields: absent keeps the default, null clears it.
+template <class T>
+void read_value(const json& j, const std::string& path, std::optional<T>& out) {
+  if (j.is_null()) {
+    out.reset();
+    return;
+  }
+  if constexpr (std::is_same_v<T, PrivateKey>) {
+    PrivateKey value = PrivateKey::file("");  // it has no empty state
+    read_value(j, path, value);
+    out = std::move(value);
+  } else {
+    T value{};
+    read_value(j, path, value);
+    out = std::move(value);
+  }
+}
+
+json write_value(const std::string& v) { return v; }
+json write_value(bool v) { return v; }
+json write_value(int v) { return v; }
+json write_value(std::size_t v) { return v; }
+json write_value(duration v) { return std::chrono::duration<double>(v).count(); }
+json write_value(HostKeyPolicy v) {
+  switch (v) {
+    case HostKeyPolicy::strict: return "strict";
+    case HostKeyPolicy::ignore: return "ignore";
+    case HostKeyPolicy::accept_new: break;
+  }
+  return "accept_new";
+}
+json write_value(const PrivateKey& key) {
+  if (key.passphrase().empty()) return key.path();
+  return json{{"file", key.path()}, {"passphrase", key.passphrase()}};
+}
+json write_value(const ProxyConfig& proxy);
+
+// --- field lists --------------------------------------------------------------
+
+/// Reads an object's fields; `done()` refuses keys no field took.
+class Reader {
+ public:
+  Reader(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+    if (!j.is_object()) fail(path_.empty() ? "(top)" : path_, "expected an object");
+  }
+  template <class T>
+  void operator()(const char* key, T& field) {
+    known_.insert(key);
+    auto found = j_.find(key);
+    if (found != j_.end()) read_value(*found, path_ + (path_.empty() ? "" : ".") + key, field);
+  }
+  void skip(const char* key) { known_.insert(key); }
+  void done() const {
+    for (const auto& item : j_.items())
+      if (known_.count(item.key()) == 0) fail(path_ + (path_.empty() ? "" : ".") + item.key(), "unknown key");
+  }
+
+ private:
+  const json& j_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+class Writer {
+ public:
+  template <class T>
+  void operator()(const char* key, const T& field) {
+    j[key] = write_value(field);
+  }
+  template <class T>
+  void operator()(const char* key, const std::optional<T>& field) {
+    if (field) j[key] = write_value(*field);
+  }
+  /// Key material held in memory stays there.
+  void operator()(const char* key, const std::optional<PrivateKey>& field) {
+    if (field && !field->in_memory()) j[key] = write_value(*field);
+  }
+  json j = json::object();
+};
+
+template <class Visit, class Proxy>
+void proxy_fields(Visit& v, Proxy& p) {
+  v("host", p.host);
+  v("port", p.port);
+  v("user", p.user);
+  v("password", p.password);
+  v("pkey", p.pkey);
+}
+
+/// The fields ClientOptions and HostConfig share (same names, same meaning).
+template <class Visit, class Settings>
+void shared_fields(Visit& v, Settings& s) {
+  v("user", s.user);
+  v("password", s.password);
+  v("port", s.port);
+  v("pkey", s.pkey);
+  v("cert_file", s.cert_file);
+  v("allow_agent", s.allow_agent);
+  v("identity_auth", s.identity_auth);
+  v("forward_agent", s.forward_agent);
+  v("gssapi_auth", s.gssapi_auth);
+  v("num_retries", s.num_retries);
+  v("retry_delay", s.retry_delay);
+  v("timeout", s.timeout);
+  v("proxy", s.proxy);
+  v("ipv6_only", s.ipv6_only);
+  v("compress", s.compress);
+  v("keepalive", s.keepalive);
+  v("host_key_policy", s.host_key_policy);
+  v("known_hosts", s.known_hosts);
+}
+
+template <class Visit, class Options>
+void client_fields(Visit& v, Options& o) {
+  shared_fields(v, o);
+  v("gssapi_server_identity", o.gssapi_server_identity);
+  v("gssapi_client_identity", o.gssapi_client_identity);
+  v("gssapi_delegate_credentials", o.gssapi_delegate_credentials);
+  v("pool_size", o.pool_size);
+  v("ssh_config", o.ssh_config);
+  v("max_buffered_output", o.max_buffered_output);
+}
+
+template <class Visit, class Config>
+void host_fields(Visit& v, Config& c) {
+  v("alias", c.alias);
+  shared_fields(v, c);
+}
+
+void read_value(const json& j, const std::string& path, PrivateKey& out) {
+  if (j.is_string()) {
+    out = PrivateKey::file(j.get<std::string>());
+    return;
+  }
+  std::string file, pem, passphrase;
+  Reader r(j, path);
+  r("file", file);
+  r("pem", pem);
+  r("passphrase", passphrase);
+  r.done();
+  if (file.empty() == pem.empty()) fail(path, "expected exactly one of \"file\" and \"pem\"");
+  out = pem.empty() ? PrivateKey::file(file, passphrase) : PrivateKey::memory(pem, passphrase);
+}
+
+void read_value(const json& j, const std::string& path, ProxyConfig& out) {
+  Reader r(j, path);
+  proxy_fields(r, out);
+  r.done();
+  if (out.host.empty()) fail(path + ".host", "expected the proxy's host name");
+}
+
+json write_value(const ProxyConfig& proxy) {
+  Writer w;
+  proxy_fields(w, proxy);
+  return w.j;
+}
+
+HostConfig host_config_at(const json& j, const std::string& path, bool with_host_key) {
+  HostConfig config;
+  Reader r(j, path);
+  if (with_host_key) r.skip("host");
+  host_fields(r, config);
+  r.done();
+  return config;
+}
+
+// --- output -------------------------------------------------------------------
+
+/// Invalid UTF-8 becomes U+FFFD: JSON text must be UTF-8.
+std::string valid_utf8(const std::string& bytes) {
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size();) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = length > 0 && i + length <= bytes.size();
+    for (std::size_t k = 1; ok && k < length; ++k)
+      ok = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
+    if (ok) {
+      out.append(bytes, i, length);
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string text_of(LineRange lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + '\n';
+  return valid_utf8(text);
+}
+
+}  // namespace
+
+json to_json(const ClientOptions& options) {
+  Writer w;
+  client_fields(w, options);
+  if (!options.ssh_config) w.j["ssh_config"] = nullptr;
+  return w.j;
+}
+
+ClientOptions client_options_from_json(const json& j) {
+  ClientOptions options;
+  Reader r(j, "");
+  client_fields(r, options);
+  r.done();
+  return options;
+}
+
+json to_json(const HostConfig& config) {
+  Writer w;
+  host_fields(w, config);
+  return w.j;
+}
+
+HostConfig host_config_from_json(const json& j) { return host_config_at(j, "", false); }
+
+json to_json(const Inventory& inventory) {
+  json hosts = json::array();
+  for (std::size_t i = 0; i < inventory.hosts.size(); ++i) {
+    json entry = i < inventory.host_config.size() ? to_json(inventory.host_config[i]) : json::object();
+    entry["host"] = inventory.hosts[i];
+    hosts.push_back(std::move(entry));
+  }
+  return {{"defaults", to_json(inventory.defaults)}, {"hosts", std::move(hosts)}};
+}
+
+Inventory inventory_from_json(const json& j) {
+  Inventory inventory;
+  Reader top(j, "");
+  top.skip("defaults");
+  top.skip("hosts");
+  top.done();
+  if (auto defaults = j.find("defaults"); defaults != j.end()) {
+    Reader r(*defaults, "defaults");
+    client_fields(r, inventory.defaults);
+    r.done();
+  }
+  auto hosts = j.find("hosts");
+  if (hosts == j.end()) fail("hosts", "missing; give a list of hosts");
+  if (!hosts->is_array()) fail("hosts", "expected a list");
+  for (std::size_t i = 0; i < hosts->size(); ++i) {
+    const json& item = (*hosts)[i];
+    std::string path = "hosts[" + std::to_string(i) + "]";
+    std::vector<HostEntry> entries;
+    try {
+      if (item.is_string()) {
+        entries = parse_host_entry(item.get<std::string>());
+      } else if (item.is_object()) {
+        auto host = item.find("host");
+        if (host == item.end() || !host->is_string()) fail(path + ".host", "expected a host name");
+        HostConfig config = host_config_at(item, path, true);
+        for (auto& h : expand_hosts(host->get<std::string>())) entries.push_back({h, config});
+      } else {
+        fail(path, "expected a host name or an object with \"host\"");
+      }
+    } catch (const JsonError&) {
+      throw;
+    } catch (const std::invalid_argument& e) {
+      fail(path, e.what());
+    }
+    for (auto& entry : entries) {
+      inventory.hosts.push_back(std::move(entry.host));
+      inventory.host_config.push_back(std::move(entry.config));
+    }
+  }
+  return inventory;
+}
+
+Inventory load_inventory(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw JsonError(path + ": cannot read the inventory file");
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) throw JsonError(path + ": not valid JSON");
+  try {
+    return inventory_from_json(j);
+  } catch (const JsonError& e) {
+    throw JsonError(path + ": " + e.what());
+  }
+}
+
+std::string error_type_name(const std::exception_ptr& error) {
+  if (!error) return "";
+  try {
+    std::rethrow_exception(error);
+  } catch (const NoIPv6AddressFoundError&) {
+    return "NoIPv6AddressFoundError";
+  } catch (const ConnectionError&) {
+    return "ConnectionError";
+  } catch (const UnknownHostError&) {
+    return "UnknownHostError";
+  } catch (const AuthenticationError&) {
+    return "AuthenticationError";
+  } catch (const PKeyFileError&) {
+    return "PKeyFileError";
+  } catch (const HostKeyError&) {
+    return "HostKeyError";
+  } catch (const ProxyError&) {
+    return "ProxyError";
+  } catch (const SessionError&) {
+    return "SessionError";
+  } catch (const JoinTimeout&) {
+    return "JoinTimeout";
+  } catch (const Timeout&) {
+    return "Timeout";
+  } catch (const Cancelled&) {
+    return "Cancelled";
+  } catch (const HostArgumentError&) {
+    return "HostArgumentError";
+  } catch (const SFTPIOError&) {
+    return "SFTPIOError";
+  } catch (const SFTPError&) {
+    return "SFTPError";
+  } catch (const SCPError&) {
+    return "SCPError";
+  } catch (const ShellError&) {
+    return "ShellError";
+  } catch (const Error&) {
+    return "Error";
+  } catch (const std::system_error&) {
+    return "system_error";
+  } catch (...) {
+    return "exception";
+  }
+}
+
+json to_json(const HostOutput& output) {
+  json j{{"host", output.host()},
+         {"alias", output.alias()},
+         {"index", output.index()},
+         {"exit_code", nullptr},
+         {"signal", nullptr},
+         {"stdout", text_of(output.stdout_lines())},
+         {"stderr", text_of(output.stderr_lines())},
+         {"error_type", nullptr},
+         {"error", nullptr}};
+  if (auto code = output.exit_code()) j["exit_code"] = *code;
+  if (auto signal = output.exit_signal()) j["signal"] = *signal;
+  if (auto error = output.exception()) {
+    j["error_type"] = error_type_name(error);
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      j["error"] = valid_utf8(e.what());
+    } catch (...) {
+      j["error"] = "unknown error";
+    }
+  }
+  return j;
+}
+
+json to_json(const Output& output) {
+  json all = json::array();
+  for (const HostOutput& h : output) all.push_back(to_json(h));
+  return all;
+}
+
+}  // namespace pssh
