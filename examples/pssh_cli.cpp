@@ -1,0 +1,389 @@
+// pssh: run a command (or copy files) on many hosts, in the spirit of
+// pssh/pdsh/clush, built on the library alone. `pssh --help` for usage.
+#include <pssh/json.hpp>
+#include <pssh/pssh.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* usage_text = R"(usage: pssh [options] command...
+       pssh [options] --copy LOCAL REMOTE
+       pssh [options] --slurp REMOTE LOCAL_DIR
+
+Hosts (at least one source; ranges like web[01-20] and 10.0.0.[1-5,9] expand):
+  -H HOST            [user@]host[:port]; repeatable
+  -h FILE            hosts file: one [user@]host[:port] per line, '#' comments
+  --inventory FILE   JSON inventory {"defaults": {...}, "hosts": [...]}
+  (PSSH_HOSTS names a hosts file when no other source is given)
+
+Connection:
+  -l USER            login name (PSSH_USER)
+  -p PORT            port
+  -P N               hosts worked on at once (PSSH_PAR; default 100)
+  -t SECONDS         per-host command timeout; 0: none (default)
+  -x OPTION          OpenSSH option, e.g. -x StrictHostKeyChecking=no or
+                     -x "IdentityFile=~/.ssh/ops ConnectTimeout=5" (PSSH_OPTIONS)
+
+Output:
+  (default)          lines as they arrive: "host: line"
+  -i                 each host's output as one block when it finishes
+  -o DIR, -e DIR     each host's stdout / stderr to DIR/<host> (PSSH_OUTDIR for -o)
+  -b                 gather hosts with identical output (dshbak -c style)
+  --json             one JSON array of every host's result at the end
+  --jsonl            one JSON object per host as it finishes
+
+Command:
+  --sudo             run through sudo
+  --pty              with a PTY (stderr arrives on stdout)
+
+Exit status: 0 all hosts succeeded; 1 another error; 2 usage error;
+3 a host timed out or its command was killed by a signal; 4 a connection
+or authentication error; 5 a remote command exited non-zero. When several
+apply, the lowest non-zero of 1, 4, 3, 5 wins.
+On a terminal a progress line (done/failed/running) is shown on stderr.
+)";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class Mode { stream, inline_blocks, gather, json, jsonl };
+
+struct Arguments {
+  std::vector<pssh::HostEntry> hosts;
+  std::optional<pssh::Inventory> inventory;
+  pssh::ClientOptions options;
+  std::optional<double> command_timeout;
+  Mode mode = Mode::stream;
+  std::optional<std::string> out_dir, err_dir;
+  bool sudo = false, pty = false;
+  std::vector<std::string> copy, slurp;
+  std::string command;
+};
+
+std::string next_value(int& i, int argc, char** argv) {
+  if (i + 1 >= argc) throw UsageError(std::string(argv[i]) + " needs a value");
+  return argv[++i];
+}
+
+double number_of(const std::string& flag, const std::string& text) {
+  try {
+    std::size_t used = 0;
+    double value = std::stod(text, &used);
+    if (used == text.size() && value >= 0) return value;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(flag + " " + text + ": expected a non-negative number");
+}
+
+void apply_options(pssh::ClientOptions& options, const std::string& text) {
+  std::istringstream words(text);
+  for (std::string word; words >> word;) pssh::apply_ssh_option(options, word);
+}
+
+Arguments parse(int argc, char** argv) {
+  Arguments a;
+  pssh::Environment env = pssh::read_environment();
+  a.options = env.options;
+  a.out_dir = env.outdir;
+  std::optional<std::string> user;
+  std::optional<int> port;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help") {
+      std::cout << usage_text;
+      std::exit(0);
+    } else if (arg == "-H") {
+      for (auto& e : pssh::parse_host_entry(next_value(i, argc, argv))) a.hosts.push_back(e);
+    } else if (arg == "-h") {
+      for (auto& e : pssh::read_hosts_file(next_value(i, argc, argv))) a.hosts.push_back(e);
+    } else if (arg == "--inventory") {
+      a.inventory = pssh::load_inventory(next_value(i, argc, argv));
+    } else if (arg == "-l") {
+      user = next_value(i, argc, argv);
+    } else if (arg == "-p") {
+      double p = number_of(arg, next_value(i, argc, argv));
+      if (p < 1 || p > 65535) throw UsageError("-p: expected a port (1-65535)");
+      port = static_cast<int>(p);
+    } else if (arg == "-P") {
+      double n = number_of(arg, next_value(i, argc, argv));
+      if (n < 1) throw UsageError("-P: expected at least 1");
+      a.options.pool_size = static_cast<std::size_t>(n);
+    } else if (arg == "-t") {
+      double t = number_of(arg, next_value(i, argc, argv));
+      if (t > 0) a.command_timeout = t;
+    } else if (arg == "-x") {
+      apply_options(a.options, next_value(i, argc, argv));
+    } else if (arg == "-i") {
+      a.mode = Mode::inline_blocks;
+    } else if (arg == "-b") {
+      a.mode = Mode::gather;
+    } else if (arg == "--json") {
+      a.mode = Mode::json;
+    } else if (arg == "--jsonl") {
+      a.mode = Mode::jsonl;
+    } else if (arg == "-o") {
+      a.out_dir = next_value(i, argc, argv);
+    } else if (arg == "-e") {
+      a.err_dir = next_value(i, argc, argv);
+    } else if (arg == "--sudo") {
+      a.sudo = true;
+    } else if (arg == "--pty") {
+      a.pty = true;
+    } else if (arg == "--copy" || arg == "--slurp") {
+      auto& target = arg == "--copy" ? a.copy : a.slurp;
+      target = {next_value(i, argc, argv), next_value(i, argc, argv)};
+    } else if (arg == "--") {
+      ++i;
+      break;
+    } else if (!arg.empty() && arg[0] == '-') {
+      throw UsageError("unknown option " + arg + " (see --help)");
+    } else {
+      break;
+    }
+  }
+  for (; i < argc; ++i) a.command += (a.command.empty() ? "" : " ") + std::string(argv[i]);
+  if (a.inventory) {
+    pssh::ClientOptions defaults = a.inventory->defaults;
+    for (std::size_t k = 0; k < a.inventory->hosts.size(); ++k)
+      a.hosts.push_back({a.inventory->hosts[k], a.inventory->host_config[k]});
+    defaults.pool_size = a.options.pool_size;
+    a.options = defaults;
+  }
+  if (a.hosts.empty()) a.hosts = env.hosts;
+  if (a.hosts.empty()) throw UsageError("no hosts: give -H, -h, --inventory or PSSH_HOSTS");
+  int actions = !a.command.empty() + !a.copy.empty() + !a.slurp.empty();
+  if (actions != 1) throw UsageError("give exactly one of: a command, --copy, --slurp");
+  if (user) a.options.user = *user;
+  if (port) a.options.port = *port;
+  return a;
+}
+
+/// How bad a host's outcome is, for the exit status.
+int status_of(const std::exception_ptr& error, std::optional<int> exit_code,
+              const std::optional<std::string>& signal) {
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const pssh::Timeout&) {
+      return 3;
+    } catch (const pssh::ConnectionError&) {
+      return 4;
+    } catch (const pssh::UnknownHostError&) {
+      return 4;
+    } catch (const pssh::AuthenticationError&) {
+      return 4;
+    } catch (const pssh::HostKeyError&) {
+      return 4;
+    } catch (const pssh::ProxyError&) {
+      return 4;
+    } catch (const pssh::PKeyFileError&) {
+      return 4;
+    } catch (...) {
+      return 1;
+    }
+  }
+  if (signal) return 3;
+  return exit_code.value_or(0) == 0 ? 0 : 5;
+}
+
+int combine(int a, int b) {
+  for (int status : {1, 4, 3, 5})
+    if (a == status || b == status) return status;
+  return 0;
+}
+
+std::string now_text() {
+  std::time_t t = std::time(nullptr);
+  char text[16];
+  std::strftime(text, sizeof text, "%H:%M:%S", std::localtime(&t));
+  return text;
+}
+
+std::string message_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+/// The progress line on a terminal, and output lines that must not tear it.
+class Console {
+ public:
+  Console() : tty_(::isatty(2) != 0) {}
+  void line(std::ostream& out, const std::string& text) {
+    std::lock_guard lock(mutex_);
+    clear();
+    out << text << '\n' << std::flush;
+  }
+  void progress(std::size_t done, std::size_t failed, std::size_t total) {
+    if (!tty_) return;
+    std::lock_guard lock(mutex_);
+    std::cerr << "\r\033[K[" << done << "/" << total << " done, " << failed << " failed, "
+              << total - done << " running]" << std::flush;
+  }
+  void clear() {
+    if (tty_) std::cerr << "\r\033[K" << std::flush;
+  }
+
+ private:
+  bool tty_;
+  std::mutex mutex_;
+};
+
+std::string read_all(pssh::LineRange lines) {
+  std::string text;
+  for (const auto& l : lines) text += l + '\n';
+  return text;
+}
+
+void write_file(const std::optional<std::string>& dir, const std::string& host, const std::string& text) {
+  if (!dir) return;
+  fs::create_directories(*dir);
+  std::ofstream(fs::path(*dir) / host, std::ios::binary) << text;
+}
+
+int run_command(const Arguments& a, pssh::ParallelClient& client, Console& console) {
+  pssh::RunOptions run{.sudo = a.sudo, .use_pty = a.pty, .stop_on_errors = false};
+  if (a.command_timeout)
+    run.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.command_timeout));
+  pssh::Output output = client.run_command(a.command, run);
+
+  std::vector<bool> reported(output.size(), false);
+  std::size_t done = 0, failed = 0;
+  int status = 0;
+  std::map<std::string, std::map<std::size_t, std::string>> groups;  // output -> hosts by index (-b)
+  nlohmann::json all = nlohmann::json::array();
+  while (done < output.size()) {
+    for (std::size_t k = 0; k < output.size(); ++k) {
+      pssh::HostOutput& h = output[k];
+      if (reported[k] || !h.finished()) continue;
+      reported[k] = true;
+      ++done;
+      int host_status = status_of(h.exception(), h.exit_code(), h.exit_signal());
+      failed += host_status != 0;
+      status = combine(status, host_status);
+      if (a.mode == Mode::json || a.mode == Mode::jsonl) {
+        nlohmann::json j = pssh::to_json(h);
+        write_file(a.out_dir, h.alias(), j["stdout"].get<std::string>());
+        write_file(a.err_dir, h.alias(), j["stderr"].get<std::string>());
+        if (a.mode == Mode::jsonl) console.line(std::cout, j.dump());
+        else all.push_back(std::move(j));
+        continue;
+      }
+      std::string out = read_all(h.stdout_lines()), err = read_all(h.stderr_lines());
+      write_file(a.out_dir, h.alias(), out);
+      write_file(a.err_dir, h.alias(), err);
+      std::string outcome = h.exception() ? message_of(h.exception())
+                            : h.exit_signal() ? "killed by signal " + *h.exit_signal()
+                                              : "exit code " + std::to_string(*h.exit_code());
+      if (a.mode == Mode::inline_blocks) {
+        std::string block = "[" + std::to_string(done) + "] " + now_text() + " [" +
+                            (host_status == 0 ? "SUCCESS" : "FAILURE") + "] " + h.alias();
+        if (host_status != 0) block += " (" + outcome + ")";
+        if (!out.empty()) block += "\n" + out.substr(0, out.size() - 1);
+        if (!err.empty()) block += "\nStderr: " + err.substr(0, err.size() - 1);
+        console.line(std::cout, block);
+      } else if (a.mode == Mode::gather) {
+        groups[out + (err.empty() ? "" : "stderr:\n" + err) +
+               (host_status != 0 ? "(" + outcome + ")\n" : "")]
+            .emplace(h.index(), h.alias());
+      } else if (host_status != 0) {
+        console.line(std::cerr, h.alias() + ": " + outcome);
+      }
+    }
+    console.progress(done, failed, output.size());
+    if (done == output.size()) break;
+    // Streamed lines were printed from events: unless -o/-e want them, drop them.
+    bool keep = a.mode != Mode::stream || a.out_dir || a.err_dir;
+    try {
+      client.join(output, {.timeout = 50ms, .consume_output = !keep});
+    } catch (const pssh::JoinTimeout&) {
+    }
+  }
+  console.clear();
+  if (a.mode == Mode::json) std::cout << all.dump(2) << '\n';
+  for (const auto& [text, hosts] : groups) {
+    std::string names;
+    for (const auto& [index, h] : hosts) names += (names.empty() ? "" : ",") + h;
+    std::string rule(std::min<std::size_t>(names.size(), 72), '-');
+    std::cout << rule << '\n' << names << '\n' << rule << '\n' << text;
+  }
+  return status;
+}
+
+int run_transfer(const Arguments& a, pssh::ParallelClient& client, Console& console) {
+  std::vector<pssh::Transfer> transfers;
+  if (!a.copy.empty()) {
+    transfers = client.copy_file(a.copy[0], a.copy[1], {.recurse = fs::is_directory(a.copy[0])});
+  } else {
+    std::vector<std::map<std::string, std::string>> args;
+    for (const auto& host : client.hosts()) {
+      fs::create_directories(fs::path(a.slurp[1]) / host);
+      args.push_back({{"dir", (fs::path(a.slurp[1]) / host).string()}});
+    }
+    std::string name = fs::path(a.slurp[0]).filename().string();
+    transfers = client.copy_remote_file(a.slurp[0], "{dir}/" + name,
+                                        {.recurse = true, .copy_args = args});
+  }
+  int status = 0;
+  for (const auto& t : transfers) {
+    t.wait();
+    int host_status = status_of(t.exception(), std::nullopt, std::nullopt);
+    status = combine(status, host_status);
+    console.line(host_status == 0 ? std::cout : std::cerr,
+                 t.alias() + ": " + (t.exception() ? message_of(t.exception()) : "OK"));
+  }
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Arguments a;
+  try {
+    a = parse(argc, argv);
+  } catch (const UsageError& e) {
+    std::cerr << "pssh: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "pssh: " << e.what() << '\n';
+    return 2;
+  }
+  try {
+    Console console;
+    if (a.mode == Mode::stream && a.copy.empty() && a.slurp.empty()) {
+      a.options.on_event = [&console](const pssh::Event& e) {
+        if (e.kind == pssh::Event::Kind::line)
+          console.line(e.stream == pssh::Stream::out ? std::cout : std::cerr, e.alias + ": " + e.text);
+      };
+    }
+    std::vector<std::string> hosts;
+    std::vector<pssh::HostConfig> config;
+    for (const auto& e : a.hosts) {
+      hosts.push_back(e.host);
+      config.push_back(e.config);
+    }
+    pssh::ParallelClient client(hosts, a.options, config);
+    return a.command.empty() ? run_transfer(a, client, console) : run_command(a, client, console);
+  } catch (const std::exception& e) {
+    std::cerr << "pssh: " << e.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,77 @@
+// The pssh command-line tool against the suite's sshd: output modes, exit
+// statuses, usage errors. PSSH_CLI names the binary (set by meson).
+#include "common.hpp"
+
+#include <pssh/json.hpp>
+
+#include <cstdlib>
+
+namespace {
+
+/// Runs the CLI with the suite's key and known_hosts; returns its status.
+int cli(std::vector<std::string> args, std::string* out = nullptr) {
+  const char* binary = std::getenv("PSSH_CLI");
+  REQUIRE(binary != nullptr);
+  auto options = server().options();
+  std::vector<std::string> argv{binary, "-p", std::to_string(server().port()), "-x",
+                                "IdentityFile=" + options.pkey->path(), "-x",
+                                "UserKnownHostsFile=" + options.known_hosts, "-x",
+                                "ConnectionAttempts=1"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string ignored;
+  return rig::run(argv, out != nullptr ? out : &ignored);
+}
+
+}  // namespace
+
+TEST_SUITE("cli") {
+  TEST_CASE("lines stream as host: line; all good is status 0") {
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.[2-4]", "echo hi"}, &out) == 0);
+    for (const char* host : {"127.0.0.2", "127.0.0.3", "127.0.0.4"})
+      CHECK(out.find(std::string(host) + ": hi\n") != std::string::npos);
+  }
+
+  TEST_CASE("exit statuses: 5 non-zero, 4 connection error, 3 timeout, 2 usage") {
+    CHECK(cli({"-H", "127.0.0.2", "exit 7"}) == 5);
+    CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3:" + std::to_string(rig::refused_port()), "true"}) == 4);
+    CHECK(cli({"-H", "127.0.0.2", "-t", "1", "sleep 10"}) == 3);
+    CHECK(cli({"echo no hosts"}) == 2);
+    CHECK(cli({"-H", "127.0.0.2", "--bogus", "true"}) == 2);
+    std::string help;
+    CHECK(cli({"--help"}, &help) == 0);
+    CHECK(help.find("Exit status") != std::string::npos);
+  }
+
+  TEST_CASE("-b gathers identical output; --json gives every host; -o writes a file per host") {
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.[2-4]", "-b", "echo same"}, &out) == 0);
+    CHECK(out.find("127.0.0.2,127.0.0.3,127.0.0.4\n") != std::string::npos);
+    CHECK(out.find("\nsame\n") != std::string::npos);
+
+    CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3", "--json", "echo j; exit 1"}, &out) == 5);
+    auto j = nlohmann::json::parse(out);
+    REQUIRE(j.size() == 2);
+    CHECK(j[0]["stdout"] == "j\n");
+    CHECK(j[0]["exit_code"] == 1);
+
+    rig::TempDir dir;
+    CHECK(cli({"-H", "127.0.0.2", "-o", dir.path().string(), "-i", "echo to-file"}) == 0);
+    CHECK(rig::read_file(dir.path() / "127.0.0.2") == "to-file\n");
+  }
+
+  TEST_CASE("--inventory reads hosts and defaults from JSON") {
+    rig::TempDir dir;
+    rig::write_file(dir.path() / "inventory.json",
+                    R"({"defaults": {"port": )" + std::to_string(server().port()) +
+                        R"(, "pkey": ")" + server().user_key().string() + R"(", "known_hosts": ")" +
+                        server().known_hosts().string() +
+                        R"("}, "hosts": ["127.0.0.[5-6]", {"host": "127.0.0.7", "alias": "seven"}]})");
+    std::string out;
+    const char* binary = std::getenv("PSSH_CLI");
+    REQUIRE(binary != nullptr);
+    CHECK(rig::run({binary, "--inventory", (dir.path() / "inventory.json").string(), "-b", "echo inv"},
+                   &out) == 0);
+    CHECK(out.find("127.0.0.5,127.0.0.6,seven\n") != std::string::npos);
+  }
+}
