@@ -311,8 +311,18 @@ FakeServer::~FakeServer() {
 
 void FakeServer::serve() {
   while (!stopping_) {
-    pollfd p{listen_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
+    // Silent clients are kept until they hang up: reading never answers them.
+    std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+    for (int c : clients_) fds.push_back({c, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+    for (std::size_t k = 1; k < fds.size(); ++k) {
+      char ignored[256];
+      if (fds[k].revents != 0 && ::read(fds[k].fd, ignored, sizeof ignored) <= 0) {
+        ::close(fds[k].fd);
+        std::erase(clients_, fds[k].fd);
+      }
+    }
+    if (fds[0].revents == 0) continue;
     int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
     if (behaviour_ == Behaviour::blackhole) {
