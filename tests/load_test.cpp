@@ -1,0 +1,123 @@
+// Load: 1000 hosts at once, a 20-round soak on one client, and 1 GiB of
+// output from one host, all with bounded memory. Not run under sanitizers.
+#include "common.hpp"
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include <fstream>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A field of /proc/self/status in KiB ("VmRSS").
+long status_kib(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
+int open_fds() {
+  int count = 0;
+  DIR* dir = ::opendir("/proc/self/fd");
+  while (::readdir(dir) != nullptr) ++count;
+  ::closedir(dir);
+  return count;
+}
+
+/// Each connected host holds a few descriptors: lift the soft limit.
+void raise_fd_limit() {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+std::vector<pssh::HostArgs> numbered(std::size_t count) {
+  std::vector<pssh::HostArgs> args;
+  for (std::size_t i = 0; i < count; ++i) args.emplace_back(std::vector<std::string>{std::to_string(i)});
+  return args;
+}
+
+}  // namespace
+
+TEST_SUITE("load") {
+  TEST_CASE("1000 hosts with pool_size 1000: every output and exit code is right") {
+    raise_fd_limit();
+    const std::size_t count = 1000;  // 8 listeners (sshd allows 16 sockets): 1024 queued connects
+    rig::Sshd wide({.listeners = 8, .extra_config = {}, .host_key = {}});
+    auto options = wide.options();
+    options.pool_size = count;
+    options.timeout = 120s;
+    pssh::ParallelClient client(rig::loopback_hosts(count), options, wide.spread(count));
+    auto start = std::chrono::steady_clock::now();
+    auto output = client.run_command("echo $(({0} * 3)); exit $(({0} % 7))",
+                                     {.stop_on_errors = false, .host_args = numbered(count)});
+    client.join(output);
+    MESSAGE("1000 hosts: " << seconds_since(start) << " s");
+    int wrong = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      bool right = !output[i].exception() && output[i].exit_code() == static_cast<int>(i % 7) &&
+                   lines(output[i].stdout_lines()) == std::vector<std::string>{std::to_string(i * 3)};
+      if (!right && wrong < 5) MESSAGE(output[i].host() << ": " << error_message(output[i]));
+      wrong += !right;
+    }
+    CHECK(wrong == 0);
+  }
+
+  TEST_CASE("a soak of 20 rounds on one client keeps RSS and descriptors flat") {
+    const std::size_t count = 100;
+    auto options = server().options();
+    options.pool_size = count;
+    pssh::ParallelClient client(rig::loopback_hosts(count), options);
+    auto round = [&] {
+      auto output = client.run_command("echo {0}; seq 1 500 | tail -n 1", {.host_args = numbered(count)});
+      client.join(output);
+      for (auto& h : output) {
+        CHECK(h.exit_code() == 0);
+        CHECK(lines(h.stdout_lines()).size() == 2);
+      }
+    };
+    round();
+    round();
+    long rss_before = status_kib("VmRSS");
+    int fds_before = open_fds();
+    for (int i = 0; i < 18; ++i) round();
+    long rss_after = status_kib("VmRSS");
+    MESSAGE("soak: RSS " << rss_before << " KiB after 2 rounds, " << rss_after << " KiB after 20");
+    CHECK(open_fds() == fds_before);
+    CHECK(rss_after - rss_before < 8 * 1024);
+  }
+
+  TEST_CASE("1 GiB of output read line by line stays in bounded memory; consume_output keeps nothing") {
+    const std::string gigabyte =
+        "head -c 1073741824 /dev/zero | tr '\\0' 'x' | fold -w 1023";  // 1 Mi lines of 1 KiB
+    auto options = server().options();
+    options.max_buffered_output = 1 << 20;
+    pssh::Client client("127.0.0.2", options);
+    long rss_start = status_kib("VmRSS"), rss_peak = rss_start;
+    auto output = client.run_command(gigabyte);
+    std::uint64_t bytes = 0, count = 0;
+    for (const std::string& line : output.stdout_lines()) {
+      bytes += line.size();  // the x bytes, without the newlines fold added
+      if (++count % 65536 == 0) rss_peak = std::max(rss_peak, status_kib("VmRSS"));
+    }
+    client.wait_finished(output);
+    MESSAGE("1 GiB read: RSS grew by at most " << (rss_peak - rss_start) << " KiB");
+    CHECK(bytes == (1ull << 30));
+    CHECK(output.exit_code() == 0);
+    CHECK(rss_peak - rss_start < 64 * 1024);
+
+    pssh::ParallelClient discarding({"127.0.0.2"}, server().options());
+    long rss_before = status_kib("VmRSS");
+    auto unread = discarding.run_command(gigabyte);
+    discarding.join(unread, {.consume_output = true});
+    long rss_after = status_kib("VmRSS");
+    MESSAGE("1 GiB consumed: RSS grew by " << (rss_after - rss_before) << " KiB");
+    CHECK(unread[0].exit_code() == 0);
+    CHECK(lines(unread[0].stdout_lines()).empty());
+    CHECK(rss_after - rss_before < 64 * 1024);
+  }
+}
