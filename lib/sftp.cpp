@@ -147,14 +147,18 @@ class Sftp {
     std::vector<char> buffer(read_chunk);
     request_more();
     while (!requests.empty()) {
-      auto [id, length] = requests.front();
+      // Not structured bindings: clang 14 cannot capture those in lambdas.
+      int id = requests.front().first;
+      std::uint32_t length = requests.front().second;
       requests.pop_front();
       int n = step([&] { return sftp_async_read(file.get(), buffer.data(), read_chunk, static_cast<std::uint32_t>(id)); });
       if (n < 0) fail("read", remote);
       if (static_cast<std::uint32_t>(n) != length) {
         // Every reply must still be collected before the handle is closed.
-        for (auto [pending, unused] : requests)
+        for (const auto& request : requests) {
+          int pending = request.first;
           step([&] { return sftp_async_read(file.get(), buffer.data(), read_chunk, static_cast<std::uint32_t>(pending)); });
+        }
         throw SFTPIOError(host(), "cannot read " + remote + " on " + host() + ": it changed size during the transfer; " +
                                       local.string() + " was not written");
       }
