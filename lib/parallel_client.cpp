@@ -438,7 +438,7 @@ void ParallelClient::join_shells(std::vector<Shell>& shells, std::optional<durat
   Output output;
   for (Shell& shell : shells) {
     shell.end_input();
-    output.push_back(shell.output());
+    if (detail::state_of(shell.output())) output.push_back(shell.output());  // skip moved-from
   }
   impl_->join(output, {.timeout = timeout});
 }

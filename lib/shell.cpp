@@ -31,6 +31,7 @@ Shell& Shell::operator=(Shell&& other) noexcept {
 }
 
 void Shell::run(std::string_view commands) {
+  if (!detail::state_of(output_)) throw ShellError("", "this Shell was moved from; use the one it moved to");
   if (input_ended_) {
     throw ShellError(host(), "the shell on " + host() +
                                  " was joined; open a new shell to run more commands");
@@ -49,9 +50,9 @@ void Shell::run(const std::vector<std::string>& commands) {
 }
 
 void Shell::end_input() {
-  if (input_ended_) return;
-  input_ended_ = true;
   auto state = detail::state_of(output_);
+  if (input_ended_ || !state) return;  // done already, or moved from
+  input_ended_ = true;
   // "exit" keeps the last command's status; EOF alone would not end a PTY shell.
   state->write_stdin("exit\n");
   state->close_stdin();
