@@ -60,6 +60,20 @@ TEST_SUITE("cli") {
     CHECK(rig::read_file(dir.path() / "127.0.0.2") == "to-file\n");
   }
 
+  TEST_CASE("a progress line is drawn on a terminal and never in a pipe") {
+    std::string piped;
+    CHECK(cli({"-H", "127.0.0.[2-3]", "sleep 0.3"}, &piped) == 0);
+    CHECK(piped.find("done,") == std::string::npos);
+    // script(1) gives the command a terminal and copies what it drew.
+    auto options = server().options();
+    std::string command = std::string(std::getenv("PSSH_CLI")) + " -p " + std::to_string(server().port()) +
+                          " -x IdentityFile=" + options.pkey->path() +
+                          " -x UserKnownHostsFile=" + options.known_hosts + " -H 127.0.0.[2-3] 'sleep 0.3'";
+    std::string drawn;
+    CHECK(rig::run({"script", "-qec", command, "/dev/null"}, &drawn) == 0);
+    CHECK(drawn.find("[0/2 done, 0 failed, 2 running]") != std::string::npos);
+  }
+
   TEST_CASE("--inventory reads hosts and defaults from JSON") {
     rig::TempDir dir;
     rig::write_file(dir.path() / "inventory.json",

@@ -117,6 +117,17 @@ TEST_SUITE("files") {
     CHECK(fs::exists(local.path() / "log.127.0.0.3"));
   }
 
+  TEST_CASE_FIXTURE(Files, "a setuid remote file arrives without setuid, its mode under the umask") {
+    fs::path source = remote.path() / "tool";
+    make_file(source, "#!/bin/sh\n", 04777);
+    Protocol protocol = each_protocol();
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    mode_t old_umask = ::umask(022);
+    pssh::join((client.*protocol.recv)(source, (local.path() / "tool").string(), {.suffix_separator = {}}));
+    ::umask(old_umask);
+    CHECK(mode_of(local.path() / "tool") == 0755);
+  }
+
   TEST_CASE_FIXTURE(Files, "Client copies keep the local name; an empty file survives") {
     make_file(local.path() / "empty", "", 0600);
     pssh::Client client("127.0.0.2", options);
