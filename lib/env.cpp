@@ -1,9 +1,9 @@
 // PSSH_* variables and OpenSSH-style options.
+#include "text.hpp"
+
 #include <pssh/env.hpp>
 #include <pssh/options.hpp>
 
-#include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <stdexcept>
@@ -11,12 +11,7 @@
 namespace pssh {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using detail::lower;
 
 std::optional<double> number(std::string_view text) {
   double value = 0;

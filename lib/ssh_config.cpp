@@ -1,23 +1,17 @@
 // A small reader for ssh_config(5): Host blocks and the keys pssh uses.
 #include "ssh_config.hpp"
 
+#include "text.hpp"
+
 #include <pssh/errors.hpp>
 
 #include <fnmatch.h>
 
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 
 namespace pssh::detail {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::vector<std::string> split_words(std::string_view line) {
   std::vector<std::string> words;

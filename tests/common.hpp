@@ -24,6 +24,10 @@ rig::Sshd& server();
 /// Every line of a stream, read to its end.
 std::vector<std::string> lines(pssh::LineRange range);
 
+/// Entries of a /proc directory: open_fds() counts /proc/self/fd.
+int entries_in(const char* directory);
+inline int open_fds() { return entries_in("/proc/self/fd"); }
+
 /// Seconds since `start`.
 double seconds_since(std::chrono::steady_clock::time_point start);
 

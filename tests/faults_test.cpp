@@ -3,7 +3,6 @@
 // their own error in time, and nothing may hang or leak.
 #include "common.hpp"
 
-#include <dirent.h>
 #include <signal.h>
 
 #include <filesystem>
@@ -13,14 +12,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-int entries_in(const char* directory) {
-  int count = 0;
-  DIR* dir = ::opendir(directory);
-  while (::readdir(dir) != nullptr) ++count;
-  ::closedir(dir);
-  return count;
-}
 
 std::string public_key_of(const fs::path& key) {
   std::string line = rig::read_file(key.string() + ".pub");

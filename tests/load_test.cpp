@@ -2,7 +2,6 @@
 // output from one host, all with bounded memory. Not run under sanitizers.
 #include "common.hpp"
 
-#include <dirent.h>
 #include <sys/resource.h>
 
 #include <fstream>
@@ -17,14 +16,6 @@ long status_kib(const std::string& field) {
   for (std::string line; std::getline(in, line);)
     if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
   return -1;
-}
-
-int open_fds() {
-  int count = 0;
-  DIR* dir = ::opendir("/proc/self/fd");
-  while (::readdir(dir) != nullptr) ++count;
-  ::closedir(dir);
-  return count;
 }
 
 /// Each connected host holds a few descriptors: lift the soft limit.

@@ -2,6 +2,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "common.hpp"
 
+#include <dirent.h>
+
 #include <cstdlib>
 #include <memory>
 
@@ -14,6 +16,14 @@ std::vector<std::string> lines(pssh::LineRange range) {
   std::vector<std::string> out;
   for (const std::string& line : range) out.push_back(line);
   return out;
+}
+
+int entries_in(const char* directory) {
+  int count = 0;
+  DIR* dir = ::opendir(directory);
+  while (::readdir(dir) != nullptr) ++count;
+  ::closedir(dir);
+  return count;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

@@ -1,20 +1,11 @@
 // Connecting: addresses, deadlines, retries and each connection error.
 #include "common.hpp"
 
-#include <dirent.h>
 #include <signal.h>
 
 using namespace std::chrono_literals;
 
 namespace {
-
-int open_fds() {
-  int count = 0;
-  DIR* dir = ::opendir("/proc/self/fd");
-  while (::readdir(dir) != nullptr) ++count;
-  ::closedir(dir);
-  return count;
-}
 
 pssh::ClientOptions fast_failing() {
   auto options = server().options();
