@@ -328,27 +328,20 @@ int run_command(const Arguments& a, pssh::ParallelClient& client, Console& conso
   return status;
 }
 
-int run_transfer(const Arguments& a, pssh::ParallelClient& client, Console& console) {
-  std::vector<pssh::Transfer> transfers;
-  if (!a.copy.empty()) {
-    transfers = client.copy_file(a.copy[0], a.copy[1], {.recurse = fs::is_directory(a.copy[0])});
-  } else {
-    std::vector<std::map<std::string, std::string>> args;
-    for (const auto& host : client.hosts()) {
-      fs::create_directories(fs::path(a.slurp[1]) / host);
-      args.push_back({{"dir", (fs::path(a.slurp[1]) / host).string()}});
-    }
-    std::string name = fs::path(a.slurp[0]).filename().string();
-    transfers = client.copy_remote_file(a.slurp[0], "{dir}/" + name,
-                                        {.recurse = true, .copy_args = args});
-  }
+/// --copy and --slurp are the library's copy() and slurp().
+int run_transfer(const Arguments& a, const std::vector<std::string>& hosts,
+                 const std::vector<pssh::HostConfig>& config, Console& console) {
+  pssh::CallResults results =
+      !a.copy.empty()
+          ? pssh::copy(hosts, a.copy[0], a.copy[1], a.options,
+                       {.recurse = fs::is_directory(a.copy[0])}, config)
+          : pssh::slurp(hosts, a.slurp[0], a.slurp[1], a.options, {.recurse = true}, config);
   int status = 0;
-  for (const auto& t : transfers) {
-    t.wait();
-    int host_status = status_of(t.exception(), std::nullopt, std::nullopt);
+  for (const auto& [host, result] : results) {
+    int host_status = status_of(result.error, std::nullopt, std::nullopt);
     status = combine(status, host_status);
     console.line(host_status == 0 ? std::cout : std::cerr,
-                 t.alias() + ": " + (t.exception() ? message_of(t.exception()) : "OK"));
+                 host + ": " + (result.error ? result.error_message() : "OK"));
   }
   return status;
 }
@@ -380,8 +373,9 @@ int main(int argc, char** argv) {
       hosts.push_back(e.host);
       config.push_back(e.config);
     }
+    if (a.command.empty()) return run_transfer(a, hosts, config, console);
     pssh::ParallelClient client(hosts, a.options, config);
-    return a.command.empty() ? run_transfer(a, client, console) : run_command(a, client, console);
+    return run_command(a, client, console);
   } catch (const std::exception& e) {
     std::cerr << "pssh: " << e.what() << '\n';
     return 1;

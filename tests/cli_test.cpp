@@ -74,6 +74,18 @@ TEST_SUITE("cli") {
     CHECK(drawn.find("[0/2 done, 0 failed, 2 running]") != std::string::npos);
   }
 
+  TEST_CASE("--copy sends a file to every host; --slurp brings it back, a folder per host") {
+    rig::TempDir dir;
+    rig::write_file(dir.path() / "app.conf", "x=1\n");
+    std::string remote = (dir.path() / "remote" / "app.conf").string();
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.[2-3]", "--copy", (dir.path() / "app.conf").string(), remote}, &out) == 0);
+    CHECK(out == "127.0.0.2: OK\n127.0.0.3: OK\n");
+    CHECK(cli({"-H", "127.0.0.[2-3]", "--slurp", remote, (dir.path() / "back").string()}) == 0);
+    CHECK(rig::read_file(dir.path() / "back" / "127.0.0.3" / "app.conf") == "x=1\n");
+    CHECK(cli({"-H", "127.0.0.2", "--slurp", "/no/such/file", (dir.path() / "x").string()}) == 1);
+  }
+
   TEST_CASE("--inventory reads hosts and defaults from JSON") {
     rig::TempDir dir;
     rig::write_file(dir.path() / "inventory.json",
