@@ -18,6 +18,14 @@ inline constexpr bool address_sanitizer = true;
 inline constexpr bool address_sanitizer = false;
 #endif
 
+/// How much longer a step may take in a sanitizer build, which runs several
+/// times slower: deadline checks keep their meaning without flaking there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr double slowdown = 4.0;
+#else
+inline constexpr double slowdown = 1.0;
+#endif
+
 /// The suite's sshd, started on first use and stopped at exit.
 rig::Sshd& server();
 

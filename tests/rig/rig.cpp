@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -264,10 +265,24 @@ const PasswordUser& password_user() {
   return user;
 }
 
+namespace {
+bool accepts_connections(const std::string& unix_socket) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  unix_socket.copy(address.sun_path, sizeof(address.sun_path) - 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+  ::close(fd);
+  return connected;
+}
+}  // namespace
+
 Agent::Agent() : socket_((dir_.path() / "agent.sock").string()) {
   pid_ = spawn({"ssh-agent", "-D", "-a", socket_});
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!fs::exists(socket_)) {
+  // ssh-agent binds the socket before it listens: the file appearing is not
+  // enough, a connect must succeed.
+  while (!accepts_connections(socket_)) {
     if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("ssh-agent did not start");
     ::usleep(10000);
   }
@@ -278,7 +293,7 @@ Agent::~Agent() { stop(pid_); }
 void Agent::add(const fs::path& key) const {
   std::string out;
   if (run({"ssh-add", "-q", key.string()}, &out, {"SSH_AUTH_SOCK=" + socket_}) != 0)
-    throw std::runtime_error("ssh-add failed");
+    throw std::runtime_error("ssh-add failed: " + out);
 }
 
 int listen_tcp(std::uint32_t address, int& port) {
