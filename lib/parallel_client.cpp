@@ -353,8 +353,13 @@ struct ParallelClient::Impl {
         auto state = weak_state.lock();
         auto slot = weak_slot.lock();
         if (!state || !slot || state->finished()) return;
-        std::lock_guard session_lock(slot->session_mutex);
-        if (slot->session) slot->session->abort(StopReason::cancelled);
+        {
+          std::lock_guard session_lock(slot->session_mutex);
+          if (slot->session) slot->session->abort(StopReason::cancelled);
+        }
+        // After the abort above: a host that then takes its turn to connect
+        // the proxy sees it (ProxyHub::connect).
+        if (slot->settings.proxy_hub) slot->settings.proxy_hub->cancel_connect();
       });
     }
   }

@@ -62,6 +62,9 @@ struct ProxyHub::Route {
 
 namespace {
 
+// How often a worker waiting on the proxy looks at its deadline and at cancel.
+constexpr auto wait_slice = std::chrono::milliseconds(50);
+
 struct EventDeleter {
   void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
 };
@@ -87,34 +90,69 @@ void ProxyHub::stop_pump() {
   session_.reset();
 }
 
-void ProxyHub::connect(const std::string& target) {
-  std::unique_lock connecting(connect_mutex_);
+bool ProxyHub::connect(const std::string& target, Clock::time_point deadline,
+                       const std::function<bool()>& aborted) {
+  // Another host may be connecting the proxy: wait in short slices, so that
+  // this host's own deadline and a cancel reach it.
+  std::unique_lock connecting(connect_mutex_, std::defer_lock);
+  while (!connecting.try_lock_for(wait_slice)) {
+    if (aborted()) return false;
+    if (Clock::now() >= deadline) {
+      throw Timeout(target, "waiting for the proxy " + name() + " to connect for " + target +
+                                " timed out (timeout); check that the proxy answers");
+    }
+  }
   {
     std::lock_guard lock(mutex_);
-    if (running_) return;
+    if (running_) return true;
   }
   // The previous pump has ended (the proxy was lost): start afresh.
   if (thread_.joinable()) thread_.join();
-  session_ = std::make_unique<Session>(proxy_, watchdog_);
+  auto session = std::make_unique<Session>(proxy_, watchdog_);
+  {
+    // Under the lock cancel_connect() takes, after which the target's own
+    // abort is visible: a cancel either finds this session or stops it here.
+    std::lock_guard lock(mutex_);
+    if (aborted()) return false;
+    connecting_ = session.get();
+  }
+  auto connected = [&] {
+    std::lock_guard lock(mutex_);
+    connecting_ = nullptr;
+  };
   try {
-    session_->open([](Event::Kind) {});
+    session->open([](Event::Kind) {});
+  } catch (const Cancelled&) {
+    connected();
+    return false;
   } catch (const Error& e) {
-    session_.reset();
+    connected();
     throw ProxyError(target, "cannot reach " + target + " through the proxy " + name() + ": " +
                                  e.what());
   }
-  ssh_set_blocking(session_->handle(), 0);
+  connected();
+  ssh_set_blocking(session->handle(), 0);
+  session_ = std::move(session);
   {
     std::lock_guard lock(mutex_);
     running_ = true;
   }
   thread_ = std::thread(&ProxyHub::pump, this);
+  return true;
+}
+
+void ProxyHub::cancel_connect() {
+  {
+    std::lock_guard lock(mutex_);
+    if (connecting_) connecting_->abort(StopReason::cancelled);
+  }
+  if (proxy_.proxy_hub) proxy_.proxy_hub->cancel_connect();
 }
 
 std::optional<ProxyHub::Opened> ProxyHub::open(const std::string& target, const std::string& host,
                                                int port, Clock::time_point deadline,
                                                const std::function<bool()>& aborted) {
-  connect(target);
+  if (!connect(target, deadline, aborted)) return std::nullopt;
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0)
     throw std::system_error(errno, std::generic_category(), "socketpair for " + target);
@@ -138,9 +176,8 @@ std::optional<ProxyHub::Opened> ProxyHub::open(const std::string& target, const 
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
 
-  // Short slices: a cancel of the target must not wait for the proxy.
   for (;;) {
-    auto state = tunnel->wait(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
+    auto state = tunnel->wait(std::min(deadline, Clock::now() + wait_slice));
     if (state == Tunnel::State::open) return Opened{std::move(ours), tunnel};
     if (state == Tunnel::State::failed) throw ProxyError(target, *tunnel->failure());
     if (aborted()) return std::nullopt;

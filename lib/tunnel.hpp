@@ -60,24 +60,31 @@ class ProxyHub {
   std::optional<Opened> open(const std::string& target, const std::string& host, int port,
                              Clock::time_point deadline, const std::function<bool()>& aborted);
 
+  /// Cuts a connection to the proxy that is still being made (and to the hops
+  /// before it): the hosts waiting for it see Cancelled. For cancel(), whose
+  /// grace time a blocked handshake would otherwise outlast.
+  void cancel_connect();
+
   /// "user@proxy:port", for messages.
   std::string name() const { return proxy_.destination(); }
 
  private:
   struct Route;
-  void connect(const std::string& target);
+  bool connect(const std::string& target, Clock::time_point deadline,
+               const std::function<bool()>& aborted);
   void pump();
   void stop_pump();
 
   HostSettings proxy_;
   Watchdog& watchdog_;
-  std::mutex connect_mutex_;  // one worker connects to the proxy; the others wait for it
+  std::timed_mutex connect_mutex_;  // one worker connects to the proxy; the others wait for it
   std::unique_ptr<Session> session_;
   std::thread thread_;
   UniqueFd wake_fd_;
 
   std::mutex mutex_;  // guards what follows
   bool stopping_ = false, running_ = false;
+  Session* connecting_ = nullptr;  // the proxy session while its open() runs
   std::vector<std::unique_ptr<Route>> requests_;
   std::string last_failure_;
 };

@@ -96,6 +96,34 @@ TEST_SUITE("proxy") {
     CHECK(lines(output[9].stdout_lines()) == std::vector<std::string>{"direct"});
   }
 
+  TEST_CASE("cancel() reaches hosts whose proxy is still connecting, and those waiting for it") {
+    rig::FakeServer blackhole(rig::FakeServer::Behaviour::blackhole);
+    auto options = server().options();
+    options.timeout = 60s;
+    rig::TempDir dir;
+    SUBCASE("a proxy") {
+      options.proxy = pssh::ProxyConfig{.host = "127.0.0.1", .port = blackhole.port()};
+    }
+    SUBCASE("the first of two ProxyJump hops") {
+      auto config = dir.path() / "config";
+      rig::write_file(config, "Host *\n  ProxyJump 127.0.0.1:" + std::to_string(blackhole.port()) +
+                                  ",127.0.0.1:" + std::to_string(server().port()) + "\n");
+      options.ssh_config = config.string();
+    }
+    pssh::ParallelClient client(rig::loopback_hosts(4), options);
+    std::thread runner([&] { client.run_command("true", {.stop_on_errors = false}); });
+    std::this_thread::sleep_for(300ms);
+    auto start = std::chrono::steady_clock::now();
+    client.cancel();
+    runner.join();
+    client.join();
+    CHECK(seconds_since(start) < 2.0 * slowdown);  // the grace time, not the 60 s timeout
+    for (const auto& h : client.get_last_output()) {
+      INFO(h.host() << ": " << error_message(h));
+      CHECK(host_error_is<pssh::Cancelled>(h));
+    }
+  }
+
   TEST_CASE("losing the proxy mid-command is a ProxyError on its hosts, then it reconnects") {
     Bastion bastion;
     pssh::ParallelClient client(rig::loopback_hosts(5), through(bastion));
