@@ -2,34 +2,14 @@
 // worker (any libssh call); pump() then moves the bytes.
 #include "agent_forward.hpp"
 
+#include "socket.hpp"
+
 #include <pssh/errors.hpp>
-
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-
-#include <cstdlib>
-#include <cstring>
 
 namespace pssh::detail {
 namespace {
 
 int ignore_event(socket_t, int, void*) { return 0; }
-
-/// A non-blocking connection to the local agent, or an empty fd.
-UniqueFd connect_local_agent() {
-  const char* path = std::getenv("SSH_AUTH_SOCK");
-  sockaddr_un address{};
-  if (path == nullptr || std::strlen(path) >= sizeof address.sun_path) return {};
-  address.sun_family = AF_UNIX;
-  std::strcpy(address.sun_path, path);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-    return {};
-  int one = 1;
-  ::ioctl(fd.get(), FIONBIO, &one);
-  return fd;
-}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Logging in: key, agent, default identities, password, keyboard-interactive,
 // in that order. Messages list what was tried, never a secret.
 #include "session.hpp"
+#include "socket.hpp"
 
 #include <pssh/errors.hpp>
 
@@ -73,7 +74,9 @@ class Login {
   bool attempt(const std::string& label, Call&& call) {
     int rc = session_.step(call);
     if (rc == SSH_AUTH_SUCCESS) return true;
-    if (rc == SSH_AUTH_ERROR) session_.fail<AuthenticationError>("authentication (" + label + ")");
+    // An aborted step can look like a refusal (a cut agent reads as "no keys").
+    if (rc == SSH_AUTH_ERROR || session_.aborted() != StopReason::none)
+      session_.fail<AuthenticationError>("authentication (" + label + ")");
     note(label);
     last_error_ = ssh_get_error(ssh_);
     return false;
@@ -81,11 +84,21 @@ class Login {
 
   bool agent() {
     const HostSettings& s = session_.settings();
-    if (!agent_slots.try_acquire_for(s.timeout)) {
-      note("publickey (agent busy)");
-      return false;
+    // In slices, so that a cancel reaches a host waiting its turn.
+    auto until = Clock::now() + s.timeout;
+    while (!agent_slots.try_acquire_for(std::chrono::milliseconds(50))) {
+      if (session_.aborted() != StopReason::none)
+        session_.fail<AuthenticationError>("authentication (publickey (agent))");
+      if (Clock::now() >= until) {
+        note("publickey (agent busy)");
+        return false;
+      }
     }
-    bool ok = attempt("publickey (agent)", [&] { return ssh_userauth_agent(ssh_, nullptr); });
+    bool ok = false;
+    if (session_.use_agent_socket(connect_local_agent()))
+      ok = attempt("publickey (agent)", [&] { return ssh_userauth_agent(ssh_, nullptr); });
+    else
+      note("publickey (agent unreachable)");
     agent_slots.release();
     return ok;
   }

@@ -29,7 +29,21 @@ void Session::abort(StopReason reason) noexcept {
   aborted_.compare_exchange_strong(none, reason);
   std::lock_guard lock(fd_mutex_);
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  if (agent_) ::shutdown(agent_.get(), SHUT_RDWR);
   aborted_cv_.notify_all();
+}
+
+bool Session::use_agent_socket(UniqueFd agent) {
+  int libssh_fd = ::fcntl(agent.get(), F_DUPFD_CLOEXEC, 0);
+  if (libssh_fd < 0) return false;
+  if (ssh_set_agent_socket(session_.get(), libssh_fd) != SSH_OK) {
+    ::close(libssh_fd);
+    return false;
+  }
+  std::lock_guard lock(fd_mutex_);
+  agent_ = std::move(agent);
+  if (aborted_.load() != StopReason::none) ::shutdown(agent_.get(), SHUT_RDWR);
+  return true;
 }
 
 void Session::close() noexcept {
@@ -47,6 +61,10 @@ void Session::close() noexcept {
     libssh_closes = false;
   }
   session_.reset();
+  {
+    std::lock_guard lock(fd_mutex_);
+    agent_.reset();  // after session_: libssh's duplicate is closed with it
+  }
   if (!libssh_closes && libssh_fd_ >= 0) ::close(libssh_fd_);
   libssh_fd_ = -1;
   libssh_connected_ = false;

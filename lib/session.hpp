@@ -65,6 +65,10 @@ class Session {
 
   /// Makes every blocking call on the session return now (any thread).
   void abort(StopReason reason) noexcept;
+  /// libssh asks the agent over this connection (a duplicate, which libssh
+  /// closes) instead of its own: abort() cuts ours, so a hung agent cannot
+  /// outlast a deadline or a cancel. False if libssh would not take it.
+  bool use_agent_socket(UniqueFd agent);
   void close() noexcept;
 
  private:
@@ -81,8 +85,9 @@ class Session {
   bool libssh_connected_ = false;
   SessionPtr session_;
   bool authenticated_ = false;
-  mutable std::mutex fd_mutex_;  // guards fd_ against abort() from other threads
+  mutable std::mutex fd_mutex_;  // guards fd_ and agent_ against abort() from other threads
   int fd_ = -1;
+  UniqueFd agent_;  // see use_agent_socket()
   std::condition_variable aborted_cv_;
   std::atomic<StopReason> aborted_{StopReason::none};
 };

@@ -8,8 +8,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/un.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace pssh::detail {
@@ -92,6 +94,18 @@ int finish_connect(int fd, Clock::time_point deadline) {
     ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     return 0;
   }
+}
+
+UniqueFd connect_local_agent() {
+  const char* path = std::getenv("SSH_AUTH_SOCK");
+  sockaddr_un address{};
+  if (path == nullptr || std::strlen(path) >= sizeof address.sun_path) return {};
+  address.sun_family = AF_UNIX;
+  std::strcpy(address.sun_path, path);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    return {};
+  return fd;
 }
 
 }  // namespace pssh::detail

@@ -1,4 +1,4 @@
-// Name resolution and TCP connect with a deadline: pssh opens the socket
+// Name resolution, TCP connect with a deadline, and the local agent: pssh opens the socket
 // itself and hands it to libssh, so that connect is bounded and abortable.
 #pragma once
 
@@ -26,6 +26,10 @@ std::vector<Address> resolve(const std::string& label, const std::string& hostna
 
 /// A non-blocking socket with connect() started towards `address`.
 UniqueFd start_connect(const Address& address, int& error);
+
+/// A non-blocking connection to the local agent at $SSH_AUTH_SOCK, or an
+/// empty fd (no agent, or its backlog is full: connect never waits).
+UniqueFd connect_local_agent();
 
 /// Waits until the connect started on `fd` completes or `deadline` passes.
 /// Returns 0 on success, the socket error (or ETIMEDOUT) otherwise.

@@ -92,45 +92,45 @@ void ProxyHub::stop_pump() {
 
 bool ProxyHub::connect(const std::string& target, Clock::time_point deadline,
                        const std::function<bool()>& aborted) {
-  // Another host may be connecting the proxy: wait in short slices, so that
-  // this host's own deadline and a cancel reach it.
-  std::unique_lock connecting(connect_mutex_, std::defer_lock);
-  while (!connecting.try_lock_for(wait_slice)) {
-    if (aborted()) return false;
-    if (Clock::now() >= deadline) {
-      throw Timeout(target, "waiting for the proxy " + name() + " to connect for " + target +
-                                " timed out (timeout); check that the proxy answers");
+  std::unique_ptr<Session> session;
+  {
+    std::unique_lock lock(mutex_);
+    // Another host may be connecting the proxy: wait in short slices, so that
+    // this host's own deadline and a cancel reach it.
+    while (connecting_) {
+      connect_done_.wait_for(lock, wait_slice);
+      if (aborted()) return false;
+      if (Clock::now() >= deadline) {
+        throw Timeout(target, "waiting for the proxy " + name() + " to connect for " + target +
+                                  " timed out (timeout); check that the proxy answers");
+      }
     }
-  }
-  {
-    std::lock_guard lock(mutex_);
     if (running_) return true;
-  }
-  // The previous pump has ended (the proxy was lost): start afresh.
-  if (thread_.joinable()) thread_.join();
-  auto session = std::make_unique<Session>(proxy_, watchdog_);
-  {
-    // Under the lock cancel_connect() takes, after which the target's own
-    // abort is visible: a cancel either finds this session or stops it here.
-    std::lock_guard lock(mutex_);
+    // cancel_connect() takes this lock after the target's own abort: a
+    // cancel either sees the new session below or is seen here.
     if (aborted()) return false;
+    session = std::make_unique<Session>(proxy_, watchdog_);
     connecting_ = session.get();
   }
-  auto connected = [&] {
-    std::lock_guard lock(mutex_);
-    connecting_ = nullptr;
+  auto done = [&] {
+    {
+      std::lock_guard lock(mutex_);
+      connecting_ = nullptr;
+    }
+    connect_done_.notify_all();
   };
+  // The previous pump has ended (the proxy was lost): start afresh.
+  if (thread_.joinable()) thread_.join();
   try {
     session->open([](Event::Kind) {});
   } catch (const Cancelled&) {
-    connected();
+    done();
     return false;
   } catch (const Error& e) {
-    connected();
+    done();
     throw ProxyError(target, "cannot reach " + target + " through the proxy " + name() + ": " +
                                  e.what());
   }
-  connected();
   ssh_set_blocking(session->handle(), 0);
   session_ = std::move(session);
   {
@@ -138,6 +138,7 @@ bool ProxyHub::connect(const std::string& target, Clock::time_point deadline,
     running_ = true;
   }
   thread_ = std::thread(&ProxyHub::pump, this);
+  done();  // only now: the next connect (after a lost proxy) joins this thread
   return true;
 }
 

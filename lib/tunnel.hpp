@@ -77,14 +77,16 @@ class ProxyHub {
 
   HostSettings proxy_;
   Watchdog& watchdog_;
-  std::timed_mutex connect_mutex_;  // one worker connects to the proxy; the others wait for it
   std::unique_ptr<Session> session_;
   std::thread thread_;
   UniqueFd wake_fd_;
 
   std::mutex mutex_;  // guards what follows
   bool stopping_ = false, running_ = false;
-  Session* connecting_ = nullptr;  // the proxy session while its open() runs
+  // The proxy session while one worker connects it; the others wait for
+  // connect_done_.
+  Session* connecting_ = nullptr;
+  std::condition_variable connect_done_;
   std::vector<std::unique_ptr<Route>> requests_;
   std::string last_failure_;
 };

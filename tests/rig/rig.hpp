@@ -92,6 +92,7 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
   const std::string& socket() const { return socket_; }
+  pid_t pid() const { return pid_; }
   void add(const std::filesystem::path& key) const;
 
  private:
