@@ -129,8 +129,10 @@ void Session::sleep_before_retry() {
 }
 
 UniqueFd Session::connect_socket() {
-  auto addresses = resolve(settings_.host, settings_.hostname, settings_.port, settings_.ipv6_only);
   auto deadline = Clock::now() + settings_.timeout;
+  auto addresses = resolve(settings_.host, settings_.hostname, settings_.port, settings_.ipv6_only,
+                           deadline, [this] { return aborted_.load() != StopReason::none; });
+  throw_aborted("resolving the name");
   std::string errors;
   for (const Address& address : addresses) {
     int error = 0;

@@ -1,8 +1,10 @@
-// getaddrinfo and a poll()-bounded non-blocking connect.
+// getaddrinfo under a deadline, a poll()-bounded non-blocking connect, and
+// the local agent's socket.
 #include "socket.hpp"
 
 #include <pssh/errors.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -13,11 +15,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <future>
+#include <thread>
 
 namespace pssh::detail {
 
-std::vector<Address> resolve(const std::string& label, const std::string& hostname, int port,
-                             bool ipv6_only) {
+namespace {
+
+std::vector<Address> lookup(const std::string& label, const std::string& hostname, int port,
+                            bool ipv6_only) {
   addrinfo hints{};
   hints.ai_family = ipv6_only ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -55,6 +61,37 @@ std::vector<Address> resolve(const std::string& label, const std::string& hostna
   }
   ::freeaddrinfo(found);
   return addresses;
+}
+
+bool is_address_literal(const std::string& hostname) {
+  in6_addr ignored;
+  return ::inet_pton(AF_INET, hostname.c_str(), &ignored) == 1 ||
+         ::inet_pton(AF_INET6, hostname.c_str(), &ignored) == 1;
+}
+
+}  // namespace
+
+std::vector<Address> resolve(const std::string& label, const std::string& hostname, int port,
+                             bool ipv6_only, Clock::time_point deadline,
+                             const std::function<bool()>& aborted) {
+  if (is_address_literal(hostname)) return lookup(label, hostname, port, ipv6_only);
+  // getaddrinfo waits as long as resolv.conf says, and nothing interrupts it:
+  // it runs on a thread of its own, which is left to finish alone if this
+  // host's deadline or a cancel comes first.
+  std::packaged_task<std::vector<Address>()> task(
+      [=] { return lookup(label, hostname, port, ipv6_only); });
+  auto result = task.get_future();
+  std::thread(std::move(task)).detach();
+  while (result.wait_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50))) !=
+         std::future_status::ready) {
+    if (aborted()) return {};
+    if (Clock::now() >= deadline) {
+      throw Timeout(label, "cannot resolve host name " + hostname + " (for " + label +
+                               "): the DNS server did not answer in time (timeout); check DNS "
+                               "or raise the timeout");
+    }
+  }
+  return result.get();
 }
 
 UniqueFd start_connect(const Address& address, int& error) {

@@ -4,19 +4,27 @@
 
 #include <pssh/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 namespace {
 
-/// Runs the CLI with the suite's key and known_hosts; returns its status.
-int cli(std::vector<std::string> args, std::string* out = nullptr) {
+/// Runs the CLI with the suite's key and known_hosts (started by the
+/// `wrapper` command, if any); returns its status.
+int cli(std::vector<std::string> args, std::string* out = nullptr,
+        std::vector<std::string> wrapper = {}) {
   const char* binary = std::getenv("PSSH_CLI");
   REQUIRE(binary != nullptr);
   auto options = server().options();
-  std::vector<std::string> argv{binary, "-p", std::to_string(server().port()), "-x",
-                                "IdentityFile=" + options.pkey->path(), "-x",
-                                "UserKnownHostsFile=" + options.known_hosts, "-x",
-                                "ConnectionAttempts=1"};
+  std::vector<std::string> argv = std::move(wrapper);
+  argv.insert(argv.end(), {binary, "-p", std::to_string(server().port()), "-x",
+                           "IdentityFile=" + options.pkey->path(), "-x",
+                           "UserKnownHostsFile=" + options.known_hosts, "-x",
+                           "ConnectionAttempts=1"});
   argv.insert(argv.end(), args.begin(), args.end());
   std::string ignored;
   return rig::run(argv, out != nullptr ? out : &ignored);
@@ -99,5 +107,39 @@ TEST_SUITE("cli") {
     CHECK(rig::run({binary, "--inventory", (dir.path() / "inventory.json").string(), "-b", "echo inv"},
                    &out) == 0);
     CHECK(out.find("127.0.0.5,127.0.0.6,seven\n") != std::string::npos);
+  }
+
+  TEST_CASE("a DNS server that never answers is a Timeout within ConnectTimeout, not the resolver's own wait") {
+    // The CLI runs in a mount namespace of its own, whose resolv.conf names a
+    // UDP socket that never answers.
+    int dns = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(53);
+    ::inet_pton(AF_INET, "127.0.0.153", &address.sin_addr);
+    bool bound = ::bind(dns, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    std::string probe;
+    bool namespaces = rig::run({"unshare", "-m", "true"}, &probe) == 0;
+    if (!bound || !namespaces) {
+      MESSAGE("skipped: needs root for port 53 and unshare(1) for a private resolv.conf");
+      ::close(dns);
+      return;
+    }
+    rig::TempDir dir;
+    auto resolv = dir.path() / "resolv.conf";
+    rig::write_file(resolv, "nameserver 127.0.0.153\noptions timeout:10 attempts:1\n");
+    std::vector<std::string> private_resolv{
+        "unshare", "-m", "sh", "-c", "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"",
+        resolv.string()};
+    std::string out;
+    auto start = std::chrono::steady_clock::now();
+    CHECK(cli({"-H", "web1.pssh-test.example", "-x", "ConnectTimeout=1", "--json", "true"}, &out,
+              private_resolv) == 3);
+    CHECK(seconds_since(start) < 5);  // the resolver alone would wait 10 s
+    ::close(dns);
+    auto j = nlohmann::json::parse(out);
+    REQUIRE(j.size() == 1);
+    CHECK(j[0]["error_type"] == "Timeout");
+    CHECK(j[0]["error"].get<std::string>().find("DNS server did not answer") != std::string::npos);
   }
 }
