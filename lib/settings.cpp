@@ -136,7 +136,9 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.index = index;
   s.alias = config.alias.value_or(host);
   std::string name = strip_brackets(host);
-  SshConfigEntry file = lookup_ssh_config(ssh_config_text, name, ssh_config_path);
+  SshConfigEntry file = lookup_ssh_config(
+      ssh_config_text, name, ssh_config_path,
+      [&](const std::string& pattern) { return read_included_files(pattern, ssh_config_path); });
 
   s.hostname = file.hostname ? expand_tokens(*file.hostname, name, "") : name;
   // Explicit settings beat the ssh config; ClientOptions' defaults do not.

@@ -1,14 +1,18 @@
-// A small reader for ssh_config(5): Host blocks and the keys pssh uses.
+// A small reader for ssh_config(5): Host blocks, Include, and the keys pssh uses.
 #include "ssh_config.hpp"
 
+#include "settings.hpp"
 #include "text.hpp"
 
 #include <pssh/errors.hpp>
 
 #include <fnmatch.h>
+#include <glob.h>
 
 #include <cctype>
 #include <charconv>
+#include <fstream>
+#include <sstream>
 
 namespace pssh::detail {
 namespace {
@@ -63,29 +67,60 @@ bool host_matches(const std::vector<std::string>& patterns, const std::string& h
 
 }  // namespace
 
-SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
-                                 const std::string& origin) {
+namespace {
+
+constexpr int max_include_depth = 16;  // as ssh(1)
+
+/// One config file (or included file) applied to `entry`. Each file has its
+/// own Host state, starting from its includer's, as in ssh(1).
+class ConfigReader {
+ public:
+  ConfigReader(const std::string& host, const IncludeReader& include)
+      : host_(host), include_(include) {}
+
+  void read(std::string_view text, const std::string& origin, int depth) {
+    bool active = true;  // lines before the first Host apply to every host
+    std::size_t line_number = 0;
+    while (!text.empty()) {
+      auto end = text.find('\n');
+      std::string_view line = text.substr(0, end);
+      text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+      ++line_number;
+      auto words = split_words(line);
+      if (words.empty() || words[0].front() == '#') continue;
+      std::string key = lower(words[0]);
+      if (key == "host") {
+        active = host_matches(words, host_);
+        continue;
+      }
+      if (key == "match") {
+        active = false;
+        continue;
+      }
+      if (!active || words.size() < 2) continue;
+      std::string where = origin + " line " + std::to_string(line_number);
+      if (key == "include") {
+        include(words, where, depth);
+      } else {
+        apply(key, words[1], where);
+      }
+    }
+  }
+
   SshConfigEntry entry;
-  bool active = true;  // lines before the first Host apply to every host
-  std::size_t line_number = 0;
-  while (!text.empty()) {
-    auto end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-    ++line_number;
-    auto words = split_words(line);
-    if (words.empty() || words[0].front() == '#') continue;
-    std::string key = lower(words[0]);
-    if (key == "host") {
-      active = host_matches(words, host);
-      continue;
+
+ private:
+  void include(const std::vector<std::string>& words, const std::string& where, int depth) {
+    if (!include_) return;
+    if (depth + 1 >= max_include_depth) {
+      throw Error(host_, where + ": Include nests more than " + std::to_string(max_include_depth) +
+                             " files deep (a loop?); fix the ssh config");
     }
-    if (key == "match") {
-      active = false;
-      continue;
-    }
-    if (!active || words.size() < 2) continue;
-    const std::string& value = words[1];
+    for (std::size_t i = 1; i < words.size(); ++i)
+      for (const IncludedFile& file : include_(words[i])) read(file.text, file.path, depth + 1);
+  }
+
+  void apply(const std::string& key, const std::string& value, const std::string& where) {
     if (key == "hostname" && !entry.hostname) {
       entry.hostname = value;
     } else if (key == "user" && !entry.user) {
@@ -100,9 +135,8 @@ SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
       int seconds = -1;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
       if (ec != std::errc() || ptr != value.data() + value.size() || seconds < 0) {
-        throw Error(host, origin + " line " + std::to_string(line_number) +
-                              ": ServerAliveInterval '" + value +
-                              "' is not a number of seconds; fix the ssh config");
+        throw Error(host_, where + ": ServerAliveInterval '" + value +
+                               "' is not a number of seconds; fix the ssh config");
       }
       entry.server_alive_interval = seconds;
     } else if (key == "identityfile") {
@@ -110,13 +144,50 @@ SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
     } else if (key == "port" && !entry.port) {
       int port = parse_port(value);
       if (port == 0) {
-        throw Error(host, origin + " line " + std::to_string(line_number) + ": Port '" + value +
-                              "' is not a port number (1-65535); fix the ssh config");
+        throw Error(host_, where + ": Port '" + value +
+                               "' is not a port number (1-65535); fix the ssh config");
       }
       entry.port = port;
     }
   }
-  return entry;
+
+  const std::string& host_;
+  const IncludeReader& include_;
+};
+
+}  // namespace
+
+SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
+                                 const std::string& origin, const IncludeReader& include) {
+  ConfigReader reader(host, include);
+  reader.read(text, origin, 0);
+  return std::move(reader.entry);
+}
+
+std::vector<IncludedFile> read_included_files(const std::string& pattern, const std::string& origin) {
+  std::string path = expand_home(pattern);
+  if (path.empty() || path.front() != '/') {
+    bool system = origin.rfind("/etc/ssh/", 0) == 0;
+    path = (system ? std::string("/etc/ssh") : expand_home("~/.ssh")) + "/" + path;
+  }
+  glob_t found{};
+  std::vector<IncludedFile> files;
+  if (::glob(path.c_str(), 0, nullptr, &found) == 0) {
+    for (std::size_t i = 0; i < found.gl_pathc; ++i) {
+      std::string name = found.gl_pathv[i];
+      std::ifstream in(name, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        ::globfree(&found);
+        throw Error("", "cannot read " + name + ", included from " + origin +
+                            "; fix its permissions or the Include line");
+      }
+      files.push_back({name, text.str()});
+    }
+  }
+  ::globfree(&found);
+  return files;
 }
 
 std::vector<ProxyConfig> parse_proxy_jump(const std::string& value, const std::string& host,

@@ -3,6 +3,7 @@
 
 #include <pssh/options.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,11 +19,25 @@ struct SshConfigEntry {
   std::vector<std::string> identity_files;  ///< as written: "~" and %-tokens unexpanded
 };
 
+struct IncludedFile {
+  std::string path, text;
+};
+/// The files an `Include` argument names, in order (see read_included_files).
+using IncludeReader = std::function<std::vector<IncludedFile>(const std::string& pattern)>;
+
 /// Settings for `host` from config text, first value winning as in ssh(1).
-/// `Host` patterns support `*`, `?` and `!`; `Match` blocks and `Include` are
-/// skipped. `origin` names the text in errors (a bad Port throws pssh::Error).
+/// `Host` patterns support `*`, `?` and `!`; `Match` blocks are skipped.
+/// `Include` reads through `include` (none: Include is ignored), 16 deep at
+/// most, and applies only where it stands in a matching block, as in ssh(1).
+/// `origin` names the text in errors (a bad Port throws pssh::Error).
 SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
-                                 const std::string& origin);
+                                 const std::string& origin, const IncludeReader& include = {});
+
+/// ssh(1)'s reading of an Include argument met in the config file at
+/// `origin`: "~" expanded, a relative path taken from ~/.ssh (from /etc/ssh
+/// in a config under /etc/ssh), glob patterns in sorted order. A file that
+/// matches but cannot be read throws pssh::Error naming it.
+std::vector<IncludedFile> read_included_files(const std::string& pattern, const std::string& origin);
 
 /// ProxyJump's "[user@]host[:port]" hops (comma-separated, "ssh://" allowed),
 /// first hop first; "none" gives none. A bad port throws pssh::Error naming

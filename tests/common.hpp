@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ inline int open_fds() { return entries_in("/proc/self/fd"); }
 
 /// Seconds since `start`.
 double seconds_since(std::chrono::steady_clock::time_point start);
+
+/// Whether `condition` holds within `limit`, asked every 20 ms: for what
+/// another process (sshd, a fake server) finishes on its own time.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 /// The message of the host's error, or "" if it has none.
 std::string error_message(const pssh::HostOutput& output);

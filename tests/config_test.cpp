@@ -4,6 +4,7 @@
 #include "ssh_config.hpp"
 
 using pssh::detail::lookup_ssh_config;
+namespace fs = std::filesystem;
 
 TEST_SUITE("config") {
   TEST_CASE("first value wins, patterns and negation select blocks") {
@@ -44,12 +45,50 @@ TEST_SUITE("config") {
                             pssh::Error, "/x/config line 1: ServerAliveInterval 'soon'");
   }
 
+  TEST_CASE("Include: globs in order, only where its block matches, relative paths from ~/.ssh") {
+    using pssh::detail::read_included_files;
+    rig::TempDir dir;
+    fs::create_directories(dir.path() / "conf.d");
+    rig::write_file(dir.path() / "conf.d" / "10-web.conf", "Host web1\n  HostName 10.0.0.9\n");
+    rig::write_file(dir.path() / "conf.d" / "20-all.conf", "Port 2201\nUser from-include\n");
+    rig::write_file(dir.path() / "db.conf", "Port 2202\n");
+    auto top = (dir.path() / "config").string();
+    std::string text = "Host web*\n"
+                       "  Include " + (dir.path() / "conf.d" / "*.conf").string() + "\n"
+                       "  Port 2200\n"
+                       "Host db1\n"
+                       "  Include " + (dir.path() / "db.conf").string() + "\n";
+    auto reader = [&](const std::string& pattern) { return read_included_files(pattern, top); };
+    auto web1 = lookup_ssh_config(text, "web1", top, reader);
+    CHECK(web1.hostname == "10.0.0.9");
+    CHECK(web1.port == 2201);  // the included file came first
+    CHECK(web1.user == "from-include");
+    auto db1 = lookup_ssh_config(text, "db1", top, reader);
+    CHECK(db1.port == 2202);
+    CHECK_FALSE(db1.user.has_value());  // web*'s Include does not apply to db1
+    CHECK_FALSE(lookup_ssh_config(text, "web1", top).hostname.has_value());  // no reader: ignored
+
+    // A relative path is taken from ~/.ssh, as ssh(1) does for a user config.
+    fs::path ssh_dir = fs::path(std::getenv("HOME")) / ".ssh";
+    fs::create_directories(ssh_dir);
+    rig::write_file(ssh_dir / "pssh-test-include.conf", "User relative\n");
+    CHECK(lookup_ssh_config("Include pssh-test-include.conf\n", "h", top, reader).user == "relative");
+    fs::remove(ssh_dir / "pssh-test-include.conf");
+
+    rig::write_file(dir.path() / "loop.conf", "Include " + (dir.path() / "loop.conf").string() + "\n");
+    CHECK_THROWS_CONTAINING(lookup_ssh_config("Include " + (dir.path() / "loop.conf").string() + "\n",
+                                              "h", top, reader),
+                            pssh::Error, "loop.conf line 1: Include nests more than 16 files deep");
+  }
+
   TEST_CASE("HostName, Port, User and IdentityFile from the config reach the host") {
     rig::TempDir dir;
     auto config = dir.path() / "config";
-    rig::write_file(config, "Host db-alias\n  HostName 127.0.0.7\n  Port " +
-                                std::to_string(server().port()) + "\n  User root\n  IdentityFile " +
-                                server().user_key().string() + "\n");
+    // The host's block is in an included file.
+    rig::write_file(config, "Include " + (dir.path() / "hosts.conf").string() + "\n");
+    rig::write_file(dir.path() / "hosts.conf",
+                    "Host db-alias\n  HostName 127.0.0.7\n  Port " + std::to_string(server().port()) +
+                        "\n  User root\n  IdentityFile " + server().user_key().string() + "\n");
     auto options = server().options();
     options.pkey.reset();
     options.port = 22;  // the default: the config's Port applies

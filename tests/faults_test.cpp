@@ -130,9 +130,7 @@ TEST_SUITE("faults") {
     output.clear();  // the last handles on the hosts' runs
 
     // The fake servers close their side once they see ours close.
-    for (int i = 0; i < 100 && entries_in("/proc/self/fd") != fds_before; ++i)
-      std::this_thread::sleep_for(20ms);
-    CHECK(entries_in("/proc/self/fd") == fds_before);
+    CHECK(eventually([&] { return entries_in("/proc/self/fd") == fds_before; }, 2s));
     CHECK(entries_in("/proc/self/task") <= threads_before);
   }
 }

@@ -57,7 +57,7 @@ TEST_SUITE("join") {
     options.pool_size = 50;
     pssh::ParallelClient client(rig::loopback_hosts(50), options);
     auto output = client.run_command("sleep 1000.25");
-    CHECK(remote_processes("sleep 1000.25") >= 50);
+    CHECK(eventually([] { return remote_processes("sleep 1000.25") >= 50; }));
     auto start = std::chrono::steady_clock::now();
     std::thread stopper([&] { client.cancel(); });
     client.join(output);
@@ -66,8 +66,7 @@ TEST_SUITE("join") {
     int cancelled = 0;
     for (const auto& h : output) cancelled += host_error_is<pssh::Cancelled>(h);
     CHECK(cancelled == 50);
-    std::this_thread::sleep_for(200ms);
-    CHECK(remote_processes("sleep 1000.25") == 0);  // TERM reached them
+    CHECK(eventually([] { return remote_processes("sleep 1000.25") == 0; }));  // TERM reached them
   }
 
   TEST_CASE("cancel() also stops hosts still connecting") {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 
 #include <cstdlib>
+#include <thread>
 #include <memory>
 
 rig::Sshd& server() {
@@ -28,6 +29,15 @@ int entries_in(const char* directory) {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 std::string error_message(const pssh::HostOutput& output) {
