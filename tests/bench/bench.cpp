@@ -10,7 +10,8 @@
 // bare sequential loop of libssh calls, the floor for this stack. Then idle
 // CPU while hosts sleep, and many hosts behind an added 50 ms round trip.
 // `pssh-bench files` instead copies 256 MiB over SFTP and SCP next to
-// OpenSSH's sftp and scp.
+// OpenSSH's sftp and scp; `pssh-bench proxy` streams output from 50 hosts
+// through one proxy, next to the same hosts direct and OpenSSH's ssh -W.
 #include "rig.hpp"
 
 #include <pssh/pssh.hpp>
@@ -325,6 +326,59 @@ void file_benchmark(const rig::Sshd& sshd) {
   std::printf("  peak RSS of this process: %ld KiB\n", peak_rss_kib());
 }
 
+/// 50 hosts each stream 20 MB of output, reached directly and then through
+/// one proxy session (the same sshd as bastion), next to OpenSSH, whose
+/// ProxyCommand ssh -W makes one bastion connection per host.
+void proxy_benchmark(const rig::Sshd& sshd) {
+  const std::size_t n = 50;
+  const std::string command = "head -c 20000000 /dev/zero";
+  auto run = [&](const pssh::ClientOptions& options) {
+    double cpu = cpu_seconds(RUSAGE_SELF);
+    auto start = Clock::now();
+    pssh::ParallelClient client(rig::loopback_hosts(n), options);
+    auto output = client.run_command(command);
+    client.join(output, {.timeout = {}, .consume_output = true});
+    check(output);
+    return Figures{seconds(start), (cpu_seconds(RUSAGE_SELF) - cpu) * 1000 / static_cast<double>(n)};
+  };
+  auto options = bench_options(sshd, n);
+  Figures direct = run(options);
+  options.proxy = pssh::ProxyConfig{.host = "127.0.0.1", .port = sshd.port()};
+  Figures tunnelled = run(options);
+
+  auto opts = openssh_options(sshd);
+  opts.pop_back();  // "-P port" is scp's spelling
+  opts.pop_back();
+  std::string jump = "ssh";
+  for (const auto& o : opts) jump += " " + o;
+  jump += " -p " + std::to_string(sshd.port()) + " -W %h:%p 127.0.0.1";
+  double cpu = cpu_seconds(RUSAGE_CHILDREN);
+  auto start = Clock::now();
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<std::string> argv{"sh", "-c", "exec \"$@\" > /dev/null", "sh", "ssh"};
+    argv.insert(argv.end(), opts.begin(), opts.end());
+    argv.insert(argv.end(), {"-p", std::to_string(sshd.port()), "-o", "ProxyCommand=" + jump,
+                             rig::loopback_host(i), command});
+    pids.push_back(rig::spawn(argv));
+  }
+  int failed = 0;
+  for (pid_t pid : pids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  if (failed != 0) throw std::runtime_error(std::to_string(failed) + " ssh -W runs failed");
+  Figures openssh{seconds(start), (cpu_seconds(RUSAGE_CHILDREN) - cpu) * 1000 / static_cast<double>(n)};
+
+  std::printf("proxy: %zu hosts each stream 20 MB; wall, client CPU per host\n", n);
+  std::printf("  pssh direct          %6.2f s %7.1f ms\n", direct.wall, direct.cpu_per_host_ms);
+  std::printf("  pssh via 1 proxy     %6.2f s %7.1f ms   (%.2fx the direct CPU; 1 bastion connection)\n",
+              tunnelled.wall, tunnelled.cpu_per_host_ms, tunnelled.cpu_per_host_ms / direct.cpu_per_host_ms);
+  std::printf("  ssh, ProxyCommand -W %6.2f s %7.1f ms   (%zu bastion connections); pssh/ssh CPU %.2fx\n",
+              openssh.wall, openssh.cpu_per_host_ms, n, tunnelled.cpu_per_host_ms / openssh.cpu_per_host_ms);
+}
+
 void print_row(std::size_t n, const Figures& ours, const Figures& ssh, const Figures& bare,
                long rss_per_host) {
   std::printf("%5zu  %7.2f s %7.2f ms | %7.2f s %7.2f ms | %7.2f ms | %6ld KiB | %5.2fx %5.2fx %5.2fx\n",
@@ -338,7 +392,8 @@ void print_row(std::size_t n, const Figures& ours, const Figures& ssh, const Fig
 int main(int argc, char** argv) {
   std::vector<std::size_t> sizes{10, 100, 500};
   bool files = argc > 1 && std::string(argv[1]) == "files";
-  if (argc > 1 && !files) {
+  bool proxy = argc > 1 && std::string(argv[1]) == "proxy";
+  if (argc > 1 && !files && !proxy) {
     sizes.clear();
     for (int i = 1; i < argc; ++i) sizes.push_back(std::strtoul(argv[i], nullptr, 10));
   }
@@ -348,6 +403,10 @@ int main(int argc, char** argv) {
   rig::Sshd sshd({.listeners = 8, .extra_config = {}, .host_key = {}});
   if (files) {
     file_benchmark(sshd);
+    return 0;
+  }
+  if (proxy) {
+    proxy_benchmark(sshd);
     return 0;
   }
   std::printf("pssh engine benchmark: %u cores, libssh %s, kex %s, hosts run `true`\n",
