@@ -179,6 +179,31 @@ UniqueFd Session::connect_through_proxy() {
   return std::move(opened->fd);
 }
 
+void Session::set_algorithms(ssh_session s) const {
+  struct List {
+    const std::optional<std::string>& value;
+    const char* key;
+    std::vector<ssh_options_e> options;
+  };
+  const List lists[] = {
+      {settings_.ciphers, "Ciphers", {SSH_OPTIONS_CIPHERS_C_S, SSH_OPTIONS_CIPHERS_S_C}},
+      {settings_.macs, "MACs", {SSH_OPTIONS_HMAC_C_S, SSH_OPTIONS_HMAC_S_C}},
+      {settings_.kex_algorithms, "KexAlgorithms", {SSH_OPTIONS_KEY_EXCHANGE}},
+      {settings_.host_key_algorithms, "HostKeyAlgorithms", {SSH_OPTIONS_HOSTKEYS}},
+  };
+  for (const List& list : lists) {
+    if (!list.value) continue;
+    for (ssh_options_e option : list.options) {
+      if (ssh_options_set(s, option, list.value->c_str()) != SSH_OK) {
+        throw HostArgumentError(settings_.host, "the ssh config's " + std::string(list.key) + " '" +
+                                                    *list.value + "' for " + settings_.host +
+                                                    " names nothing libssh supports (" +
+                                                    ssh_get_error(s) + "); fix the ssh config");
+      }
+    }
+  }
+}
+
 void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   close();
   if (aborted_.load() == StopReason::cancelled) throw_aborted("connecting");
@@ -209,6 +234,7 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
     ssh_options_set(s, SSH_OPTIONS_GSSAPI_CLIENT_IDENTITY, settings_.gssapi_client_identity->c_str());
   int delegate = settings_.gssapi_delegate_credentials ? 1 : 0;
   ssh_options_set(s, SSH_OPTIONS_GSSAPI_DELEGATE_CREDENTIALS, &delegate);
+  set_algorithms(s);
   socket_ = std::move(fd);
   libssh_fd_ = ::fcntl(socket_.get(), F_DUPFD_CLOEXEC, 0);
   if (libssh_fd_ < 0) {

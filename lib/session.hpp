@@ -76,6 +76,7 @@ class Session {
   UniqueFd connect_socket();
   UniqueFd connect_through_proxy();
   void sleep_before_retry();
+  void set_algorithms(ssh_session s) const;
 
   HostSettings settings_;
   Watchdog& watchdog_;

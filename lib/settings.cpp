@@ -169,7 +169,11 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.gssapi_server_identity = options.gssapi_server_identity;
   s.gssapi_client_identity = options.gssapi_client_identity;
   s.gssapi_delegate_credentials = options.gssapi_delegate_credentials;
-  s.num_retries = config.num_retries.value_or(options.num_retries);
+  const ClientOptions defaults;
+  s.num_retries = config.num_retries.value_or(
+      options.num_retries == defaults.num_retries && file.connection_attempts
+          ? *file.connection_attempts - 1
+          : options.num_retries);
   s.retry_delay = config.retry_delay.value_or(options.retry_delay);
   s.timeout = config.timeout.value_or(options.timeout);
   s.proxy = config.proxy ? config.proxy : options.proxy;
@@ -180,8 +184,18 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
       options.keepalive > duration::zero()
           ? options.keepalive
           : std::chrono::seconds(file.server_alive_interval.value_or(0)));
-  s.host_key_policy = config.host_key_policy.value_or(options.host_key_policy);
-  s.known_hosts = expand_home(config.known_hosts.value_or(options.known_hosts));
+  s.host_key_policy = config.host_key_policy.value_or(
+      options.host_key_policy == defaults.host_key_policy
+          ? file.strict_host_key_checking.value_or(options.host_key_policy)
+          : options.host_key_policy);
+  s.known_hosts = expand_home(config.known_hosts.value_or(
+      options.known_hosts == defaults.known_hosts && file.user_known_hosts_file
+          ? expand_tokens(*file.user_known_hosts_file, name, s.user)
+          : options.known_hosts));
+  s.ciphers = file.ciphers;
+  s.macs = file.macs;
+  s.kex_algorithms = file.kex_algorithms;
+  s.host_key_algorithms = file.host_key_algorithms;
 
   if (file.identity_files.empty()) {
     for (const char* name_of_key : {"id_ed25519", "id_ecdsa", "id_rsa"})

@@ -40,6 +40,8 @@ struct HostSettings {
   duration keepalive{};
   HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;
   std::string known_hosts;
+  /// The ssh config's algorithm lists, handed to libssh as written.
+  std::optional<std::string> ciphers, macs, kex_algorithms, host_key_algorithms;
 
   /// "user@host:port", how messages name the destination.
   std::string destination() const;

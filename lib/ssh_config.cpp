@@ -132,13 +132,21 @@ class ConfigReader {
     } else if (key == "compression" && !entry.compression) {
       entry.compression = lower(value) == "yes";
     } else if (key == "serveraliveinterval" && !entry.server_alive_interval) {
-      int seconds = -1;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-      if (ec != std::errc() || ptr != value.data() + value.size() || seconds < 0) {
-        throw Error(host_, where + ": ServerAliveInterval '" + value +
-                               "' is not a number of seconds; fix the ssh config");
-      }
-      entry.server_alive_interval = seconds;
+      entry.server_alive_interval = parse_count(value, 0, "ServerAliveInterval", where);
+    } else if (key == "connectionattempts" && !entry.connection_attempts) {
+      entry.connection_attempts = parse_count(value, 1, "ConnectionAttempts", where);
+    } else if (key == "stricthostkeychecking" && !entry.strict_host_key_checking) {
+      entry.strict_host_key_checking = parse_strictness(value, where);
+    } else if (key == "userknownhostsfile" && !entry.user_known_hosts_file) {
+      entry.user_known_hosts_file = value;
+    } else if (key == "ciphers" && !entry.ciphers) {
+      entry.ciphers = value;
+    } else if (key == "macs" && !entry.macs) {
+      entry.macs = value;
+    } else if (key == "kexalgorithms" && !entry.kex_algorithms) {
+      entry.kex_algorithms = value;
+    } else if (key == "hostkeyalgorithms" && !entry.host_key_algorithms) {
+      entry.host_key_algorithms = value;
     } else if (key == "identityfile") {
       entry.identity_files.push_back(value);
     } else if (key == "port" && !entry.port) {
@@ -149,6 +157,26 @@ class ConfigReader {
       }
       entry.port = port;
     }
+  }
+
+  int parse_count(const std::string& value, int least, const char* key, const std::string& where) const {
+    int count = -1;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), count);
+    if (ec != std::errc() || ptr != value.data() + value.size() || count < least) {
+      throw Error(host_, where + ": " + key + " '" + value + "' is not a whole number of at least " +
+                             std::to_string(least) + "; fix the ssh config");
+    }
+    return count;
+  }
+
+  HostKeyPolicy parse_strictness(const std::string& value, const std::string& where) const {
+    std::string v = lower(value);
+    // A library cannot ask: "ask" is strict. "no" would let a changed key
+    // through in ssh(1); pssh never takes that from a config file.
+    if (v == "yes" || v == "ask") return HostKeyPolicy::strict;
+    if (v == "accept-new" || v == "no" || v == "off") return HostKeyPolicy::accept_new;
+    throw Error(host_, where + ": StrictHostKeyChecking '" + value +
+                           "' is not yes, ask, accept-new or no; fix the ssh config");
   }
 
   const std::string& host_;

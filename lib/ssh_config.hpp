@@ -16,6 +16,11 @@ struct SshConfigEntry {
   std::optional<int> port;
   std::optional<bool> forward_agent, compression;
   std::optional<int> server_alive_interval;  ///< seconds
+  std::optional<int> connection_attempts;
+  std::optional<HostKeyPolicy> strict_host_key_checking;  ///< "no" reads as accept_new
+  std::optional<std::string> user_known_hosts_file;       ///< the first file named
+  /// Algorithm lists as written, for libssh (which reads "+", "-" and "^").
+  std::optional<std::string> ciphers, macs, kex_algorithms, host_key_algorithms;
   std::vector<std::string> identity_files;  ///< as written: "~" and %-tokens unexpanded
 };
 

@@ -81,6 +81,38 @@ TEST_SUITE("config") {
                             pssh::Error, "loop.conf line 1: Include nests more than 16 files deep");
   }
 
+  TEST_CASE("algorithm lists, UserKnownHostsFile, StrictHostKeyChecking and ConnectionAttempts") {
+    rig::TempDir dir;
+    auto known = dir.path() / "known";
+    auto config = dir.path() / "config";
+    rig::write_file(config, "Host 127.0.0.2\n"
+                            "  KexAlgorithms curve25519-sha256\n  Ciphers aes128-ctr\n"
+                            "  MACs hmac-sha2-256\n  HostKeyAlgorithms ssh-ed25519\n"
+                            "Host 127.0.0.3\n  Ciphers no-such-cipher\n"
+                            "Host 127.0.0.4\n  StrictHostKeyChecking yes\n"
+                            "Host *\n  UserKnownHostsFile " + known.string() + "\n  ConnectionAttempts 1\n");
+    auto entry = lookup_ssh_config(rig::read_file(config), "127.0.0.2", config.string());
+    CHECK(entry.ciphers == "aes128-ctr");
+    CHECK(entry.connection_attempts == 1);
+    CHECK(entry.strict_host_key_checking == std::nullopt);
+    CHECK(lookup_ssh_config(rig::read_file(config), "127.0.0.4", "cfg").strict_host_key_checking ==
+          pssh::HostKeyPolicy::strict);
+
+    auto options = server().options();
+    options.known_hosts = pssh::ClientOptions{}.known_hosts;  // the default: the config's file applies
+    options.ssh_config = config.string();
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3", "127.0.0.4"}, options);
+    auto output = client.run_command("true", {.stop_on_errors = false});
+    client.join(output);
+    CHECK(output[0].exit_code() == 0);
+    CHECK(rig::read_file(known).find("127.0.0.2") != std::string::npos);  // accept_new wrote there
+    REQUIRE(host_error_is<pssh::HostArgumentError>(output[1]));
+    CHECK(error_message(output[1]).find("Ciphers 'no-such-cipher'") != std::string::npos);
+    REQUIRE(host_error_is<pssh::HostKeyError>(output[2]));  // strict: 127.0.0.4 is not known
+    CHECK_THROWS_CONTAINING(lookup_ssh_config("StrictHostKeyChecking maybe\n", "h", "/x/config"),
+                            pssh::Error, "/x/config line 1: StrictHostKeyChecking 'maybe'");
+  }
+
   TEST_CASE("HostName, Port, User and IdentityFile from the config reach the host") {
     rig::TempDir dir;
     auto config = dir.path() / "config";
