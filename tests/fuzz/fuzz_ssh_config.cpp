@@ -1,4 +1,4 @@
-// ssh_config text and ProxyJump values.
+// ssh_config text (with Include) and ProxyJump values.
 #include "ssh_config.hpp"
 
 #include <pssh/errors.hpp>
@@ -6,11 +6,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    auto entry = pssh::detail::lookup_ssh_config(text, "web1", "fuzz");
+    // Every Include names the input itself: nesting until the depth limit.
+    auto include = [&](const std::string&) {
+      return std::vector<pssh::detail::IncludedFile>{{"fuzz-include", text}};
+    };
+    auto entry = pssh::detail::lookup_ssh_config(text, "web1", "fuzz", include);
     if (entry.proxy_jump) pssh::detail::parse_proxy_jump(*entry.proxy_jump, "web1", "fuzz");
   } catch (const pssh::Error&) {
   }
