@@ -126,16 +126,24 @@ struct ParallelClient::Impl {
   /// The tunnel hub for the host's proxy (or ProxyJump chain, hop by hop):
   /// hosts behind the same proxy share one hub and one proxy connection.
   std::shared_ptr<detail::ProxyHub> proxy_hub_for(const detail::HostSettings& host) {
-    std::vector<ProxyConfig> hops;
-    if (host.proxy) hops.push_back(*host.proxy);
-    else if (host.proxy_jump) hops = detail::parse_proxy_jump(*host.proxy_jump, host.host, ssh_config_path);
+    ClientOptions hop_options = options;
+    hop_options.proxy.reset();
+    std::vector<std::pair<std::string, HostConfig>> hops;  // each hop's host and credentials
+    if (host.proxy) {
+      const ProxyConfig& p = *host.proxy;
+      hops.push_back({p.host, {.user = p.user, .password = p.password, .port = p.port, .pkey = p.pkey}});
+    } else if (host.proxy_jump) {
+      // As ssh(1) runs a jump: the hop's own config entry (or the defaults)
+      // fills what the hop leaves out, not the targets' user and port.
+      hop_options.user.clear();
+      hop_options.port = ClientOptions{}.port;
+      for (auto& hop : detail::parse_proxy_jump(*host.proxy_jump, host.host, ssh_config_path))
+        hops.push_back({hop.host, {.user = hop.user, .port = hop.port}});
+    }
     std::shared_ptr<detail::ProxyHub> via;
     std::string chain;
-    for (const ProxyConfig& hop : hops) {
-      ClientOptions proxy_options = options;
-      proxy_options.proxy.reset();
-      HostConfig credentials{.user = hop.user, .password = hop.password, .port = hop.port, .pkey = hop.pkey};
-      auto settings = detail::resolve_settings(hop.host, 0, proxy_options, credentials,
+    for (const auto& [hop_host, credentials] : hops) {
+      auto settings = detail::resolve_settings(hop_host, 0, hop_options, credentials,
                                                ssh_config_text, ssh_config_path, keys);
       settings.proxy_jump.reset();  // a hop's own ProxyJump is not followed
       settings.proxy_hub = via;

@@ -218,9 +218,9 @@ std::vector<IncludedFile> read_included_files(const std::string& pattern, const 
   return files;
 }
 
-std::vector<ProxyConfig> parse_proxy_jump(const std::string& value, const std::string& host,
-                                          const std::string& origin) {
-  std::vector<ProxyConfig> hops;
+std::vector<JumpHop> parse_proxy_jump(const std::string& value, const std::string& host,
+                                      const std::string& origin) {
+  std::vector<JumpHop> hops;
   if (lower(value) == "none") return hops;
   std::string_view rest = value;
   while (!rest.empty()) {
@@ -228,7 +228,7 @@ std::vector<ProxyConfig> parse_proxy_jump(const std::string& value, const std::s
     std::string_view hop = rest.substr(0, comma);
     rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
     if (hop.rfind("ssh://", 0) == 0) hop.remove_prefix(6);
-    ProxyConfig proxy;
+    JumpHop proxy;
     if (auto at = hop.rfind('@'); at != std::string_view::npos) {
       proxy.user = std::string(hop.substr(0, at));
       hop.remove_prefix(at + 1);
@@ -240,7 +240,7 @@ std::vector<ProxyConfig> parse_proxy_jump(const std::string& value, const std::s
                     (close != std::string_view::npos ? colon > close : hop.find(':') == colon);
     if (has_port) {
       proxy.port = parse_port(hop.substr(colon + 1));
-      if (proxy.port == 0) {
+      if (*proxy.port == 0) {
         throw Error(host, origin + ": ProxyJump '" + value + "' has a bad port; use [user@]host[:port]");
       }
       hop = hop.substr(0, colon);

@@ -44,10 +44,18 @@ SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
 /// matches but cannot be read throws pssh::Error naming it.
 std::vector<IncludedFile> read_included_files(const std::string& pattern, const std::string& origin);
 
+/// One ProxyJump hop as written; what it leaves out comes from the hop's
+/// own config entry, as when ssh(1) runs the jump.
+struct JumpHop {
+  std::string host;
+  std::optional<int> port;
+  std::optional<std::string> user;
+};
+
 /// ProxyJump's "[user@]host[:port]" hops (comma-separated, "ssh://" allowed),
 /// first hop first; "none" gives none. A bad port throws pssh::Error naming
 /// `host` and `origin`.
-std::vector<ProxyConfig> parse_proxy_jump(const std::string& value, const std::string& host,
+std::vector<JumpHop> parse_proxy_jump(const std::string& value, const std::string& host,
                                           const std::string& origin);
 
 }  // namespace pssh::detail

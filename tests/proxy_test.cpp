@@ -164,6 +164,23 @@ TEST_SUITE("proxy") {
     CHECK(bastion.connections() == 2);
   }
 
+  TEST_CASE("a ProxyJump hop without a port takes its own config entry's Port, not the targets'") {
+    Bastion bastion;
+    rig::TempDir dir;
+    auto config = dir.path() / "config";
+    rig::write_file(config, "Host jump-alias\n  HostName 127.0.0.1\n  Port " +
+                                std::to_string(bastion.sshd.port()) +
+                                "\nHost 127.0.0.2\n  ProxyJump jump-alias\n");
+    auto options = server().options();  // the targets' port is the suite sshd's
+    options.ssh_config = config.string();
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto output = client.run_command("echo through");
+    client.join(output);
+    INFO(error_message(output[0]));
+    CHECK(lines(output[0].stdout_lines()) == std::vector<std::string>{"through"});
+    CHECK(bastion.connections() == 1);
+  }
+
   TEST_CASE("ProxyJump values parse into hops") {
     using pssh::detail::parse_proxy_jump;
     auto hops = parse_proxy_jump("ssh://ops@jump1:2222,jump2,[::1]:2200", "h", "cfg");
@@ -172,7 +189,8 @@ TEST_SUITE("proxy") {
     CHECK(hops[0].host == "jump1");
     CHECK(hops[0].port == 2222);
     CHECK(hops[1].host == "jump2");
-    CHECK(hops[1].port == 22);
+    CHECK(hops[1].port == std::nullopt);  // the hop's own config entry, else 22
+    CHECK(hops[1].user == std::nullopt);
     CHECK(hops[2].host == "[::1]");
     CHECK(hops[2].port == 2200);
     CHECK(parse_proxy_jump("none", "h", "cfg").empty());
