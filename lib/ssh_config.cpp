@@ -1,4 +1,5 @@
-// A small reader for ssh_config(5): Host blocks, Include, and the keys pssh uses.
+// A small reader for ssh_config(5): Host and Match blocks, Include, and the
+// keys pssh uses.
 #include "ssh_config.hpp"
 
 #include "settings.hpp"
@@ -50,19 +51,30 @@ int parse_port(std::string_view value) {
   return port;
 }
 
-bool host_matches(const std::vector<std::string>& patterns, const std::string& host) {
+/// ssh(1)'s pattern list: "*" and "?" wildcards, "!" negates, and a negated
+/// match wins.
+bool patterns_match(const std::vector<std::string>& patterns, const std::string& subject) {
   bool matched = false;
-  for (std::size_t i = 1; i < patterns.size(); ++i) {
-    std::string_view pattern = patterns[i];
+  for (std::string_view pattern : patterns) {
     bool negated = !pattern.empty() && pattern.front() == '!';
     if (negated) pattern.remove_prefix(1);
-    std::string p(pattern);
-    if (::fnmatch(lower(p).c_str(), lower(host).c_str(), 0) == 0) {
+    if (::fnmatch(lower(std::string(pattern)).c_str(), lower(subject).c_str(), 0) == 0) {
       if (negated) return false;
       matched = true;
     }
   }
   return matched;
+}
+
+std::vector<std::string> split_commas(const std::string& list) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (auto comma = list.find(','); comma != std::string::npos; comma = list.find(',', start)) {
+    parts.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  parts.push_back(list.substr(start));
+  return parts;
 }
 
 }  // namespace
@@ -90,11 +102,11 @@ class ConfigReader {
       if (words.empty() || words[0].front() == '#') continue;
       std::string key = lower(words[0]);
       if (key == "host") {
-        active = host_matches(words, host_);
+        active = patterns_match({words.begin() + 1, words.end()}, host_);
         continue;
       }
       if (key == "match") {
-        active = false;
+        active = match(words);
         continue;
       }
       if (!active || words.size() < 2) continue;
@@ -157,6 +169,25 @@ class ConfigReader {
       }
       entry.port = port;
     }
+  }
+
+  /// `Match all`, and `host` / `originalhost` with comma-separated patterns,
+  /// each criterion negatable with "!". A block with any other criterion
+  /// (exec, user, canonical, ...) does not apply: pssh cannot judge it.
+  bool match(const std::vector<std::string>& words) const {
+    if (words.size() == 2 && lower(words[1]) == "all") return true;
+    if (words.size() < 3 || words.size() % 2 == 0) return false;
+    for (std::size_t i = 1; i + 1 < words.size(); i += 2) {
+      std::string criterion = lower(words[i]);
+      bool negated = criterion.front() == '!';
+      if (negated) criterion.erase(0, 1);
+      std::string subject;
+      if (criterion == "host") subject = entry.hostname.value_or(host_);
+      else if (criterion == "originalhost") subject = host_;
+      else return false;
+      if (patterns_match(split_commas(words[i + 1]), subject) == negated) return false;
+    }
+    return true;
   }
 
   int parse_count(const std::string& value, int least, const char* key, const std::string& where) const {

@@ -31,7 +31,9 @@ struct IncludedFile {
 using IncludeReader = std::function<std::vector<IncludedFile>(const std::string& pattern)>;
 
 /// Settings for `host` from config text, first value winning as in ssh(1).
-/// `Host` patterns support `*`, `?` and `!`; `Match` blocks are skipped.
+/// `Host` patterns support `*`, `?` and `!`. `Match` understands `all`, `host`
+/// (after HostName) and `originalhost`; a block with another criterion
+/// (exec, user, ...) is skipped.
 /// `Include` reads through `include` (none: Include is ignored), 16 deep at
 /// most, and applies only where it stands in a matching block, as in ssh(1).
 /// `origin` names the text in errors (a bad Port throws pssh::Error).

@@ -38,6 +38,28 @@ TEST_SUITE("config") {
     CHECK(web3.port == 22);
   }
 
+  TEST_CASE("Match: all, host (after HostName) and originalhost, with lists and negation") {
+    const char* text =
+        "Host short\n"
+        "  HostName long.example.com\n"
+        "Match exec \"true\" host *\n"
+        "  User from-exec\n"
+        "Match host *.example.com,!db*\n"
+        "  User by-hostname\n"
+        "Match originalhost short !host nothing*\n"
+        "  Port 2200\n"
+        "Match !originalhost short\n"
+        "  Port 2300\n"
+        "Match all\n"
+        "  User everyone\n";
+    auto short_name = lookup_ssh_config(text, "short", "cfg");
+    CHECK(short_name.user == "by-hostname");  // host is matched after HostName; exec never applies
+    CHECK(short_name.port == 2200);
+    auto db = lookup_ssh_config(text, "db1.example.com", "cfg");
+    CHECK(db.user == "everyone");  // !db* refused the hostname block
+    CHECK(db.port == 2300);
+  }
+
   TEST_CASE("a bad Port or ServerAliveInterval names the file and line") {
     CHECK_THROWS_CONTAINING(lookup_ssh_config("Host *\n Port http\n", "h", "/x/config"),
                             pssh::Error, "/x/config line 2: Port 'http' is not a port number");
