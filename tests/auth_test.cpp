@@ -5,7 +5,6 @@
 #include <signal.h>
 
 #include <filesystem>
-#include <thread>
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -25,6 +24,22 @@ int run_true(const std::string& host, const pssh::ClientOptions& options,
   client.wait_finished(output);
   return *output.exit_code();
 }
+
+/// An agent holding the suite's key, frozen with SIGSTOP; agent auth only.
+struct StoppedAgent {
+  StoppedAgent() {
+    agent.add(server().user_key());
+    ::setenv("SSH_AUTH_SOCK", agent.socket().c_str(), 1);
+    ::kill(agent.pid(), SIGSTOP);
+    options.allow_agent = true;
+  }
+  ~StoppedAgent() {
+    ::kill(agent.pid(), SIGCONT);
+    ::unsetenv("SSH_AUTH_SOCK");
+  }
+  rig::Agent agent;
+  pssh::ClientOptions options = no_credentials();
+};
 
 }  // namespace
 
@@ -87,47 +102,24 @@ TEST_SUITE("auth") {
     CHECK(error_message(output[1]).find("tried no method") != std::string::npos);
   }
 
-  TEST_CASE("an agent that stops answering is a Timeout, not a hang") {
-    rig::Agent agent;
-    agent.add(server().user_key());
-    ::setenv("SSH_AUTH_SOCK", agent.socket().c_str(), 1);
-    ::kill(agent.pid(), SIGSTOP);
-    auto options = no_credentials();
-    options.allow_agent = true;
+  TEST_CASE_FIXTURE(StoppedAgent, "an agent that stops answering is a Timeout, not a hang") {
     options.timeout = 1s;
     options.num_retries = 0;
     auto start = std::chrono::steady_clock::now();
     pssh::ParallelClient client({"127.0.0.2"}, options);
     auto output = client.run_command("true", {.stop_on_errors = false});
     client.join(output);
-    double waited = seconds_since(start);
-    ::kill(agent.pid(), SIGCONT);
-    ::unsetenv("SSH_AUTH_SOCK");
-    CHECK(waited < 3.0 * slowdown);
+    CHECK(seconds_since(start) < 3.0 * slowdown);
     REQUIRE(host_error_is<pssh::Timeout>(output[0]));
     INFO(error_message(output[0]));
     CHECK(error_message(output[0]).find("agent") != std::string::npos);
   }
 
-  TEST_CASE("cancel() reaches hosts asking a hung agent and those waiting their turn for it") {
-    rig::Agent agent;
-    agent.add(server().user_key());
-    ::setenv("SSH_AUTH_SOCK", agent.socket().c_str(), 1);
-    ::kill(agent.pid(), SIGSTOP);
-    auto options = no_credentials();
-    options.allow_agent = true;
+  TEST_CASE_FIXTURE(StoppedAgent,
+                    "cancel() reaches hosts asking a hung agent and those waiting their turn for it") {
     options.timeout = 60s;
     pssh::ParallelClient client(rig::loopback_hosts(20), options);  // more than the 8 agent slots
-    std::thread runner([&] { client.run_command("true", {.stop_on_errors = false}); });
-    std::this_thread::sleep_for(1s);
-    auto start = std::chrono::steady_clock::now();
-    client.cancel();
-    runner.join();
-    client.join();
-    double waited = seconds_since(start);
-    ::kill(agent.pid(), SIGCONT);
-    ::unsetenv("SSH_AUTH_SOCK");
-    CHECK(waited < 2.0 * slowdown);
+    CHECK(seconds_to_cancel(client, 1s) < 2.0 * slowdown);
     for (const auto& h : client.get_last_output()) {
       INFO(h.host() << ": " << error_message(h));
       CHECK(host_error_is<pssh::Cancelled>(h));

@@ -40,6 +40,10 @@ inline int open_fds() { return entries_in("/proc/self/fd"); }
 /// Seconds since `start`.
 double seconds_since(std::chrono::steady_clock::time_point start);
 
+/// Runs `true` on every host of `client` in another thread, calls cancel()
+/// `after` that, and returns the seconds from cancel() until all were done.
+double seconds_to_cancel(pssh::ParallelClient& client, std::chrono::milliseconds after);
+
 /// Whether `condition` holds within `limit`, asked every 20 ms: for what
 /// another process (sshd, a fake server) finishes on its own time.
 bool eventually(const std::function<bool()>& condition,

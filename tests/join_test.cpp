@@ -74,13 +74,7 @@ TEST_SUITE("join") {
     auto options = server().options();
     options.port = blackhole.port();
     pssh::ParallelClient client(std::vector<std::string>(5, "127.0.0.1"), options);
-    std::thread runner([&] { client.run_command("true", {.stop_on_errors = false}); });
-    std::this_thread::sleep_for(200ms);
-    auto start = std::chrono::steady_clock::now();
-    client.cancel();
-    runner.join();
-    client.join();
-    CHECK(seconds_since(start) < 1.0 * slowdown);
+    CHECK(seconds_to_cancel(client, 200ms) < 1.0 * slowdown);
     for (const auto& h : client.get_last_output()) CHECK(host_error_is<pssh::Cancelled>(h));
   }
 

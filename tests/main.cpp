@@ -31,6 +31,16 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+double seconds_to_cancel(pssh::ParallelClient& client, std::chrono::milliseconds after) {
+  std::thread runner([&] { client.run_command("true", {.stop_on_errors = false}); });
+  std::this_thread::sleep_for(after);
+  auto start = std::chrono::steady_clock::now();
+  client.cancel();
+  runner.join();
+  client.join();
+  return seconds_since(start);
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!condition()) {

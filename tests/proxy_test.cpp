@@ -6,7 +6,6 @@
 
 #include <signal.h>
 
-#include <thread>
 
 using namespace std::chrono_literals;
 
@@ -111,13 +110,7 @@ TEST_SUITE("proxy") {
       options.ssh_config = config.string();
     }
     pssh::ParallelClient client(rig::loopback_hosts(4), options);
-    std::thread runner([&] { client.run_command("true", {.stop_on_errors = false}); });
-    std::this_thread::sleep_for(300ms);
-    auto start = std::chrono::steady_clock::now();
-    client.cancel();
-    runner.join();
-    client.join();
-    CHECK(seconds_since(start) < 2.0 * slowdown);  // the grace time, not the 60 s timeout
+    CHECK(seconds_to_cancel(client, 300ms) < 2.0 * slowdown);  // the grace time, not the 60 s timeout
     for (const auto& h : client.get_last_output()) {
       INFO(h.host() << ": " << error_message(h));
       CHECK(host_error_is<pssh::Cancelled>(h));
