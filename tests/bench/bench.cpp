@@ -104,19 +104,24 @@ std::vector<std::string> ssh_argv(const rig::Sshd& sshd, const std::string& host
           host, "true"};
 }
 
-Figures ssh_run(const rig::Sshd& sshd, std::size_t n) {
-  double cpu = cpu_seconds(RUSAGE_CHILDREN);
-  auto start = Clock::now();
-  std::vector<pid_t> pids;
-  for (std::size_t i = 0; i < n; ++i)
-    pids.push_back(rig::spawn(ssh_argv(sshd, rig::loopback_host(i), sshd.port(i % 8))));
+/// Waits for every child; throws if any did not exit 0.
+void wait_all(const std::vector<pid_t>& pids, const std::string& what) {
   int failed = 0;
   for (pid_t pid : pids) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
-  if (failed != 0) throw std::runtime_error(std::to_string(failed) + " ssh runs failed");
+  if (failed != 0) throw std::runtime_error(std::to_string(failed) + " " + what + " runs failed");
+}
+
+Figures ssh_run(const rig::Sshd& sshd, std::size_t n) {
+  double cpu = cpu_seconds(RUSAGE_CHILDREN);
+  auto start = Clock::now();
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < n; ++i)
+    pids.push_back(rig::spawn(ssh_argv(sshd, rig::loopback_host(i), sshd.port(i % 8))));
+  wait_all(pids, "ssh");
   return {seconds(start), (cpu_seconds(RUSAGE_CHILDREN) - cpu) * 1000 / static_cast<double>(n)};
 }
 
@@ -362,13 +367,7 @@ void proxy_benchmark(const rig::Sshd& sshd) {
                              rig::loopback_host(i), command});
     pids.push_back(rig::spawn(argv));
   }
-  int failed = 0;
-  for (pid_t pid : pids) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
-  if (failed != 0) throw std::runtime_error(std::to_string(failed) + " ssh -W runs failed");
+  wait_all(pids, "ssh -W");
   Figures openssh{seconds(start), (cpu_seconds(RUSAGE_CHILDREN) - cpu) * 1000 / static_cast<double>(n)};
 
   std::printf("proxy: %zu hosts each stream 20 MB; wall, client CPU per host\n", n);
