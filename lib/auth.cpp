@@ -86,7 +86,7 @@ class Login {
     const HostSettings& s = session_.settings();
     // In slices, so that a cancel reaches a host waiting its turn.
     auto until = Clock::now() + s.timeout;
-    while (!agent_slots.try_acquire_for(std::chrono::milliseconds(50))) {
+    while (!agent_slots.try_acquire_for(wait_slice)) {
       if (session_.aborted() != StopReason::none)
         session_.fail<AuthenticationError>("authentication (publickey (agent))");
       if (Clock::now() >= until) {

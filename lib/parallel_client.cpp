@@ -17,8 +17,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace pssh {
 
@@ -51,13 +49,6 @@ struct ActiveWork {
   std::shared_ptr<HostSlot> slot;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string host_list_text(const Output& outputs) {
   std::string text;
   for (std::size_t i = 0; i < outputs.size() && i < 5; ++i)
@@ -73,7 +64,7 @@ struct ParallelClient::Impl {
   detail::Watchdog watchdog;
   detail::WorkerPool pool;
   detail::KeyCache keys;
-  std::string ssh_config_path, ssh_config_text;
+  detail::SshConfigFile ssh_config;
   std::map<std::string, std::shared_ptr<detail::ProxyHub>> proxies;  // by hop chain
   std::vector<std::string> hosts;
   std::vector<std::shared_ptr<HostSlot>> slots;
@@ -85,8 +76,7 @@ struct ParallelClient::Impl {
   Impl(std::vector<std::string> host_list, ClientOptions opts, std::vector<HostConfig> config)
       : options(std::move(opts)), pool(options.pool_size) {
     if (options.ssh_config) {
-      ssh_config_path = detail::expand_home(*options.ssh_config);
-      ssh_config_text = read_file(ssh_config_path);
+      ssh_config = detail::SshConfigFile(detail::expand_home(*options.ssh_config));
     }
     set_hosts(std::move(host_list), std::move(config));
   }
@@ -114,7 +104,7 @@ struct ParallelClient::Impl {
       }
       auto settings = detail::resolve_settings(host_list[i], i, options,
                                                config.empty() ? HostConfig{} : config[i],
-                                               ssh_config_text, ssh_config_path, keys);
+                                               ssh_config, keys);
       settings.proxy_hub = proxy_hub_for(settings);
       next.push_back(std::make_shared<HostSlot>(std::move(settings)));
     }
@@ -137,14 +127,14 @@ struct ParallelClient::Impl {
       // fills what the hop leaves out, not the targets' user and port.
       hop_options.user.clear();
       hop_options.port = ClientOptions{}.port;
-      for (auto& hop : detail::parse_proxy_jump(*host.proxy_jump, host.host, ssh_config_path))
+      for (auto& hop : detail::parse_proxy_jump(*host.proxy_jump, host.host, ssh_config.path()))
         hops.push_back({hop.host, {.user = hop.user, .port = hop.port}});
     }
     std::shared_ptr<detail::ProxyHub> via;
     std::string chain;
     for (const auto& [hop_host, credentials] : hops) {
       auto settings = detail::resolve_settings(hop_host, 0, hop_options, credentials,
-                                               ssh_config_text, ssh_config_path, keys);
+                                               ssh_config, keys);
       settings.proxy_jump.reset();  // a hop's own ProxyJump is not followed
       settings.proxy_hub = via;
       chain += (chain.empty() ? "" : " > ") + settings.destination();

@@ -129,16 +129,13 @@ SharedKey KeyCache::load(const PrivateKey& key, const std::optional<std::string>
 
 HostSettings resolve_settings(const std::string& host, std::size_t index,
                               const ClientOptions& options, const HostConfig& config,
-                              const std::string& ssh_config_text, const std::string& ssh_config_path,
-                              KeyCache& keys) {
+                              const SshConfigFile& ssh_config, KeyCache& keys) {
   HostSettings s;
   s.host = host;
   s.index = index;
   s.alias = config.alias.value_or(host);
   std::string name = strip_brackets(host);
-  SshConfigEntry file = lookup_ssh_config(
-      ssh_config_text, name, ssh_config_path,
-      [&](const std::string& pattern) { return read_included_files(pattern, ssh_config_path); });
+  SshConfigEntry file = ssh_config.lookup(name);
 
   s.hostname = file.hostname ? expand_tokens(*file.hostname, name, "") : name;
   // Explicit settings beat the ssh config; ClientOptions' defaults do not.
@@ -169,7 +166,7 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.gssapi_server_identity = options.gssapi_server_identity;
   s.gssapi_client_identity = options.gssapi_client_identity;
   s.gssapi_delegate_credentials = options.gssapi_delegate_credentials;
-  const ClientOptions defaults;
+  static const ClientOptions defaults;
   s.num_retries = config.num_retries.value_or(
       options.num_retries == defaults.num_retries && file.connection_attempts
           ? *file.connection_attempts - 1

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "handles.hpp"
+#include "ssh_config.hpp"
 
 #include <pssh/options.hpp>
 
@@ -61,11 +62,9 @@ class KeyCache {
   std::map<std::tuple<bool, std::string, std::string, std::string>, SharedKey> keys_;
 };
 
-/// Resolves every setting for hosts[index]; `ssh_config_text` is the content of
-/// the configured ssh config (empty if none).
+/// Resolves every setting for hosts[index].
 HostSettings resolve_settings(const std::string& host, std::size_t index,
                               const ClientOptions& options, const HostConfig& config,
-                              const std::string& ssh_config_text, const std::string& ssh_config_path,
-                              KeyCache& keys);
+                              const SshConfigFile& ssh_config, KeyCache& keys);
 
 }  // namespace pssh::detail

@@ -82,7 +82,7 @@ std::vector<Address> resolve(const std::string& label, const std::string& hostna
       [=] { return lookup(label, hostname, port, ipv6_only); });
   auto result = task.get_future();
   std::thread(std::move(task)).detach();
-  while (result.wait_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50))) !=
+  while (result.wait_until(std::min(deadline, Clock::now() + wait_slice)) !=
          std::future_status::ready) {
     if (aborted()) return {};
     if (Clock::now() >= deadline) {

@@ -18,6 +18,14 @@
 namespace pssh::detail {
 namespace {
 
+std::optional<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 std::vector<std::string> split_words(std::string_view line) {
   std::vector<std::string> words;
   std::size_t i = 0;
@@ -229,24 +237,33 @@ std::vector<IncludedFile> read_included_files(const std::string& pattern, const 
     bool system = origin.rfind("/etc/ssh/", 0) == 0;
     path = (system ? std::string("/etc/ssh") : expand_home("~/.ssh")) + "/" + path;
   }
-  glob_t found{};
+  struct Matches {
+    glob_t found{};
+    ~Matches() { ::globfree(&found); }
+  } matches;
   std::vector<IncludedFile> files;
-  if (::glob(path.c_str(), 0, nullptr, &found) == 0) {
-    for (std::size_t i = 0; i < found.gl_pathc; ++i) {
-      std::string name = found.gl_pathv[i];
-      std::ifstream in(name, std::ios::binary);
-      std::ostringstream text;
-      text << in.rdbuf();
-      if (!in) {
-        ::globfree(&found);
-        throw Error("", "cannot read " + name + ", included from " + origin +
-                            "; fix its permissions or the Include line");
-      }
-      files.push_back({name, text.str()});
+  if (::glob(path.c_str(), 0, nullptr, &matches.found) != 0) return files;
+  for (std::size_t i = 0; i < matches.found.gl_pathc; ++i) {
+    std::string name = matches.found.gl_pathv[i];
+    auto text = read_text(name);
+    if (!text) {
+      throw Error("", "cannot read " + name + ", included from " + origin +
+                          "; fix its permissions or the Include line");
     }
+    files.push_back({name, std::move(*text)});
   }
-  ::globfree(&found);
   return files;
+}
+
+SshConfigFile::SshConfigFile(std::string path)
+    : path_(std::move(path)), text_(read_text(path_).value_or("")) {}
+
+SshConfigEntry SshConfigFile::lookup(const std::string& host) const {
+  return lookup_ssh_config(text_, host, path_, [this](const std::string& pattern) {
+    auto [cached, added] = included_.try_emplace(pattern);
+    if (added) cached->second = read_included_files(pattern, path_);
+    return cached->second;
+  });
 }
 
 std::vector<JumpHop> parse_proxy_jump(const std::string& value, const std::string& host,

@@ -4,6 +4,7 @@
 #include <pssh/options.hpp>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,21 @@ SshConfigEntry lookup_ssh_config(std::string_view text, const std::string& host,
 /// in a config under /etc/ssh), glob patterns in sorted order. A file that
 /// matches but cannot be read throws pssh::Error naming it.
 std::vector<IncludedFile> read_included_files(const std::string& pattern, const std::string& origin);
+
+/// A client's ssh config, read once. The files its Includes name are read on
+/// first use and kept, so that a thousand hosts do not read them a thousand
+/// times. Not thread-safe: hosts are resolved on one thread (set_hosts).
+class SshConfigFile {
+ public:
+  SshConfigFile() = default;  ///< none: every lookup is empty
+  explicit SshConfigFile(std::string path);  ///< a missing file reads as empty, as in ssh(1)
+  const std::string& path() const { return path_; }
+  SshConfigEntry lookup(const std::string& host) const;
+
+ private:
+  std::string path_, text_;
+  mutable std::map<std::string, std::vector<IncludedFile>> included_;  // by Include argument
+};
 
 /// One ProxyJump hop as written; what it leaves out comes from the hop's
 /// own config entry, as when ssh(1) runs the jump.

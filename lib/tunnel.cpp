@@ -62,9 +62,6 @@ struct ProxyHub::Route {
 
 namespace {
 
-// How often a worker waiting on the proxy looks at its deadline and at cancel.
-constexpr auto wait_slice = std::chrono::milliseconds(50);
-
 struct EventDeleter {
   void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
 };

@@ -97,6 +97,14 @@ TEST_SUITE("config") {
     CHECK(lookup_ssh_config("Include pssh-test-include.conf\n", "h", top, reader).user == "relative");
     fs::remove(ssh_dir / "pssh-test-include.conf");
 
+    // A client's config reads each Include once, however many hosts it resolves.
+    rig::write_file(top, text);
+    pssh::detail::SshConfigFile file(top);
+    CHECK(file.lookup("web1").hostname == "10.0.0.9");
+    fs::remove(dir.path() / "conf.d" / "10-web.conf");
+    CHECK(file.lookup("web2.example").port == 2201);
+    CHECK(file.lookup("web1").hostname == "10.0.0.9");  // kept from the first read
+
     rig::write_file(dir.path() / "loop.conf", "Include " + (dir.path() / "loop.conf").string() + "\n");
     CHECK_THROWS_CONTAINING(lookup_ssh_config("Include " + (dir.path() / "loop.conf").string() + "\n",
                                               "h", top, reader),
