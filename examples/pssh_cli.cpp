@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -49,6 +51,11 @@ Output:
 Command:
   --sudo             run through sudo
   --pty              with a PTY (stderr arrives on stdout)
+  --no-stdin         close every command's stdin at once, without reading ours
+
+Standard input: when it is not a terminal, pssh reads it to its end once and
+sends it to every host's command, then closes their stdin (as clush does);
+on a terminal, or with --no-stdin, the commands' stdin is closed at once.
 
 Exit status: 0 all hosts succeeded; 1 another error; 2 usage error;
 3 a host timed out or its command was killed by a signal; 4 a connection
@@ -70,10 +77,22 @@ struct Arguments {
   std::optional<double> command_timeout;
   Mode mode = Mode::stream;
   std::optional<std::string> out_dir, err_dir;
-  bool sudo = false, pty = false;
+  bool sudo = false, pty = false, no_stdin = false;
   std::vector<std::string> copy, slurp;
   std::string command;
 };
+
+/// Everything on our standard input, read once for every host.
+std::string read_stdin() {
+  std::string text;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(0, buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("cannot read stdin: ") + std::strerror(errno));
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
+}
 
 std::string next_value(int& i, int argc, char** argv) {
   if (i + 1 >= argc) throw UsageError(std::string(argv[i]) + " needs a value");
@@ -145,6 +164,8 @@ Arguments parse(int argc, char** argv) {
       a.sudo = true;
     } else if (arg == "--pty") {
       a.pty = true;
+    } else if (arg == "--no-stdin") {
+      a.no_stdin = true;
     } else if (arg == "--copy" || arg == "--slurp") {
       auto& target = arg == "--copy" ? a.copy : a.slurp;
       target = {next_value(i, argc, argv), next_value(i, argc, argv)};
@@ -263,7 +284,13 @@ int run_command(const Arguments& a, pssh::ParallelClient& client, Console& conso
   pssh::RunOptions run{.sudo = a.sudo, .use_pty = a.pty, .stop_on_errors = false};
   if (a.command_timeout)
     run.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.command_timeout));
+  std::string input = a.no_stdin || ::isatty(0) ? std::string() : read_stdin();
   pssh::Output output = client.run_command(a.command, run);
+  for (pssh::HostOutput& h : output) {
+    pssh::StdinWriter in = h.stdin_writer();
+    if (!input.empty()) in.write(input);
+    in.close();
+  }
 
   std::vector<bool> reported(output.size(), false);
   std::size_t done = 0, failed = 0;

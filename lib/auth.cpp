@@ -94,13 +94,16 @@ class Login {
         return false;
       }
     }
-    bool ok = false;
-    if (session_.use_agent_socket(connect_local_agent()))
-      ok = attempt("publickey (agent)", [&] { return ssh_userauth_agent(ssh_, nullptr); });
-    else
+    // Released however the attempt ends: a timeout, cancel or agent error
+    // must not keep the slot from every later login in the process.
+    struct SlotReturn {
+      ~SlotReturn() { agent_slots.release(); }
+    } slot_return;
+    if (!session_.use_agent_socket(connect_local_agent())) {
       note("publickey (agent unreachable)");
-    agent_slots.release();
-    return ok;
+      return false;
+    }
+    return attempt("publickey (agent)", [&] { return ssh_userauth_agent(ssh_, nullptr); });
   }
 
   bool identities() {

@@ -1,5 +1,6 @@
 // The path of a byte of output: sshd -> socket -> libssh decodes the packet
-// (in ssh_event_dopoll or any other libssh call of the worker) -> on_data ->
+// into the channel's buffer (in ssh_event_dopoll or any other libssh call of
+// the worker) -> Pump::read_output, the one place output leaves libssh ->
 // HostState::append (split into lines) -> HostState::next_line -> the
 // caller's LineRange.
 #include "channel.hpp"
@@ -22,26 +23,14 @@ namespace pssh::detail {
 namespace {
 
 /// What libssh reports on the channel while packets are processed, whichever
-/// call processes them.
+/// call processes them. Output is not taken here but by Pump::read_output:
+/// what is not read stays in libssh's channel buffer, whose unread bytes
+/// keep the SSH window closed (back-pressure on the server).
 struct ChannelEvents {
-  HostState* state = nullptr;
-  bool started = false;  // output waits in libssh's buffer until `started` is reported
   std::optional<int> status;
   std::optional<std::string> signal;
   bool exited() const { return status || signal; }
 };
-
-/// Output goes to the host's buffer as soon as libssh decodes it. What does
-/// not fit under the buffer cap stays in libssh's channel buffer, and the
-/// unconsumed data keeps the SSH window closed: back-pressure on the server.
-int on_data(ssh_session, ssh_channel, void* data, uint32_t length, int is_stderr, void* user) {
-  auto* events = static_cast<ChannelEvents*>(user);
-  if (!events->started) return 0;
-  Stream stream = is_stderr ? Stream::err : Stream::out;
-  std::size_t taken = std::min<std::size_t>(length, events->state->room(stream));
-  events->state->append(stream, std::string_view(static_cast<const char*>(data), taken));
-  return static_cast<int>(taken);
-}
 
 void on_exit_status(ssh_session, ssh_channel, int status, void* user) {
   static_cast<ChannelEvents*>(user)->status = status;
@@ -117,7 +106,8 @@ class Waiter {
 };
 
 
-/// The error a stopped command reports.
+/// The error a command stopped by a timeout or cancel reports: the host
+/// reports that error and no exit code (a close_channel() is not an error).
 void throw_if_stopped(StopReason reason, const HostState& state, const CommandSpec& spec) {
   if (reason == StopReason::timeout) {
     throw Timeout(state.host, "command on " + state.host + " did not finish within " +
@@ -139,7 +129,8 @@ class Pump {
        AgentForwarding* agents)
       : session_(session), state_(state), spec_(spec), channel_(channel), agents_(agents) {}
 
-  /// Moves output and stdin until the command exits or is stopped.
+  /// Moves output and stdin until the command exits (and its output is all
+  /// taken) or is stopped.
   StopReason run(const ChannelEvents& events) {
     Waiter waiter(session_.handle(), state_.wake_fd());
     struct DetachAgents {
@@ -160,8 +151,7 @@ class Pump {
         if (stop_ == StopReason::closed_by_caller) return stop_;
         progressed = true;
       }
-      if (ssh_channel_is_eof(channel_) && (events.exited() || ssh_channel_is_closed(channel_)))
-        return stop_;
+      if (ended(events)) return stop_;
       if (!progressed) {
         switch (waiter.wait(wait_ms)) {
           case Waiter::Woke::error:
@@ -177,8 +167,20 @@ class Pump {
   }
 
  private:
-  /// Takes what on_data left in libssh's buffers once there is room again,
-  /// and lets libssh process what waits on the socket.
+  /// The command is over and nothing of its output waits in libssh.
+  bool ended(const ChannelEvents& events) {
+    if (!ssh_channel_is_eof(channel_) || !(events.exited() || ssh_channel_is_closed(channel_)))
+      return false;
+    for (int is_stderr : {0, 1}) {
+      int pending = ssh_channel_poll(channel_, is_stderr);
+      if (pending == SSH_ERROR) lost_connection();
+      if (pending > 0) return false;
+    }
+    return true;
+  }
+
+  /// Takes what waits in libssh's channel buffers, as far as the host's
+  /// buffers have room, and lets libssh process what waits on the socket.
   bool read_output() {
     bool progressed = false;
     for (Stream stream : {Stream::out, Stream::err}) {
@@ -195,27 +197,38 @@ class Pump {
     return progressed;
   }
 
+  /// Sends queued stdin within the channel's window only, so that a command
+  /// that does not read its stdin never blocks the pump (its output is still
+  /// read, and stop requests still seen). The rest waits for a window adjust.
   bool write_stdin() {
-    auto chunk = state_.take_stdin();
-    std::size_t done = 0;
-    while (done < chunk.data.size()) {
+    bool closed = state_.take_stdin(stdin_);
+    std::size_t window = ssh_channel_window_size(channel_);
+    std::size_t size = std::min(stdin_.size() - stdin_offset_, window);
+    bool progressed = false;
+    if (size > 0) {
       int n = session_.step([&] {
-        return ssh_channel_write(channel_, chunk.data.data() + done,
-                                 static_cast<std::uint32_t>(chunk.data.size() - done));
+        return ssh_channel_write(channel_, stdin_.data() + stdin_offset_,
+                                 static_cast<std::uint32_t>(size));
       });
       if (n == SSH_ERROR) lost_connection();
-      done += static_cast<std::size_t>(n);
+      stdin_offset_ += static_cast<std::size_t>(n);
+      state_.stdin_sent(static_cast<std::size_t>(n));
+      progressed = n > 0;
     }
-    if (done > 0) state_.stdin_sent(done);
-    if (chunk.eof && !eof_sent_) {
-      ssh_channel_send_eof(channel_);
-      eof_sent_ = true;
+    if (stdin_offset_ == stdin_.size()) {
+      stdin_.clear();
+      stdin_offset_ = 0;
+      if (closed && !eof_sent_) {
+        ssh_channel_send_eof(channel_);
+        eof_sent_ = true;
+      }
     }
-    return done > 0;
+    return progressed;
   }
 
-  /// Signals the command (sshd delivers it to the process) and, for a
-  /// timeout or cancel, cuts the connection if it has not exited in time.
+  /// Signals the command (sshd delivers it to the process). A close ends
+  /// the channel now; after a timeout or cancel the command gets the grace
+  /// period to exit before the stop hook cuts the connection.
   void stop() {
     stop_ = state_.stop_reason();
     ssh_channel_request_send_signal(channel_, "TERM");
@@ -225,10 +238,6 @@ class Pump {
     }
     if (!eof_sent_) ssh_channel_send_eof(channel_);
     eof_sent_ = true;
-    StopReason reason = stop_;
-    Session& session = session_;
-    hard_stop_ = session_.watchdog().arm(Clock::now() + stop_grace,
-                                         [&session, reason] { session.abort(reason); });
   }
 
   /// ssh_send_keepalive waits for the server's answer, so a dead connection
@@ -257,8 +266,9 @@ class Pump {
   ssh_channel channel_;
   AgentForwarding* agents_;
   bool eof_sent_ = false;
+  std::string stdin_;  // taken from the host's queue, not yet in the window
+  std::size_t stdin_offset_ = 0;
   StopReason stop_ = StopReason::none;
-  Watchdog::Ticket hard_stop_;
   char buffer_[32 * 1024];
 };
 
@@ -275,10 +285,9 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   std::optional<AgentForwarding> agents;
   if (session.settings().forward_agent) agents.emplace(session, ch);
 
-  ChannelEvents events{.state = &state, .started = false, .status = {}, .signal = {}};
+  ChannelEvents events;
   ssh_channel_callbacks_struct callbacks{};
   callbacks.userdata = &events;
-  callbacks.channel_data_function = on_data;
   callbacks.channel_exit_status_function = on_exit_status;
   callbacks.channel_exit_signal_function = on_exit_signal;
   ssh_callbacks_init(&callbacks);
@@ -296,7 +305,6 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   }
   state.set_started();
   state.emit(Event::Kind::started);
-  events.started = true;
 
   Watchdog::Ticket command_deadline;
   if (spec.timeout) {
@@ -307,10 +315,9 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   command_deadline.disarm();
   ssh_remove_channel_callbacks(ch, &callbacks);
 
+  throw_if_stopped(stopped, state, spec);
   if (events.status) state.set_exit(*events.status, events.signal);
   else if (events.signal) state.set_exit(exit_code_for_signal(*events.signal), events.signal);
-
-  throw_if_stopped(stopped, state, spec);
   if (stopped == StopReason::none) {
     if (!events.exited()) {
       throw SessionError(state.host, "command on " + state.host +

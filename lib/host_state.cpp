@@ -30,18 +30,29 @@ HostState::HostState(const HostSettings& settings, const RunSettings& run)
   if (!is_utf8(run.encoding)) recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
 }
 
+void HostState::deliver(const Event& event) const {
+  // The handler is the caller's code: whatever it throws must not end the
+  // worker, unwind through libssh or cost the host its result. It is dropped
+  // (and logged when the host logger is on); later events still come.
+  try {
+    on_event_(event);
+  } catch (const std::exception& e) {
+    log_host_line(alias, std::string("on_event handler threw: ") + e.what());
+  } catch (...) {
+    log_host_line(alias, "on_event handler threw a non-std exception");
+  }
+}
+
 void HostState::emit(Event::Kind kind, std::string text, std::optional<int> exit_code) const {
   if (!on_event_) return;
-  Event e{.kind = kind, .host = host, .alias = alias, .index = index, .text = std::move(text),
-          .exit_code = exit_code};
-  on_event_(e);
+  deliver({.kind = kind, .host = host, .alias = alias, .index = index, .text = std::move(text),
+           .exit_code = exit_code});
 }
 
 void HostState::progress(const std::string& path, std::uint64_t done, std::uint64_t total) const {
   if (!on_event_) return;
-  Event e{.kind = Event::Kind::transfer, .host = host, .alias = alias, .index = index, .text = path,
-          .bytes_done = done, .bytes_total = total};
-  on_event_(e);
+  deliver({.kind = Event::Kind::transfer, .host = host, .alias = alias, .index = index,
+           .text = path, .bytes_done = done, .bytes_total = total});
 }
 
 void HostState::wake() const {
@@ -49,50 +60,42 @@ void HostState::wake() const {
   [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
 }
 
-void HostState::clear_wake() const {
-  std::uint64_t count;
-  [[maybe_unused]] auto n = ::read(wake_fd_.get(), &count, sizeof count);
-}
-
-void HostState::push_line(Stream stream, std::string line) {
+void HostState::take_line(Stream stream, std::string line, std::string& batch) {
   if (pty_ && !line.empty() && line.back() == '\r') line.pop_back();
   if (recoder_) line = recoder_->convert(line);
-  if (on_event_) {
-    Event e{.kind = Event::Kind::line, .host = host, .alias = alias, .index = index,
-            .stream = stream, .text = line};
-    on_event_(e);
-  }
-  std::lock_guard lock(mutex_);
-  if (discard_) return;
-  Buffer& b = buffer(stream);
-  b.bytes += line.size();
-  b.lines.push_back(std::move(line));
-  changed_.notify_all();
+  if (on_event_)
+    deliver({.kind = Event::Kind::line, .host = host, .alias = alias, .index = index,
+             .stream = stream, .text = line});
+  batch += line;
+  batch += '\n';
 }
 
 void HostState::append(Stream stream, std::string_view bytes) {
-  // Only the worker touches `partial`, so it is split outside the lock.
+  // Only the worker touches `partial`, so lines are split outside the lock
+  // and published under it once per chunk.
   Buffer& b = buffer(stream);
+  std::string batch;
   for (auto newline = bytes.find('\n'); newline != std::string_view::npos;
        newline = bytes.find('\n')) {
     b.partial.append(bytes.substr(0, newline));
-    push_line(stream, std::exchange(b.partial, {}));
+    take_line(stream, std::exchange(b.partial, {}), batch);
     bytes.remove_prefix(newline + 1);
   }
   b.partial.append(bytes);
   // A line longer than the cap would hold the reader and the worker waiting
   // for each other: it is delivered in pieces of the cap's size.
   if (max_buffered_ != 0 && b.partial.size() >= max_buffered_)
-    push_line(stream, std::exchange(b.partial, {}));
-  set_partial_bytes(stream);
+    take_line(stream, std::exchange(b.partial, {}), batch);
+  publish(stream, batch);
 }
 
-void HostState::set_partial_bytes(Stream stream) {
+void HostState::publish(Stream stream, std::string_view batch) {
   Buffer& b = buffer(stream);
   std::lock_guard lock(mutex_);
   if (discard_) return;
-  b.bytes = b.bytes - b.partial_bytes + b.partial.size();
+  b.lines.append(batch);
   b.partial_bytes = b.partial.size();
+  if (!batch.empty()) changed_.notify_all();
 }
 
 std::size_t HostState::room(Stream stream) const {
@@ -100,40 +103,56 @@ std::size_t HostState::room(Stream stream) const {
   std::lock_guard lock(mutex_);
   const Buffer& b = buffer(stream);
   if (discard_) return SIZE_MAX;
-  return full(b) ? 0 : max_buffered_ - b.bytes;
+  return full(b) ? 0 : max_buffered_ - b.held();
 }
 
 void HostState::end_streams() {
   for (Stream s : {Stream::out, Stream::err}) {
     Buffer& b = buffer(s);
-    if (!b.partial.empty()) push_line(s, std::exchange(b.partial, {}));
-    set_partial_bytes(s);
+    std::string batch;
+    if (!b.partial.empty()) take_line(s, std::exchange(b.partial, {}), batch);
+    publish(s, batch);
   }
   std::lock_guard lock(mutex_);
   out_.ended = err_.ended = true;
   changed_.notify_all();
 }
 
-void HostState::set_started() {
+void HostState::set_waiting() {
   std::lock_guard lock(mutex_);
-  started_ = true;
+  if (phase_ == Phase::submitted || phase_ == Phase::working) phase_ = Phase::waiting;
   changed_.notify_all();
 }
 
+void HostState::set_working() {
+  std::lock_guard lock(mutex_);
+  if (phase_ == Phase::submitted || phase_ == Phase::waiting) phase_ = Phase::working;
+}
+
+void HostState::set_started() {
+  std::lock_guard lock(mutex_);
+  phase_ = Phase::started;
+  changed_.notify_all();
+}
+
+bool HostState::started() const {
+  std::lock_guard lock(mutex_);
+  return phase_ == Phase::started;
+}
+
 void HostState::set_exit(int code, std::optional<std::string> signal) {
-  end_streams();
   std::lock_guard lock(mutex_);
   exit_code_ = code;
   exit_signal_ = std::move(signal);
 }
 
 void HostState::fail(std::exception_ptr error) {
-  end_streams();
   std::lock_guard lock(mutex_);
   error_ = std::move(error);
 }
 
 void HostState::finish() {
+  end_streams();
   // The last event goes out before waiters wake: when join() returns, every
   // event of the host has been delivered.
   if (error_) {
@@ -146,7 +165,7 @@ void HostState::finish() {
     emit(Event::Kind::finished, {}, exit_code_);
   }
   std::lock_guard lock(mutex_);
-  started_ = finished_ = true;
+  phase_ = Phase::finished;
   changed_.notify_all();
 }
 
@@ -159,12 +178,11 @@ void HostState::throw_if_cancelled(const std::string& what) const {
   if (stop_reason() == StopReason::cancelled) throw Cancelled(host, what + " on " + host + " was cancelled");
 }
 
-HostState::StdinChunk HostState::take_stdin() {
+bool HostState::take_stdin(std::string& into) {
   std::lock_guard lock(mutex_);
-  StdinChunk chunk{std::move(stdin_queue_), stdin_eof_};
+  into.append(stdin_queue_);
   stdin_queue_.clear();
-  stdin_eof_ = false;
-  return chunk;
+  return stdin_eof_;
 }
 
 void HostState::stdin_sent(std::size_t bytes) {
@@ -173,10 +191,23 @@ void HostState::stdin_sent(std::size_t bytes) {
   changed_.notify_all();
 }
 
+HostState::StopHook::StopHook(HostState& state, std::function<void(StopReason)> action)
+    : state_(state) {
+  std::lock_guard hook_lock(state_.hook_mutex_);
+  StopReason already = state_.stop_reason();
+  if (already != StopReason::none) action(already);
+  else state_.stop_hook_ = std::move(action);
+}
+
+HostState::StopHook::~StopHook() {
+  std::lock_guard hook_lock(state_.hook_mutex_);
+  state_.stop_hook_ = nullptr;
+}
+
 std::optional<std::string> HostState::next_line(Stream stream) {
   std::unique_lock lock(mutex_);
   Buffer& b = buffer(stream);
-  auto ready = [&] { return !b.lines.empty() || b.ended; };
+  auto ready = [&] { return b.read_from < b.lines.size() || b.ended; };
   if (read_timeout_ && read_timeout_->count() > 0) {
     if (!changed_.wait_for(lock, *read_timeout_, ready)) {
       throw Timeout(host, "no output line from " + host + " on " +
@@ -187,11 +218,20 @@ std::optional<std::string> HostState::next_line(Stream stream) {
   } else {
     changed_.wait(lock, ready);
   }
-  if (b.lines.empty()) return std::nullopt;
-  std::string line = std::move(b.lines.front());
-  b.lines.pop_front();
+  if (b.read_from == b.lines.size()) return std::nullopt;
   bool was_full = full(b);
-  b.bytes -= line.size();
+  std::size_t end = b.lines.find('\n', b.read_from);
+  std::string line = b.lines.substr(b.read_from, end - b.read_from);
+  b.read_from = end + 1;
+  // Read lines are dropped in bulk: all at once when the reader caught up,
+  // else once they are most of the string (amortised O(1) per byte).
+  if (b.read_from == b.lines.size()) {
+    b.lines.clear();
+    b.read_from = 0;
+  } else if (b.read_from >= 64 * 1024 && b.read_from * 2 >= b.lines.size()) {
+    b.lines.erase(0, b.read_from);
+    b.read_from = 0;
+  }
   lock.unlock();
   if (was_full) wake();
   log_host_line(alias, line);
@@ -218,16 +258,19 @@ void HostState::close_stdin() {
 void HostState::flush_stdin() {
   std::unique_lock lock(mutex_);
   std::size_t target = stdin_written_;
-  changed_.wait(lock, [&] { return stdin_sent_ >= target || finished_; });
+  changed_.wait(lock, [&] { return stdin_sent_ >= target || phase_ == Phase::finished; });
 }
 
 void HostState::request_stop(StopReason reason) {
   {
     std::lock_guard lock(mutex_);
-    if (finished_ || stop_ != StopReason::none) return;
+    if (phase_ == Phase::finished || stop_ != StopReason::none) return;
     stop_ = reason;
+    changed_.notify_all();
   }
   wake();
+  std::lock_guard hook_lock(hook_mutex_);
+  if (stop_hook_) std::exchange(stop_hook_, nullptr)(reason);
 }
 
 void HostState::set_read_timeout(duration timeout) {
@@ -239,30 +282,33 @@ void HostState::discard_output() {
   {
     std::lock_guard lock(mutex_);
     discard_ = true;
-    out_.lines.clear();
-    err_.lines.clear();
-    out_.bytes = err_.bytes = out_.partial_bytes = err_.partial_bytes = 0;
+    for (Buffer* b : {&out_, &err_}) {
+      b->lines = {};
+      b->read_from = b->partial_bytes = 0;
+    }
   }
   wake();
 }
 
-void HostState::wait_started() {
+void HostState::wait_dispatched() {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return started_; });
+  changed_.wait(lock, [&] {
+    return phase_ == Phase::waiting || phase_ == Phase::started || phase_ == Phase::finished;
+  });
 }
 
 bool HostState::wait_finished_until(std::optional<Clock::time_point> deadline) {
   std::unique_lock lock(mutex_);
   if (!deadline) {
-    changed_.wait(lock, [&] { return finished_; });
+    changed_.wait(lock, [&] { return phase_ == Phase::finished; });
     return true;
   }
-  return changed_.wait_until(lock, *deadline, [&] { return finished_; });
+  return changed_.wait_until(lock, *deadline, [&] { return phase_ == Phase::finished; });
 }
 
 bool HostState::finished() const {
   std::lock_guard lock(mutex_);
-  return finished_;
+  return phase_ == Phase::finished;
 }
 
 std::optional<int> HostState::exit_code() const {

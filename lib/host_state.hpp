@@ -1,6 +1,6 @@
 // One host's run, shared by its worker and the caller: output buffers,
-// stdin queue, exit state, stop requests. The worker fills it from the SSH
-// channel; HostOutput (the caller's handle) drains it.
+// stdin queue, exit state, and the run's one stop source. The worker fills it
+// from the SSH channel; HostOutput (the caller's handle) drains it.
 #pragma once
 
 #include "encoding.hpp"
@@ -13,7 +13,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -26,6 +25,7 @@ namespace pssh::detail {
 
 struct HostSettings;
 
+/// Why a host's work was asked to stop. The first request wins.
 enum class StopReason { none, closed_by_caller, timeout, cancelled };
 
 struct RunSettings {
@@ -53,32 +53,52 @@ class HostState {
   /// Bytes the buffer takes before the cap (SIZE_MAX when unlimited): zero
   /// while the caller has not read enough.
   std::size_t room(Stream stream) const;
+  /// The host waits for a free worker or for its connection's previous work.
+  void set_waiting();
+  /// A worker has taken the host (it connects, then runs the job).
+  void set_working();
   void set_started();
+  bool started() const;
   void set_exit(int code, std::optional<std::string> signal);
   void fail(std::exception_ptr error);
-  /// The host's work is over; wakes every waiter. Call last.
+  /// The host's work is over: ends both streams (with their last partial
+  /// lines) and wakes every waiter. Call last, whatever ended the work.
   void finish();
   StopReason stop_reason() const;
-  /// Cancelled ("<what> on <host> was cancelled") once cancel() reached the host.
+  /// Cancelled ("<what> on <host> was cancelled") once a stop reached the host.
   void throw_if_cancelled(const std::string& what) const;
-  struct StdinChunk {
-    std::string data;
-    bool eof = false;
-  };
-  StdinChunk take_stdin();
+  /// Appends the queued stdin bytes to `into`; true once the caller closed stdin.
+  bool take_stdin(std::string& into);
   void stdin_sent(std::size_t bytes);
   int wake_fd() const noexcept { return wake_fd_.get(); }
-  void clear_wake() const;
 
-  // Caller side.
+  /// What a stop request does to the work in progress (cut the connection):
+  /// registered by the worker for as long as it works. Runs at once if a
+  /// stop was already requested, so that no stop is lost; runs at most once.
+  class StopHook {
+   public:
+    StopHook(HostState& state, std::function<void(StopReason)> action);
+    ~StopHook();
+    StopHook(const StopHook&) = delete;
+    StopHook& operator=(const StopHook&) = delete;
+
+   private:
+    HostState& state_;
+  };
+
+  // Caller side (any thread).
   std::optional<std::string> next_line(Stream stream);
   void write_stdin(std::string_view data);
   void close_stdin();
   void flush_stdin();
+  /// The one way to stop a host's work: records the reason (first wins),
+  /// wakes the worker's pump and runs the stop hook.
   void request_stop(StopReason reason);
   void set_read_timeout(duration timeout);
   void discard_output();
-  void wait_started();
+  /// Waits until the host has started its command, failed, finished, or is
+  /// waiting for a worker: never for something only the caller can unblock.
+  void wait_dispatched();
   bool wait_finished_until(std::optional<Clock::time_point> deadline);
 
   bool finished() const;
@@ -87,19 +107,28 @@ class HostState {
   std::exception_ptr error() const;
 
  private:
+  /// One stream's unread lines, stored back to back, each ended by '\n', in
+  /// one string: holding a line costs its bytes plus one, so the cap bounds
+  /// the memory really used (a deque of strings cost ~40 bytes per line).
   struct Buffer {
-    std::deque<std::string> lines;
+    std::string lines;          // unread from `read_from` on
+    std::size_t read_from = 0;
     std::string partial;        // the unfinished last line: worker only
-    std::size_t bytes = 0;      // held in `lines` and `partial`, for the cap
-    std::size_t partial_bytes = 0;
+    std::size_t partial_bytes = 0;  // partial's size as the cap sees it
     bool ended = false;
+    std::size_t held() const { return lines.size() - read_from + partial_bytes; }
   };
+  enum class Phase { submitted, waiting, working, started, finished };
+
   Buffer& buffer(Stream s) { return s == Stream::out ? out_ : err_; }
   const Buffer& buffer(Stream s) const { return s == Stream::out ? out_ : err_; }
-  void push_line(Stream stream, std::string line);
-  void set_partial_bytes(Stream stream);
-  bool full(const Buffer& b) const { return max_buffered_ != 0 && b.bytes >= max_buffered_; }
+  /// Decodes a complete line, tells the event handler, and adds it to `batch`.
+  void take_line(Stream stream, std::string line, std::string& batch);
+  /// Moves complete lines into the buffer and records the partial line's size.
+  void publish(Stream stream, std::string_view batch);
+  bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() >= max_buffered_; }
   void end_streams();
+  void deliver(const Event& event) const;
   void wake() const;
 
   const bool pty_;
@@ -112,7 +141,7 @@ class HostState {
   Buffer out_, err_;
   bool discard_ = false;
   std::optional<duration> read_timeout_;
-  bool started_ = false, finished_ = false;
+  Phase phase_ = Phase::submitted;
   std::optional<int> exit_code_;
   std::optional<std::string> exit_signal_;
   std::exception_ptr error_;
@@ -121,6 +150,9 @@ class HostState {
   bool stdin_eof_ = false;
   std::size_t stdin_written_ = 0, stdin_sent_ = 0;
   UniqueFd wake_fd_;
+
+  std::mutex hook_mutex_;  // held while the hook runs: ~StopHook waits for it
+  std::function<void(StopReason)> stop_hook_;
 };
 
 }  // namespace pssh::detail

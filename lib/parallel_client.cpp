@@ -44,9 +44,11 @@ enum class Direction { upload, download };
 using CopyFunction = void (*)(detail::Session&, HostState&, const std::string& from,
                               const std::string& to, bool recurse);
 
-struct ActiveWork {
-  std::shared_ptr<HostState> state;
-  std::shared_ptr<HostSlot> slot;
+/// The host list and its slots, replaced whole by set_hosts(): every
+/// operation works on the table it took at its start.
+struct HostTable {
+  std::vector<std::string> names;
+  std::vector<std::shared_ptr<HostSlot>> slots;
 };
 
 std::string host_list_text(const Output& outputs) {
@@ -65,12 +67,13 @@ struct ParallelClient::Impl {
   detail::WorkerPool pool;
   detail::KeyCache keys;
   detail::SshConfigFile ssh_config;
+  std::mutex set_hosts_mutex;  // one set_hosts() at a time; guards `proxies`
   std::map<std::string, std::shared_ptr<detail::ProxyHub>> proxies;  // by hop chain
-  std::vector<std::string> hosts;
-  std::vector<std::shared_ptr<HostSlot>> slots;
 
   mutable std::mutex mutex;  // guards what follows
-  std::vector<ActiveWork> active;
+  std::shared_ptr<const HostTable> table = std::make_shared<HostTable>();
+  std::vector<std::shared_ptr<HostState>> active;  // queued or working
+  std::uint64_t cancels = 0;  // cancel() calls so far
   Output last_output;
 
   Impl(std::vector<std::string> host_list, ClientOptions opts, std::vector<HostConfig> config)
@@ -86,31 +89,38 @@ struct ParallelClient::Impl {
     pool.wait();
   }
 
+  std::shared_ptr<const HostTable> hosts() const {
+    std::lock_guard lock(mutex);
+    return table;
+  }
+
   void set_hosts(std::vector<std::string> host_list, std::vector<HostConfig> config) {
     if (!config.empty() && config.size() != host_list.size()) {
       throw HostArgumentError("", "host_config has " + std::to_string(config.size()) +
                                       " entries for " + std::to_string(host_list.size()) +
                                       " hosts; give exactly one per host");
     }
-    std::vector<std::shared_ptr<HostSlot>> next;
+    std::lock_guard set_hosts_lock(set_hosts_mutex);
+    auto current = hosts();
+    auto next = std::make_shared<HostTable>();
     for (std::size_t i = 0; i < host_list.size(); ++i) {
       if (host_list[i].empty()) {
         throw HostArgumentError("", "host list entry " + std::to_string(i) +
                                         " is empty; give a host name or address");
       }
-      if (i < hosts.size() && hosts[i] == host_list[i]) {
-        next.push_back(slots[i]);
+      if (i < current->names.size() && current->names[i] == host_list[i]) {
+        next->slots.push_back(current->slots[i]);
         continue;
       }
       auto settings = detail::resolve_settings(host_list[i], i, options,
                                                config.empty() ? HostConfig{} : config[i],
                                                ssh_config, keys);
       settings.proxy_hub = proxy_hub_for(settings);
-      next.push_back(std::make_shared<HostSlot>(std::move(settings)));
+      next->slots.push_back(std::make_shared<HostSlot>(std::move(settings)));
     }
+    next->names = std::move(host_list);
     std::lock_guard lock(mutex);
-    hosts = std::move(host_list);
-    slots = std::move(next);
+    table = std::move(next);
   }
 
   /// The tunnel hub for the host's proxy (or ProxyJump chain, hop by hop):
@@ -154,72 +164,87 @@ struct ParallelClient::Impl {
   }
 
   /// Per-host arguments (host_args, copy_args) must cover every host.
-  void check_per_host(const char* name, std::size_t given) const {
-    if (given == 0 || given >= hosts.size()) return;
-    const std::string& host = hosts[given];
+  static void check_per_host(const HostTable& hosts, const char* name, std::size_t given) {
+    if (given == 0 || given >= hosts.names.size()) return;
+    const std::string& host = hosts.names[given];
     throw HostArgumentError(host, std::string(name) + " has " + std::to_string(given) +
-                                      " entries for " + std::to_string(hosts.size()) + " hosts; " +
-                                      host + " (index " + std::to_string(given) +
+                                      " entries for " + std::to_string(hosts.names.size()) +
+                                      " hosts; " + host + " (index " + std::to_string(given) +
                                       ") has none. Give one entry per host");
   }
 
-  std::vector<std::string> commands_for(const std::string& command, const RunOptions& run) const {
-    check_per_host("host_args", run.host_args.size());
+  static std::vector<std::string> commands_for(const HostTable& hosts, const std::string& command,
+                                               const RunOptions& run) {
+    check_per_host(hosts, "host_args", run.host_args.size());
     std::unique_ptr<detail::Recoder> recoder;
     if (!detail::is_utf8(run.encoding)) recoder = std::make_unique<detail::Recoder>("UTF-8", run.encoding);
     std::vector<std::string> commands;
-    for (std::size_t i = 0; i < hosts.size(); ++i) {
+    for (std::size_t i = 0; i < hosts.names.size(); ++i) {
       std::string text = run.host_args.empty()
                              ? command
-                             : detail::format_command(command, run.host_args[i], hosts[i]);
+                             : detail::format_command(command, run.host_args[i], hosts.names[i]);
       text = detail::wrap_command(text, run);
       commands.push_back(recoder ? recoder->convert(text) : text);
     }
     return commands;
   }
 
-  Output new_states(const detail::RunSettings& settings) const {
+  static Output new_states(const HostTable& hosts, const detail::RunSettings& settings) {
     Output output;
-    for (const auto& slot : slots)
+    for (const auto& slot : hosts.slots)
       output.emplace_back(std::make_shared<HostState>(slot->settings, settings));
     return output;
   }
 
+  /// Starts `spec` on every host; returns once each has started, failed or
+  /// waits for a worker (queued hosts start as workers free up).
+  Output start_on_channels(const HostTable& hosts, const detail::RunSettings& settings,
+                           const std::vector<std::string>& commands, detail::CommandSpec spec) {
+    auto since = cancels_so_far();
+    Output output = new_states(hosts, settings);
+    for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
+      if (!commands.empty()) spec.command = commands[i];
+      submit(since, hosts.slots[i], detail::state_of(output[i]),
+             [spec](detail::Session& session, HostState& state) {
+               run_on_channel(session, state, spec);
+             });
+    }
+    for (const auto& h : output) detail::state_of(h)->wait_dispatched();
+    return output;
+  }
+
   Output run_command(const std::string& command, const RunOptions& run) {
-    auto commands = commands_for(command, run);
-    Output output = new_states(run_settings(run));
+    auto hosts_now = hosts();
+    auto commands = commands_for(*hosts_now, command, run);
+    Output output = start_on_channels(
+        *hosts_now, run_settings(run), commands,
+        {.command = {}, .shell = false, .pty = run.use_pty, .timeout = run.timeout});
     {
       std::lock_guard lock(mutex);
       last_output = output;
     }
-    for (std::size_t i = 0; i < slots.size(); ++i) {
-      submit(slots[i], detail::state_of(output[i]),
-             [spec = detail::CommandSpec{.command = commands[i], .shell = false, .pty = run.use_pty, .timeout = run.timeout}](
-                 detail::Session& session, HostState& state) { run_on_channel(session, state, spec); });
-    }
-    for (const auto& h : output) detail::state_of(h)->wait_started();
     if (run.stop_on_errors) rethrow_first_error(output);
     return output;
   }
 
   std::vector<Shell> open_shell(const ShellOptions& shell) {
-    Output output = new_states(run_settings(
-        {.use_pty = shell.use_pty, .read_timeout = shell.read_timeout, .encoding = shell.encoding}));
-    std::vector<Shell> shells;
-    for (std::size_t i = 0; i < slots.size(); ++i) {
-      submit(slots[i], detail::state_of(output[i]),
-             [spec = detail::CommandSpec{.command = {}, .shell = true, .pty = shell.use_pty, .timeout = {}}](
-                 detail::Session& session, HostState& state) { run_on_channel(session, state, spec); });
-      shells.emplace_back(output[i], shell.encoding);
-    }
-    for (const auto& h : output) detail::state_of(h)->wait_started();
+    Output output = start_on_channels(
+        *hosts(),
+        run_settings({.use_pty = shell.use_pty, .read_timeout = shell.read_timeout,
+                      .encoding = shell.encoding}),
+        {}, {.command = {}, .shell = true, .pty = shell.use_pty, .timeout = {}});
     if (shell.stop_on_errors) rethrow_first_error(output);
+    std::vector<Shell> shells;
+    for (const HostOutput& h : output) shells.emplace_back(h, shell.encoding);
     return shells;
   }
 
   void connect_auth() {
-    Output output = new_states(run_settings({}));
-    for (std::size_t i = 0; i < slots.size(); ++i) submit(slots[i], detail::state_of(output[i]), {});
+    auto since = cancels_so_far();
+    auto hosts_now = hosts();
+    Output output = new_states(*hosts_now, run_settings({}));
+    for (std::size_t i = 0; i < hosts_now->slots.size(); ++i)
+      submit(since, hosts_now->slots[i], detail::state_of(output[i]), {});
     join(output, {});
     rethrow_first_error(output);
   }
@@ -229,26 +254,29 @@ struct ParallelClient::Impl {
   std::vector<Transfer> copy(const std::string& from, const std::string& to,
                              const CopyOptions& options, Direction direction,
                              CopyFunction copy_one) {
-    check_per_host("copy_args", options.copy_args.size());
+    auto hosts_now = hosts();
+    const HostTable& hosts = *hosts_now;
+    check_per_host(hosts, "copy_args", options.copy_args.size());
     std::vector<std::pair<std::string, std::string>> paths;
-    for (std::size_t i = 0; i < hosts.size(); ++i) {
+    for (std::size_t i = 0; i < hosts.names.size(); ++i) {
       std::string source = from, target = to;
       if (!options.copy_args.empty()) {
         HostArgs args = options.copy_args[i];
-        source = detail::format_command(from, args, hosts[i]);
-        target = detail::format_command(to, args, hosts[i]);
+        source = detail::format_command(from, args, hosts.names[i]);
+        target = detail::format_command(to, args, hosts.names[i]);
       } else if (direction == Direction::download && options.suffix_separator) {
-        target += *options.suffix_separator + hosts[i];
+        target += *options.suffix_separator + hosts.names[i];
       }
       if (direction == Direction::upload) check_local_source(source, options.recurse);
       paths.emplace_back(std::move(source), std::move(target));
     }
-    Output states = new_states(run_settings({}));
+    auto since = cancels_so_far();
+    Output states = new_states(hosts, run_settings({}));
     std::vector<Transfer> transfers;
-    for (std::size_t i = 0; i < slots.size(); ++i) {
+    for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
       auto state = detail::state_of(states[i]);
       transfers.emplace_back(state);
-      submit(slots[i], std::move(state),
+      submit(since, hosts.slots[i], std::move(state),
              [paths = std::move(paths[i]), recurse = options.recurse, copy_one](
                  detail::Session& session, HostState& state) {
                copy_one(session, state, paths.first, paths.second, recurse);
@@ -270,28 +298,45 @@ struct ParallelClient::Impl {
       if (auto error = h.exception()) std::rethrow_exception(error);
   }
 
-  void submit(std::shared_ptr<HostSlot> slot, std::shared_ptr<HostState> state, Job job) {
+  std::uint64_t cancels_so_far() const {
+    std::lock_guard lock(mutex);
+    return cancels;
+  }
+
+  /// Queues one host's work. An operation that a cancel() overtook while it
+  /// was still handing out its hosts (`since`: the cancels when it began)
+  /// stops the rest too: a cancel covers the whole run, not only its start.
+  void submit(std::uint64_t since, std::shared_ptr<HostSlot> slot,
+              std::shared_ptr<HostState> state, Job job) {
     {
       std::lock_guard lock(mutex);
-      active.push_back({state, slot});
+      active.push_back(state);
+      if (cancels != since) state->request_stop(StopReason::cancelled);
     }
-    pool.submit([this, slot = std::move(slot), state = std::move(state), job = std::move(job)] {
+    HostState* queued = state.get();
+    bool waits = pool.submit([this, slot = std::move(slot), state = std::move(state),
+                              job = std::move(job)] {
       work(*slot, *state, job);
       std::lock_guard lock(mutex);
-      std::erase_if(active, [&](const ActiveWork& w) { return w.state == state; });
+      std::erase(active, state);
     });
+    // The task holds the state until it has run, so `queued` is alive here.
+    if (waits) queued->set_waiting();
   }
 
   /// One host's task. Catches everything: oneTBB would cancel the other
   /// hosts' tasks if one threw.
   void work(HostSlot& slot, HostState& state, const Job& job) noexcept {
     try {
-      std::lock_guard busy(slot.busy);
+      state.set_working();
+      std::unique_lock busy(slot.busy, std::try_to_lock);
+      if (!busy) {
+        state.set_waiting();  // behind this connection's previous work
+        busy.lock();
+        state.set_working();
+      }
       try {
-        if (state.stop_reason() == StopReason::cancelled)
-          throw Cancelled(state.host, "work on " + state.host + " was cancelled before it started");
-        detail::Session& session = open_session(slot, state);
-        if (job) job(session, state);
+        work_on_session(slot, state, job);
       } catch (...) {
         state.fail(std::current_exception());
         drop_broken_session(slot);
@@ -302,7 +347,11 @@ struct ParallelClient::Impl {
     state.finish();
   }
 
-  detail::Session& open_session(HostSlot& slot, HostState& state) {
+  /// Connects if needed and runs the job, with the run's stop hook in place:
+  /// a stop request (cancel, timeout, close) cuts the connection, at once
+  /// while connecting, after the grace period once the command runs (the
+  /// pump sends TERM meanwhile).
+  void work_on_session(HostSlot& slot, HostState& state, const Job& job) {
     std::shared_ptr<detail::Session> session;
     {
       std::lock_guard lock(slot.session_mutex);
@@ -310,8 +359,26 @@ struct ParallelClient::Impl {
         slot.session = std::make_shared<detail::Session>(slot.settings, watchdog);
       session = slot.session;
     }
+    detail::Watchdog::Ticket cut;  // outlives the hook that arms it
+    HostState::StopHook hook(state, [&](StopReason reason) {
+      auto grace = state.started() ? detail::stop_grace : duration::zero();
+      cut = watchdog.arm(Clock::now() + grace,
+                         [session, hub = slot.settings.proxy_hub, reason] {
+                           session->abort(reason);
+                           if (hub) hub->cancel_connect();
+                         });
+    });
+    switch (state.stop_reason()) {
+      case StopReason::none:
+        break;
+      case StopReason::closed_by_caller:
+        throw Cancelled(state.host, "work on " + state.host +
+                                        " was stopped by close_channel() before it started");
+      default:
+        throw Cancelled(state.host, "work on " + state.host + " was cancelled before it started");
+    }
     if (!session->is_open()) session->open([&state](Event::Kind kind) { state.emit(kind); });
-    return *session;
+    if (job) job(*session, state);
   }
 
   static void drop_broken_session(HostSlot& slot) {
@@ -341,31 +408,14 @@ struct ParallelClient::Impl {
 
   void cancel() {
     std::lock_guard lock(mutex);
-    for (const ActiveWork& work : active) {
-      work.state->request_stop(StopReason::cancelled);
-      // A host blocked in a session step (connect, login) cannot see the
-      // request: cut its connection if it has not ended after the grace time.
-      std::weak_ptr<HostState> weak_state = work.state;
-      std::weak_ptr<HostSlot> weak_slot = work.slot;
-      watchdog.schedule(Clock::now() + detail::stop_grace, [weak_state, weak_slot] {
-        auto state = weak_state.lock();
-        auto slot = weak_slot.lock();
-        if (!state || !slot || state->finished()) return;
-        {
-          std::lock_guard session_lock(slot->session_mutex);
-          if (slot->session) slot->session->abort(StopReason::cancelled);
-        }
-        // After the abort above: a host that then takes its turn to connect
-        // the proxy sees it (ProxyHub::connect).
-        if (slot->settings.proxy_hub) slot->settings.proxy_hub->cancel_connect();
-      });
-    }
+    ++cancels;
+    for (const auto& state : active) state->request_stop(StopReason::cancelled);
   }
 
   void disconnect() {
     cancel();
     pool.wait();
-    for (const auto& slot : slots) {
+    for (const auto& slot : hosts()->slots) {
       std::lock_guard lock(slot->session_mutex);
       slot->session.reset();
     }
@@ -450,7 +500,7 @@ void ParallelClient::set_hosts(std::vector<std::string> hosts, std::vector<HostC
   impl_->set_hosts(std::move(hosts), std::move(host_config));
 }
 
-const std::vector<std::string>& ParallelClient::hosts() const { return impl_->hosts; }
+std::vector<std::string> ParallelClient::hosts() const { return impl_->hosts()->names; }
 void ParallelClient::cancel() { impl_->cancel(); }
 void ParallelClient::disconnect() { impl_->disconnect(); }
 

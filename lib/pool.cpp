@@ -5,10 +5,17 @@
 
 #include <tbb/global_control.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <set>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace pssh::detail {
@@ -28,15 +35,34 @@ void announce_handoff() {}
 void accept_handoff() {}
 #endif
 
+/// libssh writes to the agent with write(2), so a write on an agent
+/// connection that a stop has cut would raise SIGPIPE and end the process.
+/// Workers block it (once per thread): the write fails with EPIPE instead.
+void block_sigpipe() {
+  thread_local const bool blocked = [] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    return pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0;
+  }();
+  (void)blocked;
+}
+
 struct ParallelismRegistry {
   std::mutex mutex;
   std::multiset<std::size_t> sizes;
   std::unique_ptr<tbb::global_control> control;
   std::size_t controlled = 0;
+  std::optional<tbb::task_scheduler_handle> scheduler;  // lets finalize() end the workers
 
   void update() {
+    if (sizes.empty()) {
+      release();
+      return;
+    }
+    if (!scheduler) scheduler.emplace(tbb::attach{});
     std::size_t wanted = std::max<std::size_t>(std::thread::hardware_concurrency(), 1);
-    if (!sizes.empty()) wanted = std::max(wanted, *sizes.rbegin() + 1);
+    wanted = std::max(wanted, *sizes.rbegin() + 1);
     if (wanted == controlled) return;
     // The new control must exist before the old one goes, else TBB briefly
     // falls back to the default limit.
@@ -44,6 +70,16 @@ struct ParallelismRegistry {
         tbb::global_control::max_allowed_parallelism, wanted);
     control = std::move(next);
     controlled = wanted;
+  }
+
+  /// The last pool is gone: TBB's default limit again, and its worker
+  /// threads ended. finalize() declines (false) while the application has
+  /// TBB work of its own; its workers then stay, as they would without pssh.
+  void release() {
+    control.reset();
+    controlled = 0;
+    if (scheduler) (void)tbb::finalize(*scheduler, std::nothrow);
+    scheduler.reset();
   }
 };
 
@@ -59,6 +95,18 @@ ParallelismLease::ParallelismLease(std::size_t size) : size_(size) {
   std::lock_guard lock(r.mutex);
   r.sizes.insert(size_);
   r.update();
+  std::size_t allowed =
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+  if (allowed < size_ + 1) {
+    r.sizes.erase(r.sizes.find(size_));
+    r.update();
+    throw std::runtime_error(
+        "pool_size " + std::to_string(size_) + " needs oneTBB to allow " +
+        std::to_string(size_ + 1) + " threads, but the application limits " +
+        "max_allowed_parallelism to " + std::to_string(allowed) +
+        " (tbb::global_control); raise that limit or lower pool_size to " +
+        std::to_string(allowed > 1 ? allowed - 1 : 1));
+  }
 }
 
 ParallelismLease::~ParallelismLease() {
@@ -77,9 +125,11 @@ WorkerPool::WorkerPool(std::size_t size)
 
 WorkerPool::~WorkerPool() { wait(); }
 
-void WorkerPool::submit(std::function<void()> task) {
+bool WorkerPool::submit(std::function<void()> task) {
+  bool waits;
   {
     std::lock_guard lock(mutex_);
+    waits = outstanding_ >= size_;
     queue_.push_back(std::move(task));
     ++outstanding_;
   }
@@ -89,9 +139,11 @@ void WorkerPool::submit(std::function<void()> task) {
   });
   announce_handoff();
   arena_.enqueue(std::move(task_object));
+  return waits;
 }
 
 void WorkerPool::run_next() {
+  block_sigpipe();
   std::function<void()> task;
   {
     std::lock_guard lock(mutex_);

@@ -16,6 +16,9 @@ namespace pssh::detail {
 /// Keeps tbb::global_control's max_allowed_parallelism at least `size` + 1
 /// while it lives. TBB otherwise caps every arena at the core count, and a
 /// pool of blocking sessions would run only that many hosts at once.
+/// std::runtime_error if the application holds a smaller limit of its own.
+/// When the last lease goes, the limit is released and TBB's worker threads
+/// are ended (tbb::finalize), so that no thread outlives the last client.
 class ParallelismLease {
  public:
   explicit ParallelismLease(std::size_t size);
@@ -41,7 +44,8 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   /// Queues `task`; it must not throw (oneTBB would cancel its siblings).
-  void submit(std::function<void()> task);
+  /// True if it waits for a worker: all `size` of them are busy.
+  bool submit(std::function<void()> task);
   /// Blocks until every submitted task is done.
   void wait();
   std::size_t size() const noexcept { return size_; }

@@ -82,6 +82,9 @@ void Session::throw_aborted(std::string_view what) const {
     case StopReason::cancelled:
       throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
                                           " was cancelled");
+    case StopReason::closed_by_caller:
+      throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
+                                          " was stopped by close_channel()");
     default:
       break;
   }
@@ -119,13 +122,17 @@ void Session::open(const std::function<void(Event::Kind)>& progress) {
   }
 }
 
+bool Session::stopped() const noexcept {
+  StopReason reason = aborted_.load();
+  return reason == StopReason::cancelled || reason == StopReason::closed_by_caller;
+}
+
 void Session::sleep_before_retry() {
   std::unique_lock lock(fd_mutex_);
-  aborted_cv_.wait_for(lock, settings_.retry_delay,
-                       [&] { return aborted_.load() == StopReason::cancelled; });
+  aborted_cv_.wait_for(lock, settings_.retry_delay, [&] { return stopped(); });
   lock.unlock();
-  throw_aborted("connecting");
-  aborted_.store(StopReason::none);  // a timed-out attempt does not doom the next
+  // Only a stop ends the retries; the timed-out attempt before does not.
+  if (stopped()) throw_aborted("connecting");
 }
 
 UniqueFd Session::connect_socket() {
@@ -144,6 +151,7 @@ UniqueFd Session::connect_socket() {
       }
       if (aborted_.load() != StopReason::none) ::shutdown(fd.get(), SHUT_RDWR);
       error = finish_connect(fd.get(), deadline);
+      if (error == 0) keep_alive(fd.get(), settings_.keepalive);
       if (error != 0) {
         std::lock_guard lock(fd_mutex_);
         fd_ = -1;
@@ -206,8 +214,11 @@ void Session::set_algorithms(ssh_session s) const {
 
 void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   close();
-  if (aborted_.load() == StopReason::cancelled) throw_aborted("connecting");
-  aborted_.store(StopReason::none);
+  // A timed-out attempt does not doom the next one; a stop does, and is
+  // never overwritten (a plain store here could lose a racing cancel).
+  StopReason timed_out = StopReason::timeout;
+  aborted_.compare_exchange_strong(timed_out, StopReason::none);
+  if (stopped()) throw_aborted("connecting");
   progress(Event::Kind::connecting);
   UniqueFd fd = settings_.proxy_hub ? connect_through_proxy() : connect_socket();
 

@@ -76,6 +76,8 @@ class Session {
   UniqueFd connect_socket();
   UniqueFd connect_through_proxy();
   void sleep_before_retry();
+  /// Aborted by a stop request (cancel, close), not by a step's deadline.
+  bool stopped() const noexcept;
   void set_algorithms(ssh_session s) const;
 
   HostSettings settings_;

@@ -178,9 +178,9 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.ipv6_only = config.ipv6_only.value_or(options.ipv6_only);
   s.compress = config.compress.value_or(options.compress || file.compression.value_or(false));
   s.keepalive = config.keepalive.value_or(
-      options.keepalive > duration::zero()
-          ? options.keepalive
-          : std::chrono::seconds(file.server_alive_interval.value_or(0)));
+      options.keepalive == defaults.keepalive && file.server_alive_interval
+          ? std::chrono::seconds(*file.server_alive_interval)
+          : options.keepalive);
   s.host_key_policy = config.host_key_policy.value_or(
       options.host_key_policy == defaults.host_key_policy
           ? file.strict_host_key_checking.value_or(options.host_key_policy)

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,20 @@
 #include <thread>
 
 namespace pssh::detail {
+
+void keep_alive(int fd, duration interval) {
+  if (interval <= duration::zero()) return;
+  int on = 1, count = 3;
+  int seconds = static_cast<int>(std::max<long long>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(interval).count()));
+  unsigned int user_timeout = static_cast<unsigned int>(interval.count() * 4);
+  // Best effort: a socket that refuses an option still works without it.
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &seconds, sizeof seconds);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &seconds, sizeof seconds);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+}
 
 namespace {
 

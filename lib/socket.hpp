@@ -5,6 +5,8 @@
 #include "handles.hpp"
 #include "watchdog.hpp"
 
+#include <pssh/options.hpp>
+
 #include <sys/socket.h>
 
 #include <functional>
@@ -34,6 +36,12 @@ UniqueFd start_connect(const Address& address, int& error);
 /// A non-blocking connection to the local agent at $SSH_AUTH_SOCK, or an
 /// empty fd (no agent, or its backlog is full: connect never waits).
 UniqueFd connect_local_agent();
+
+/// Lets the kernel notice a peer that vanished without a reset: TCP
+/// keepalive probes after `interval` idle, and TCP_USER_TIMEOUT for data
+/// unacknowledged for 4 intervals (as keepalive answers are waited for).
+/// Nothing when `interval` is zero.
+void keep_alive(int fd, duration interval);
 
 /// Waits until the connect started on `fd` completes or `deadline` passes.
 /// Returns 0 on success, the socket error (or ETIMEDOUT) otherwise.

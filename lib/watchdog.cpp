@@ -31,10 +31,6 @@ Watchdog::Ticket Watchdog::arm(Clock::time_point deadline, std::function<void()>
   return Ticket(this, add(deadline, std::move(action)));
 }
 
-void Watchdog::schedule(Clock::time_point deadline, std::function<void()> action) {
-  add(deadline, std::move(action));
-}
-
 std::uint64_t Watchdog::add(Clock::time_point deadline, std::function<void()> action) {
   std::uint64_t id;
   bool earliest;
@@ -50,9 +46,14 @@ std::uint64_t Watchdog::add(Clock::time_point deadline, std::function<void()> ac
 }
 
 void Watchdog::disarm(std::uint64_t id) noexcept {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto it = entries_.find(id);
-  if (it == entries_.end()) return;
+  if (it == entries_.end()) {
+    // Running now: wait for it to end, unless it is disarming itself.
+    if (std::this_thread::get_id() != thread_.get_id())
+      action_done_.wait(lock, [&] { return running_ != id; });
+    return;
+  }
   auto [first, last] = by_deadline_.equal_range(it->second.deadline);
   for (; first != last; ++first) {
     if (first->second == id) {
@@ -78,11 +79,18 @@ void Watchdog::run() {
       continue;
     }
     auto entry = entries_.find(next->second);
+    running_ = entry->first;
     by_deadline_.erase(next);
-    // Run under the lock so that disarm() returning means "not running now".
     std::function<void()> action = std::move(entry->second.action);
     entries_.erase(entry);
+    // Outside the lock, so that the action may arm tickets; disarm() of this
+    // ticket waits on `running_` until it is done.
+    lock.unlock();
     action();
+    action = nullptr;
+    lock.lock();
+    running_ = 0;
+    action_done_.notify_all();
   }
 }
 

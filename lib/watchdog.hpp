@@ -46,11 +46,9 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
   /// Runs `action` on the watchdog thread at `deadline` unless disarmed first.
-  /// Actions must be short and must not arm or disarm tickets.
+  /// Actions run outside the watchdog's lock: they may arm and disarm tickets
+  /// (a stop that arms its cut-off), and must be short.
   [[nodiscard]] Ticket arm(Clock::time_point deadline, std::function<void()> action);
-  /// Like arm(), with no way to disarm: for actions that check themselves
-  /// whether they still apply.
-  void schedule(Clock::time_point deadline, std::function<void()> action);
 
  private:
   std::uint64_t add(Clock::time_point deadline, std::function<void()> action);
@@ -63,6 +61,8 @@ class Watchdog {
   };
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable action_done_;
+  std::uint64_t running_ = 0;  // the id whose action runs now, 0 if none
   std::map<std::uint64_t, Entry> entries_;
   std::multimap<Clock::time_point, std::uint64_t> by_deadline_;
   std::uint64_t next_id_ = 1;

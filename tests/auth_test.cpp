@@ -44,6 +44,29 @@ struct StoppedAgent {
 }  // namespace
 
 TEST_SUITE("auth") {
+  TEST_CASE("agent slots come back when agent auth fails: later agent logins do not wait") {
+    {
+      StoppedAgent stopped;
+      stopped.options.timeout = 1s;
+      pssh::ParallelClient client(rig::loopback_hosts(10), stopped.options);
+      auto output = client.run_command("true", {.stop_on_errors = false});
+      client.join(output);
+      for (auto& h : output) CHECK(h.exception());
+    }
+    rig::Agent agent;
+    agent.add(server().user_key());
+    ::setenv("SSH_AUTH_SOCK", agent.socket().c_str(), 1);
+    auto options = no_credentials();
+    options.allow_agent = true;
+    options.timeout = 5s;
+    auto start = std::chrono::steady_clock::now();
+    int status = -1;
+    CHECK_NOTHROW(status = run_true("127.0.0.2", options));
+    CHECK(status == 0);
+    CHECK(seconds_since(start) < 3 * slowdown);
+    ::unsetenv("SSH_AUTH_SOCK");
+  }
+
   TEST_CASE("a private key file logs in") { CHECK(run_true("127.0.0.2", server().options()) == 0); }
 
   TEST_CASE("a private key from memory logs in") {

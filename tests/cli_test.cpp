@@ -40,6 +40,24 @@ TEST_SUITE("cli") {
       CHECK(out.find(std::string(host) + ": hi\n") != std::string::npos);
   }
 
+  TEST_CASE("stdin: a pipe is sent to every host, /dev/null and --no-stdin end cat at once") {
+    std::string out;
+    auto through = [](const std::string& shell) {
+      return std::vector<std::string>{"timeout", "30", "sh", "-c", shell, "sh"};
+    };
+    CHECK(cli({"-H", "127.0.0.[2-3]", "cat"}, &out, through("printf 'one\\ntwo\\n' | \"$@\"")) == 0);
+    for (const char* host : {"127.0.0.2", "127.0.0.3"}) {
+      CHECK(out.find(std::string(host) + ": one\n") != std::string::npos);
+      CHECK(out.find(std::string(host) + ": two\n") != std::string::npos);
+    }
+    CHECK(cli({"-H", "127.0.0.2", "cat; echo done"}, &out, through("\"$@\" < /dev/null")) == 0);
+    CHECK(out == "127.0.0.2: done\n");
+    // An open pipe that never ends is not read with --no-stdin.
+    CHECK(cli({"-H", "127.0.0.2", "--no-stdin", "cat; echo done"}, &out,
+              through("sleep 60 | { \"$@\"; status=$?; pkill -P $$ -x sleep; exit $status; }")) == 0);
+    CHECK(out == "127.0.0.2: done\n");
+  }
+
   TEST_CASE("exit statuses: 5 non-zero, 4 connection error, 3 timeout, 2 usage") {
     CHECK(cli({"-H", "127.0.0.2", "exit 7"}) == 5);
     CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3:" + std::to_string(rig::refused_port()), "true"}) == 4);

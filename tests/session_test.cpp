@@ -108,6 +108,21 @@ TEST_SUITE("session") {
     CHECK(seconds_since(start) >= 0.6);
   }
 
+  TEST_CASE("num_retries reconnects after a silent or closing server: it sees every attempt") {
+    for (auto behaviour : {rig::FakeServer::Behaviour::blackhole,
+                           rig::FakeServer::Behaviour::close_mid_handshake}) {
+      rig::FakeServer peer(behaviour);
+      auto options = fast_failing();
+      options.port = peer.port();
+      options.num_retries = 2;
+      options.retry_delay = 100ms;
+      pssh::Client client("127.0.0.1", options);
+      CHECK_THROWS(client.run_command("true"));
+      CHECK(eventually([&] { return peer.accepted() == 3; }, 2s));
+      CHECK(peer.accepted() == 3);
+    }
+  }
+
   TEST_CASE("an unknown host name is an UnknownHostError") {
     pssh::Client client("no-such-host.invalid", fast_failing());
     CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::UnknownHostError,

@@ -26,7 +26,10 @@ struct RunOptions {
   std::optional<std::string> user{};   ///< run as this user (through sudo -u)
   std::optional<std::string> shell{};  ///< e.g. "bash -c": the command is quoted and given to it
   bool use_pty = false;              ///< stderr then arrives on stdout
-  bool stop_on_errors = true;        ///< throw the first host error from run_command
+  /// Throw from run_command the first error of a host that failed before
+  /// run_command returned (hosts still waiting for a worker then report
+  /// theirs in their HostOutput, like any later failure).
+  bool stop_on_errors = true;
   std::optional<duration> read_timeout{};  ///< per output stream: Timeout when idle
   std::optional<duration> timeout{};       ///< whole command: the host reports Timeout
   std::vector<HostArgs> host_args{};       ///< one per host, substituted into the command
@@ -43,7 +46,10 @@ PSSH_API std::string shell_quote(std::string_view text);
 
 /// Runs commands on many hosts at once. Each host's blocking SSH session works
 /// on a pool of `pool_size` workers; connections are kept between commands.
-/// All member functions may be called from any thread.
+/// All member functions may be called from any thread, concurrently; an
+/// operation works on the host list as it was when the operation began.
+/// Do not destroy, disconnect() or join() a client from its own on_event
+/// handler: those wait for the workers, and the handler runs on one.
 ///
 ///     pssh::ParallelClient client({"web1", "web2"}, {.user = "deploy"});
 ///     auto output = client.run_command("uptime", {.stop_on_errors = false});
@@ -63,8 +69,10 @@ class PSSH_API ParallelClient {
   ParallelClient(ParallelClient&&) noexcept;
   ParallelClient& operator=(ParallelClient&&) noexcept;
 
-  /// Returns once every host's command has started or failed; output streams
-  /// while the commands run.
+  /// Returns once every host's command has started or failed, or the host
+  /// waits for a free worker (more hosts than pool_size): it never waits for
+  /// a queued host, so the first hosts' output and stdin can be used while
+  /// the rest start as workers free up. Output streams while commands run.
   Output run_command(const std::string& command, const RunOptions& options = {});
   /// Waits for every host of `output`; JoinTimeout if `timeout` passes first.
   void join(const Output& output, const JoinOptions& options = {});
@@ -114,8 +122,11 @@ class PSSH_API ParallelClient {
   /// Replaces the host list, keeping the connections of hosts whose
   /// (index, host) pair is unchanged.
   void set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config = {});
-  const std::vector<std::string>& hosts() const;
-  /// Aborts everything in flight; each affected host reports Cancelled.
+  /// A copy: set_hosts() may replace the list from another thread.
+  std::vector<std::string> hosts() const;
+  /// Aborts everything in flight, queued hosts included; each affected host
+  /// reports Cancelled and no exit code. Never lost, whatever the host does
+  /// at that moment (connecting, waiting for a worker or an agent, running).
   void cancel();
   /// Closes every connection (after cancelling what runs); the next command reconnects.
   void disconnect();

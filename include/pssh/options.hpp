@@ -71,7 +71,12 @@ struct ClientOptions {
   std::optional<ProxyConfig> proxy{};
   bool ipv6_only = false;
   bool compress = false;
-  duration keepalive = duration::zero();  ///< 0: off
+  /// Liveness of idle connections: a keepalive request after this long
+  /// without traffic, and the host is lost (Timeout) when 3 in a row go
+  /// unanswered; TCP keepalive and TCP_USER_TIMEOUT (4 intervals) on every
+  /// socket. A vanished host thus ends within about 4 intervals (2 minutes
+  /// by default). 0: off.
+  duration keepalive = std::chrono::seconds(30);
   HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;
   std::string known_hosts = "~/.ssh/known_hosts";
   /// OpenSSH client config honoured for HostName, User, Port, IdentityFile,
@@ -83,7 +88,9 @@ struct ClientOptions {
   std::size_t max_buffered_output = 0;
   /// Progress events. Called from worker threads, concurrently for different
   /// hosts, in order for one host: keep it short and thread-safe. A host's
-  /// events have all been delivered when join() returns.
+  /// events have all been delivered when join() returns. An exception thrown
+  /// by the handler is caught and dropped (logged by the host logger, if on):
+  /// the host's work and result go on unchanged, later events still come.
   std::function<void(const Event&)> on_event{};
 
   /// Defaults read from PSSH_USER, PSSH_PAR (pool_size), PSSH_TIMEOUT

@@ -95,7 +95,8 @@ class PSSH_API HostOutput {
   LineRange stderr_lines() const { return LineRange(state_, Stream::err); }
   StdinWriter stdin_writer() const { return StdinWriter(state_); }
 
-  /// Set once the command exited; empty while it runs or if the host failed.
+  /// Set once the command exited; empty while it runs, if the host failed,
+  /// and after a timeout or cancel (the host reports that error instead).
   std::optional<int> exit_code() const;
   /// The signal name (e.g. "KILL") if the command was killed by one.
   std::optional<std::string> exit_signal() const;
@@ -104,7 +105,9 @@ class PSSH_API HostOutput {
   /// The host's work is over: exited, failed or cancelled. Never blocks.
   bool finished() const;
   /// Ends the command: signals it (TERM) and closes the channel, as a PTY
-  /// session's hang-up would.
+  /// session's hang-up would. Both output streams then end after what was
+  /// received; the host reports no error, and an exit code only if the
+  /// server sent one first. Before the command started: Cancelled.
   void close_channel() const;
   /// How long stdout_lines()/stderr_lines() wait for a line; zero: forever.
   void set_read_timeout(duration timeout) const;

@@ -340,6 +340,7 @@ void FakeServer::serve() {
     if (fds[0].revents == 0) continue;
     int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
+    ++accepted_;
     if (behaviour_ == Behaviour::blackhole) {
       clients_.push_back(client);
       continue;
@@ -355,6 +356,58 @@ void FakeServer::serve() {
     if (::poll(&c, 1, 2000) > 0) n = ::read(client, buffer, sizeof buffer);
     ::close(client);
   }
+}
+
+Relay::Relay(int target_port) : target_port_(target_port) {
+  listen_fd_ = listen_tcp(INADDR_LOOPBACK, port_);
+  thread_ = std::thread([this] { serve(); });
+}
+
+Relay::~Relay() {
+  stopping_ = true;
+  thread_.join();
+  ::close(listen_fd_);
+}
+
+void Relay::serve() {
+  std::vector<std::pair<int, int>> pairs;  // client side, server side
+  while (!stopping_) {
+    std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+    if (!frozen_)
+      for (auto [a, b] : pairs) fds.push_back({a, POLLIN, 0}), fds.push_back({b, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+    for (std::size_t k = 1; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      auto& pair = pairs[(k - 1) / 2];
+      int to = (k % 2 == 1) ? pair.second : pair.first;
+      char buffer[65536];
+      ssize_t n = ::read(fds[k].fd, buffer, sizeof buffer);
+      if (n <= 0) {
+        ::shutdown(to, SHUT_WR);
+        continue;
+      }
+      for (ssize_t sent = 0; sent < n;) {
+        ssize_t w = ::write(to, buffer + sent, static_cast<std::size_t>(n - sent));
+        if (w <= 0) break;
+        sent += w;
+      }
+    }
+    if (fds[0].revents == 0) continue;
+    int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(target_port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(client);
+      ::close(server);
+      continue;
+    }
+    pairs.emplace_back(client, server);
+  }
+  for (auto [a, b] : pairs) ::close(a), ::close(b);
 }
 
 }  // namespace rig

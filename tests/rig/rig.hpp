@@ -114,6 +114,8 @@ class FakeServer {
   FakeServer(const FakeServer&) = delete;
   FakeServer& operator=(const FakeServer&) = delete;
   int port() const { return port_; }
+  /// Connections accepted so far.
+  int accepted() const { return accepted_.load(); }
 
  private:
   void serve();
@@ -121,7 +123,29 @@ class FakeServer {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_{0};
   std::vector<int> clients_;
+  std::thread thread_;
+};
+
+/// A TCP relay on 127.0.0.1 to a port of 127.0.0.1. freeze() makes every
+/// connection through it vanish as a network outage does: nothing more is
+/// forwarded, and no reset or FIN reaches either side.
+class Relay {
+ public:
+  explicit Relay(int target_port);
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+  int port() const { return port_; }
+  void freeze() { frozen_ = true; }
+
+ private:
+  void serve();
+  int target_port_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false}, frozen_{false};
   std::thread thread_;
 };
 

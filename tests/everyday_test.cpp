@@ -1,0 +1,274 @@
+// Everyday use that used to hang or crash (issue 11): more hosts than
+// pool_size, reading after close_channel, a throwing event handler, a host
+// that vanishes, leaked threads, memory under a slow reader, calls from
+// several threads. Every case runs under an outer deadline: a hang fails.
+#include "common.hpp"
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <random>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Runs `body` on a thread; a body still running after `limit` is a hang,
+/// reported before the process ends (a hung thread cannot be stopped).
+void within(std::chrono::seconds limit, const std::function<void()>& body) {
+  std::packaged_task<void()> task(body);
+  auto done = task.get_future();
+  std::thread runner(std::move(task));
+  if (done.wait_for(limit * static_cast<int>(slowdown)) != std::future_status::ready) {
+    std::fprintf(stderr, "HANG: a test case of the everyday suite still runs after %lld s\n",
+                 static_cast<long long>(limit.count()));
+    std::fflush(stderr);
+    std::_Exit(3);
+  }
+  runner.join();
+  done.get();
+}
+
+long resident_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+int threads_now() { return entries_in("/proc/self/task"); }
+
+}  // namespace
+
+TEST_SUITE("everyday") {
+  TEST_CASE("more hosts than pool_size: run_command returns, stdin reaches every host") {
+    auto options = server().options();
+    options.pool_size = 1;
+    pssh::ParallelClient client(rig::loopback_hosts(3), options);
+    within(60s, [&] {
+      auto output = client.run_command("head -n1");
+      for (auto& h : output) {
+        auto in = h.stdin_writer();
+        in.write("line-" + h.host() + "\n");
+        in.close();
+      }
+      client.join(output);
+      for (auto& h : output) {
+        INFO(h.host() << ": " << error_message(h));
+        CHECK(lines(h.stdout_lines()) == std::vector<std::string>{"line-" + h.host()});
+        CHECK(h.exit_code() == 0);
+      }
+    });
+  }
+
+  TEST_CASE("more hosts than pool_size: the first hosts stream while the rest wait") {
+    auto options = server().options();
+    options.pool_size = 2;
+    pssh::ParallelClient client(rig::loopback_hosts(4), options);
+    client.connect_auth();  // the figures below are about the run, not the logins
+    within(60s, [&] {
+      auto start = std::chrono::steady_clock::now();
+      auto output = client.run_command("echo a; sleep 3");
+      CHECK(seconds_since(start) < 2.0 * slowdown);
+      CHECK(*output[0].stdout_lines().begin() == "a");
+      CHECK(seconds_since(start) < 2.5 * slowdown);
+      client.join(output);
+      for (auto& h : output) CHECK(h.exit_code() == 0);
+    });
+  }
+
+  TEST_CASE("close_channel() ends both streams; join and reading return") {
+    pssh::Client client("127.0.0.2", server().options());
+    within(30s, [&] {
+      auto output = client.run_command("echo first; printf partial; sleep 30");
+      CHECK(*output.stdout_lines().begin() == "first");
+      // The partial line is in once the worker has appended it: not yet
+      // observable, so the test only checks that what comes ends.
+      output.close_channel();
+      client.wait_finished(output, 10s);
+      auto rest = lines(output.stdout_lines());
+      CHECK(rest.size() <= 1);
+      if (!rest.empty()) CHECK(rest[0] == "partial");
+      CHECK(lines(output.stderr_lines()).empty());
+      CHECK_FALSE(output.exception());
+      auto next = client.run_command("echo next");
+      CHECK(lines(next.stdout_lines()) == std::vector<std::string>{"next"});
+    });
+  }
+
+  TEST_CASE("a throwing on_event handler neither ends the process nor costs a result") {
+    auto options = server().options();
+    std::atomic<int> calls{0};
+    options.on_event = [&](const pssh::Event&) {
+      ++calls;
+      throw std::runtime_error("handler bug");
+    };
+    pssh::ParallelClient client(rig::loopback_hosts(3), options);
+    within(30s, [&] {
+      auto output = client.run_command("echo one; echo two >&2; exit 4", {.stop_on_errors = false});
+      client.join(output);
+      for (auto& h : output) {
+        INFO(error_message(h));
+        CHECK(lines(h.stdout_lines()) == std::vector<std::string>{"one"});
+        CHECK(lines(h.stderr_lines()) == std::vector<std::string>{"two"});
+        CHECK(h.exit_code() == 4);
+        CHECK_FALSE(h.exception());
+      }
+    });
+    // connecting, connected, authenticated, started, two lines, finished
+    CHECK(calls.load() == 3 * 7);
+  }
+
+  TEST_CASE("a host that vanishes mid-command ends as Timeout within 4 keepalive intervals") {
+    rig::Relay relay(server().port());
+    auto options = server().options();
+    options.keepalive = 1s;
+    pssh::Client client("127.0.0.1", options, {.port = relay.port()});
+    within(60s, [&] {
+      auto output = client.run_command("echo started; sleep 60");
+      CHECK(*output.stdout_lines().begin() == "started");
+      relay.freeze();
+      auto start = std::chrono::steady_clock::now();
+      client.wait_finished(output, 30s);
+      CHECK(seconds_since(start) < 4 + 2 * slowdown);
+      CHECK(host_error_is<pssh::Timeout>(output));
+      CHECK_FALSE(output.exit_code());
+    });
+  }
+
+  TEST_CASE("keepalive is on by default: 30 s, so a vanished host ends within about 2 minutes") {
+    CHECK(pssh::ClientOptions{}.keepalive == 30s);
+  }
+
+  TEST_CASE("a timed-out or cancelled command reports its error and no exit code") {
+    pssh::ParallelClient client(rig::loopback_hosts(2), server().options());
+    within(30s, [&] {
+      auto output = client.run_command("sleep 30", {.stop_on_errors = false, .timeout = 300ms});
+      client.join(output);
+      for (auto& h : output) {
+        CHECK(host_error_is<pssh::Timeout>(h));
+        CHECK_FALSE(h.exit_code());
+      }
+      output = client.run_command("sleep 30", {.stop_on_errors = false});
+      client.cancel();
+      client.join(output);
+      for (auto& h : output) {
+        CHECK(host_error_is<pssh::Cancelled>(h));
+        CHECK_FALSE(h.exit_code());
+      }
+    });
+  }
+
+  TEST_CASE("no thread outlives the client") {
+    int before = threads_now();
+    {
+      auto options = server().options();
+      options.pool_size = 100;
+      pssh::ParallelClient client(rig::loopback_hosts(40), options);
+      auto output = client.run_command("true");
+      client.join(output);
+      CHECK(threads_now() > before);
+    }
+    INFO("threads before: " << before << ", after: " << threads_now());
+    CHECK(eventually([&] { return threads_now() <= before; }, 5s));
+  }
+
+  TEST_CASE("a slow reader's buffered short lines cost about their bytes, not 40 per line") {
+    if (address_sanitizer || slowdown > 1) return;  // sanitizers own the heap
+    auto options = server().options();
+    options.max_buffered_output = 1 << 20;
+    pssh::Client client("127.0.0.2", options);
+    client.connect_auth();
+    within(60s, [&] {
+      long base = resident_kib();
+      // 3 million one-byte lines: the cap holds a million of them at once.
+      auto output = client.run_command("yes | head -c 6000000");
+      long peak = base;
+      auto until = std::chrono::steady_clock::now() + 2s;
+      while (std::chrono::steady_clock::now() < until) {
+        peak = std::max(peak, resident_kib());
+        std::this_thread::sleep_for(20ms);
+      }
+      std::size_t count = 0;
+      for (const std::string& line : output.stdout_lines()) count += line == "y";
+      CHECK(count == 3000000);
+      MESSAGE("RSS growth with 1 MiB of one-byte lines buffered: " << (peak - base) << " KiB");
+      CHECK(peak - base < 8 * 1024);
+    });
+  }
+
+  TEST_CASE("hosts() and set_hosts() from one thread while another runs commands") {
+    auto first = rig::loopback_hosts(4);
+    auto second = std::vector<std::string>(first.begin(), first.begin() + 2);
+    second.push_back("127.0.0.9");
+    pssh::ParallelClient client(first, server().options());
+    within(120s, [&] {
+      std::atomic<bool> done{false};
+      std::thread changer([&] {
+        for (int i = 0; !done; ++i) {
+          client.set_hosts(i % 2 ? first : second);
+          auto names = client.hosts();
+          CHECK((names.size() == 3 || names.size() == 4));
+          std::this_thread::sleep_for(5ms);
+        }
+      });
+      for (int round = 0; round < 20; ++round) {
+        auto output = client.run_command("echo ok", {.stop_on_errors = false});
+        client.join(output);
+        for (auto& h : output) CHECK(lines(h.stdout_lines()) == std::vector<std::string>{"ok"});
+      }
+      done = true;
+      changer.join();
+    });
+  }
+
+  TEST_CASE("a cancel racing a connect is never lost") {
+    rig::FakeServer blackhole(rig::FakeServer::Behaviour::blackhole);
+    auto options = server().options();
+    options.port = blackhole.port();
+    options.timeout = 60s;
+    options.num_retries = 2;
+    std::atomic<int> connecting{0};
+    options.on_event = [&](const pssh::Event& e) {
+      if (e.kind == pssh::Event::Kind::connecting) ++connecting;
+    };
+    std::mt19937 random(11);
+    for (int round = 0; round < 30; ++round) {
+      connecting = 0;
+      pssh::ParallelClient client(std::vector<std::string>(3, "127.0.0.1"), options);
+      within(20s, [&] {
+        std::thread runner([&] { client.run_command("true", {.stop_on_errors = false}); });
+        // The run is in flight once a host connects; the cancel lands
+        // anywhere from the resolver to the handshake.
+        CHECK(eventually([&] { return connecting > 0; }));
+        std::this_thread::sleep_for(std::chrono::microseconds(random() % 20000));
+        auto start = std::chrono::steady_clock::now();
+        client.cancel();
+        runner.join();
+        client.join();
+        CHECK(seconds_since(start) < 2.0 * slowdown);
+        for (const auto& h : client.get_last_output()) CHECK(host_error_is<pssh::Cancelled>(h));
+      });
+    }
+  }
+}
+
+// Two minutes of waiting: a suite of its own, run in the plain build only.
+TEST_SUITE("liveness") {
+  TEST_CASE("default options: a host that vanishes mid-command ends as Timeout in about 2 minutes") {
+    rig::Relay relay(server().port());
+    auto options = server().options();
+    pssh::Client client("127.0.0.1", options, {.port = relay.port()});
+    within(200s, [&] {
+      auto output = client.run_command("echo started; sleep 600");
+      CHECK(*output.stdout_lines().begin() == "started");
+      relay.freeze();
+      auto start = std::chrono::steady_clock::now();
+      client.wait_finished(output, 180s);
+      MESSAGE("a vanished host ended after " << seconds_since(start) << " s");
+      CHECK(seconds_since(start) < 130);
+      CHECK(host_error_is<pssh::Timeout>(output));
+    });
+  }
+}
