@@ -49,6 +49,11 @@ double seconds_to_cancel(pssh::ParallelClient& client, std::chrono::milliseconds
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(10));
 
+/// Runs `body` on a thread; a body still running after `limit` (longer in
+/// sanitizer builds) is a hang, reported before the process ends: a hung
+/// thread cannot be stopped.
+void within(std::chrono::seconds limit, const std::function<void()>& body);
+
 /// The message of the host's error, or "" if it has none.
 std::string error_message(const pssh::HostOutput& output);
 

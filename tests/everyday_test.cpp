@@ -6,29 +6,12 @@
 
 #include <atomic>
 #include <fstream>
-#include <future>
 #include <random>
 #include <thread>
 
 using namespace std::chrono_literals;
 
 namespace {
-
-/// Runs `body` on a thread; a body still running after `limit` is a hang,
-/// reported before the process ends (a hung thread cannot be stopped).
-void within(std::chrono::seconds limit, const std::function<void()>& body) {
-  std::packaged_task<void()> task(body);
-  auto done = task.get_future();
-  std::thread runner(std::move(task));
-  if (done.wait_for(limit * static_cast<int>(slowdown)) != std::future_status::ready) {
-    std::fprintf(stderr, "HANG: a test case of the everyday suite still runs after %lld s\n",
-                 static_cast<long long>(limit.count()));
-    std::fflush(stderr);
-    std::_Exit(3);
-  }
-  runner.join();
-  done.get();
-}
 
 long resident_kib() {
   std::ifstream status("/proc/self/status");

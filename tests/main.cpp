@@ -4,7 +4,9 @@
 
 #include <dirent.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <thread>
 #include <memory>
 
@@ -48,6 +50,20 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+void within(std::chrono::seconds limit, const std::function<void()>& body) {
+  std::packaged_task<void()> task(body);
+  auto done = task.get_future();
+  std::thread runner(std::move(task));
+  if (done.wait_for(limit * static_cast<int>(slowdown)) != std::future_status::ready) {
+    std::fprintf(stderr, "HANG: a test case still runs after %lld s\n",
+                 static_cast<long long>(limit.count()));
+    std::fflush(stderr);
+    std::_Exit(3);
+  }
+  runner.join();
+  done.get();
 }
 
 std::string error_message(const pssh::HostOutput& output) {
