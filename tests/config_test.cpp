@@ -1,7 +1,7 @@
 // ~/.ssh/config: the parser, and a host reached only through its config.
 #include "common.hpp"
 
-#include "ssh_config.hpp"
+#include "config/ssh_config.hpp"
 
 using pssh::detail::lookup_ssh_config;
 namespace fs = std::filesystem;

@@ -61,6 +61,23 @@ TEST_SUITE("everyday") {
     });
   }
 
+  TEST_CASE("stdin written after the command exited is dropped, not a connection error") {
+    pssh::Client client("127.0.0.2", server().options());
+    within(30s, [&] {
+      auto output = client.run_command("head -n1");
+      auto in = output.stdin_writer();
+      in.write("one\n");
+      CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"one"});
+      for (int i = 0; i < 100; ++i) in.write("more\n");
+      in.flush();
+      in.close();
+      client.wait_finished(output, 10s);
+      INFO(error_message(output));
+      CHECK_FALSE(output.exception());
+      CHECK(output.exit_code() == 0);
+    });
+  }
+
   TEST_CASE("close_channel() ends both streams; join and reading return") {
     pssh::Client client("127.0.0.2", server().options());
     within(30s, [&] {

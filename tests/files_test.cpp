@@ -3,8 +3,8 @@
 // machine's file system, so the tests read it directly.
 #include "common.hpp"
 
-#include "scp.hpp"
-#include "sftp.hpp"
+#include "files/scp.hpp"
+#include "files/sftp.hpp"
 
 #include <sys/stat.h>
 

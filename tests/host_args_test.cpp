@@ -1,7 +1,7 @@
 // Command templates and per-host arguments.
 #include "common.hpp"
 
-#include "command_text.hpp"
+#include "config/command_text.hpp"
 
 using pssh::detail::format_command;
 using Map = std::map<std::string, std::string>;

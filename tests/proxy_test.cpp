@@ -2,7 +2,7 @@
 // proxy session, per-host and whole-proxy failures, ProxyJump from the config.
 #include "common.hpp"
 
-#include "ssh_config.hpp"
+#include "config/ssh_config.hpp"
 
 #include <signal.h>
 

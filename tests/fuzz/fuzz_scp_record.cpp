@@ -1,5 +1,5 @@
 // SCP protocol records a remote scp sends us ("C0644 12 name", "D...", "T...", "E").
-#include "scp.hpp"
+#include "files/scp.hpp"
 
 #include <pssh/errors.hpp>
 

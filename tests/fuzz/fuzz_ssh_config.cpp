@@ -1,5 +1,5 @@
 // ssh_config text (with Include) and ProxyJump values.
-#include "ssh_config.hpp"
+#include "config/ssh_config.hpp"
 
 #include <pssh/errors.hpp>
 

@@ -1,6 +1,6 @@
 // host_args templates: the first line is the template, the others values
 // (positional, and named by their line number).
-#include "command_text.hpp"
+#include "config/command_text.hpp"
 
 #include <pssh/errors.hpp>
 

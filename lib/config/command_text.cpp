@@ -1,0 +1,94 @@
+// Template substitution and command wrapping. Values are inserted verbatim:
+// quoting is the caller's choice (shell_quote).
+#include "config/command_text.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <charconv>
+
+namespace pssh {
+
+std::string shell_quote(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+namespace detail {
+namespace {
+
+[[noreturn]] void bad_template(const std::string& host, const std::string& why) {
+  throw HostArgumentError(host, "cannot build the command for " + host + ": " + why);
+}
+
+std::string lookup(const HostArgs& args, std::string_view field, std::size_t& next_positional,
+                   const std::string& host) {
+  if (const auto* list = std::get_if<std::vector<std::string>>(&args)) {
+    std::size_t index = next_positional;
+    if (!field.empty()) {
+      auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), index);
+      if (ec != std::errc() || end != field.data() + field.size()) {
+        bad_template(host, "the template names {" + std::string(field) +
+                               "} but this host's host_args is a list; give a map");
+      }
+    } else {
+      ++next_positional;
+    }
+    if (index >= list->size()) {
+      bad_template(host, "the template uses positional argument " + std::to_string(index) +
+                             " but host_args has " + std::to_string(list->size()) +
+                             " value(s) for this host");
+    }
+    return (*list)[index];
+  }
+  const auto& map = std::get<std::map<std::string, std::string>>(args);
+  auto found = map.find(std::string(field));
+  if (found == map.end()) {
+    bad_template(host, "host_args has no value named '" + std::string(field) +
+                           "' for this host (the template uses {" + std::string(field) + "})");
+  }
+  return found->second;
+}
+
+}  // namespace
+
+std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host) {
+  std::string out;
+  std::size_t next_positional = 0;
+  for (std::size_t i = 0; i < templ.size(); ++i) {
+    char c = templ[i];
+    bool doubled = i + 1 < templ.size() && templ[i + 1] == c;
+    if (c == '}') {
+      if (!doubled) bad_template(host, "single '}' at position " + std::to_string(i) + "; write '}}'");
+      out += '}';
+      ++i;
+    } else if (c == '{' && doubled) {
+      out += '{';
+      ++i;
+    } else if (c == '{') {
+      auto close = templ.find('}', i);
+      if (close == std::string_view::npos)
+        bad_template(host, "unclosed '{' at position " + std::to_string(i) + "; write '{{'");
+      out += lookup(args, templ.substr(i + 1, close - i - 1), next_positional, host);
+      i = close;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string wrap_command(const std::string& command, const RunOptions& options) {
+  std::string wrapped = options.shell ? *options.shell + " " + shell_quote(command) : command;
+  if (options.sudo || options.user) {
+    wrapped = "sudo -S" + (options.user ? " -u " + shell_quote(*options.user) : std::string()) +
+              " " + (options.shell ? wrapped : "sh -c " + shell_quote(command));
+  }
+  return wrapped;
+}
+
+}  // namespace detail
+}  // namespace pssh

@@ -1,0 +1,306 @@
+// The buffers between a host's worker and the caller.
+#include "engine/host_state.hpp"
+
+#include "text/logging.hpp"
+#include "config/settings.hpp"
+
+#include "text/text.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
+#include <utility>
+
+namespace pssh::detail {
+HostState::HostState(const HostSettings& settings, const RunSettings& run)
+    : host(settings.host),
+      alias(settings.alias),
+      index(settings.index),
+      pty_(run.pty),
+      max_buffered_(run.max_buffered),
+      on_event_(run.on_event),
+      read_timeout_(run.read_timeout),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!wake_fd_) throw std::system_error(errno, std::generic_category(), "cannot create eventfd");
+  if (!is_utf8(run.encoding)) recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
+}
+
+void HostState::deliver(const Event& event) const {
+  // The handler is the caller's code: whatever it throws must not end the
+  // worker, unwind through libssh or cost the host its result. It is dropped
+  // (and logged when the host logger is on); later events still come.
+  try {
+    on_event_(event);
+  } catch (const std::exception& e) {
+    log_host_line(alias, std::string("on_event handler threw: ") + e.what());
+  } catch (...) {
+    log_host_line(alias, "on_event handler threw a non-std exception");
+  }
+}
+
+void HostState::emit(Event::Kind kind, std::string text, std::optional<int> exit_code) const {
+  if (!on_event_) return;
+  deliver({.kind = kind, .host = host, .alias = alias, .index = index, .text = std::move(text),
+           .exit_code = exit_code});
+}
+
+void HostState::progress(const std::string& path, std::uint64_t done, std::uint64_t total) const {
+  if (!on_event_) return;
+  deliver({.kind = Event::Kind::transfer, .host = host, .alias = alias, .index = index,
+           .text = path, .bytes_done = done, .bytes_total = total});
+}
+
+void HostState::wake() const {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void HostState::take_line(Stream stream, std::string line, std::string& batch) {
+  if (pty_ && !line.empty() && line.back() == '\r') line.pop_back();
+  if (recoder_) line = recoder_->convert(line);
+  if (on_event_)
+    deliver({.kind = Event::Kind::line, .host = host, .alias = alias, .index = index,
+             .stream = stream, .text = line});
+  batch += line;
+  batch += '\n';
+}
+
+void HostState::append(Stream stream, std::string_view bytes) {
+  // Only the worker touches `partial`, so lines are split outside the lock
+  // and published under it once per chunk.
+  Buffer& b = buffer(stream);
+  std::string batch;
+  for (auto newline = bytes.find('\n'); newline != std::string_view::npos;
+       newline = bytes.find('\n')) {
+    b.partial.append(bytes.substr(0, newline));
+    take_line(stream, std::exchange(b.partial, {}), batch);
+    bytes.remove_prefix(newline + 1);
+  }
+  b.partial.append(bytes);
+  // A line longer than the cap would hold the reader and the worker waiting
+  // for each other: it is delivered in pieces of the cap's size.
+  if (max_buffered_ != 0 && b.partial.size() >= max_buffered_)
+    take_line(stream, std::exchange(b.partial, {}), batch);
+  publish(stream, batch);
+}
+
+void HostState::publish(Stream stream, std::string_view batch) {
+  Buffer& b = buffer(stream);
+  std::lock_guard lock(mutex_);
+  if (discard_) return;
+  b.lines.append(batch);
+  b.partial_bytes = b.partial.size();
+  if (!batch.empty()) changed_.notify_all();
+}
+
+std::size_t HostState::room(Stream stream) const {
+  if (max_buffered_ == 0) return SIZE_MAX;
+  std::lock_guard lock(mutex_);
+  const Buffer& b = buffer(stream);
+  if (discard_) return SIZE_MAX;
+  return full(b) ? 0 : max_buffered_ - b.held();
+}
+
+void HostState::end_streams() {
+  for (Stream s : {Stream::out, Stream::err}) {
+    Buffer& b = buffer(s);
+    std::string batch;
+    if (!b.partial.empty()) take_line(s, std::exchange(b.partial, {}), batch);
+    publish(s, batch);
+  }
+  std::lock_guard lock(mutex_);
+  out_.ended = err_.ended = true;
+  changed_.notify_all();
+}
+
+void HostState::set_waiting() {
+  std::lock_guard lock(mutex_);
+  if (phase_ == Phase::submitted || phase_ == Phase::working) phase_ = Phase::waiting;
+  changed_.notify_all();
+}
+
+void HostState::set_working() {
+  std::lock_guard lock(mutex_);
+  if (phase_ == Phase::submitted || phase_ == Phase::waiting) phase_ = Phase::working;
+}
+
+void HostState::set_started() {
+  std::lock_guard lock(mutex_);
+  phase_ = Phase::started;
+  changed_.notify_all();
+}
+
+bool HostState::started() const {
+  std::lock_guard lock(mutex_);
+  return phase_ == Phase::started;
+}
+
+void HostState::set_exit(int code, std::optional<std::string> signal) {
+  std::lock_guard lock(mutex_);
+  exit_code_ = code;
+  exit_signal_ = std::move(signal);
+}
+
+void HostState::fail(std::exception_ptr error) {
+  std::lock_guard lock(mutex_);
+  error_ = std::move(error);
+}
+
+void HostState::finish() {
+  end_streams();
+  // The last event goes out before waiters wake: when join() returns, every
+  // event of the host has been delivered.
+  if (error_) {
+    try {
+      std::rethrow_exception(error_);
+    } catch (const std::exception& e) {
+      emit(Event::Kind::failed, e.what());
+    }
+  } else {
+    emit(Event::Kind::finished, {}, exit_code_);
+  }
+  std::lock_guard lock(mutex_);
+  phase_ = Phase::finished;
+  changed_.notify_all();
+}
+
+StopReason HostState::stop_reason() const { return stop_.reason(); }
+
+void HostState::throw_if_cancelled(const std::string& what) const {
+  if (stop_reason() == StopReason::cancelled) throw Cancelled(host, what + " on " + host + " was cancelled");
+}
+
+bool HostState::take_stdin(std::string& into) {
+  std::lock_guard lock(mutex_);
+  into.append(stdin_queue_);
+  stdin_queue_.clear();
+  return stdin_eof_;
+}
+
+void HostState::stdin_sent(std::size_t bytes) {
+  std::lock_guard lock(mutex_);
+  stdin_sent_ += bytes;
+  changed_.notify_all();
+}
+
+std::optional<std::string> HostState::next_line(Stream stream) {
+  std::unique_lock lock(mutex_);
+  Buffer& b = buffer(stream);
+  auto ready = [&] { return b.read_from < b.lines.size() || b.ended; };
+  if (read_timeout_ && read_timeout_->count() > 0) {
+    if (!changed_.wait_for(lock, *read_timeout_, ready)) {
+      throw Timeout(host, "no output line from " + host + " on " +
+                              (stream == Stream::out ? "stdout" : "stderr") + " within " +
+                              duration_text(*read_timeout_) +
+                              " (read_timeout); read again to go on waiting");
+    }
+  } else {
+    changed_.wait(lock, ready);
+  }
+  if (b.read_from == b.lines.size()) return std::nullopt;
+  bool was_full = full(b);
+  std::size_t end = b.lines.find('\n', b.read_from);
+  std::string line = b.lines.substr(b.read_from, end - b.read_from);
+  b.read_from = end + 1;
+  // Read lines are dropped in bulk: all at once when the reader caught up,
+  // else once they are most of the string (amortised O(1) per byte).
+  if (b.read_from == b.lines.size()) {
+    b.lines.clear();
+    b.read_from = 0;
+  } else if (b.read_from >= 64 * 1024 && b.read_from * 2 >= b.lines.size()) {
+    b.lines.erase(0, b.read_from);
+    b.read_from = 0;
+  }
+  lock.unlock();
+  if (was_full) wake();
+  log_host_line(alias, line);
+  return line;
+}
+
+void HostState::write_stdin(std::string_view data) {
+  {
+    std::lock_guard lock(mutex_);
+    stdin_queue_.append(data);
+    stdin_written_ += data.size();
+  }
+  wake();
+}
+
+void HostState::close_stdin() {
+  {
+    std::lock_guard lock(mutex_);
+    stdin_eof_ = true;
+  }
+  wake();
+}
+
+void HostState::flush_stdin() {
+  std::unique_lock lock(mutex_);
+  std::size_t target = stdin_written_;
+  changed_.wait(lock, [&] { return stdin_sent_ >= target || phase_ == Phase::finished; });
+}
+
+void HostState::request_stop(StopReason reason) {
+  if (finished()) return;
+  if (stop_.request(reason)) wake();
+}
+
+void HostState::set_read_timeout(duration timeout) {
+  std::lock_guard lock(mutex_);
+  read_timeout_ = timeout;
+}
+
+void HostState::discard_output() {
+  {
+    std::lock_guard lock(mutex_);
+    discard_ = true;
+    for (Buffer* b : {&out_, &err_}) {
+      b->lines = {};
+      b->read_from = b->partial_bytes = 0;
+    }
+  }
+  wake();
+}
+
+void HostState::wait_dispatched() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] {
+    return phase_ == Phase::waiting || phase_ == Phase::started || phase_ == Phase::finished;
+  });
+}
+
+bool HostState::wait_finished_until(std::optional<Clock::time_point> deadline) {
+  std::unique_lock lock(mutex_);
+  if (!deadline) {
+    changed_.wait(lock, [&] { return phase_ == Phase::finished; });
+    return true;
+  }
+  return changed_.wait_until(lock, *deadline, [&] { return phase_ == Phase::finished; });
+}
+
+bool HostState::finished() const {
+  std::lock_guard lock(mutex_);
+  return phase_ == Phase::finished;
+}
+
+std::optional<int> HostState::exit_code() const {
+  std::lock_guard lock(mutex_);
+  return exit_code_;
+}
+
+std::optional<std::string> HostState::exit_signal() const {
+  std::lock_guard lock(mutex_);
+  return exit_signal_;
+}
+
+std::exception_ptr HostState::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
+}
+
+}  // namespace pssh::detail

@@ -1,0 +1,142 @@
+// One host's run, shared by its worker and the caller: output buffers,
+// stdin queue, exit state, and the run's one stop source. The worker fills it
+// from the SSH channel; HostOutput (the caller's handle) drains it.
+#pragma once
+
+#include "text/encoding.hpp"
+#include "ssh/handles.hpp"
+#include "engine/stop_source.hpp"
+#include "engine/watchdog.hpp"
+
+#include <pssh/errors.hpp>
+#include <pssh/event.hpp>
+#include <pssh/options.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pssh::detail {
+
+struct HostSettings;
+
+struct RunSettings {
+  bool pty = false;
+  std::optional<duration> read_timeout;
+  std::size_t max_buffered = 0;  ///< per stream; 0 unlimited
+  std::string encoding = "utf-8";
+  std::function<void(const Event&)> on_event;
+};
+
+class HostState {
+ public:
+  HostState(const HostSettings& host, const RunSettings& run);
+  HostState(const HostState&) = delete;
+  HostState& operator=(const HostState&) = delete;
+
+  const std::string host, alias;
+  const std::size_t index;
+
+  // Worker side.
+  void emit(Event::Kind kind, std::string text = {}, std::optional<int> exit_code = {}) const;
+  /// A transfer event: `done` of `total` bytes of `path`.
+  void progress(const std::string& path, std::uint64_t done, std::uint64_t total) const;
+  void append(Stream stream, std::string_view bytes);
+  /// Bytes the buffer takes before the cap (SIZE_MAX when unlimited): zero
+  /// while the caller has not read enough.
+  std::size_t room(Stream stream) const;
+  /// The host waits for a free worker or for its connection's previous work.
+  void set_waiting();
+  /// A worker has taken the host (it connects, then runs the job).
+  void set_working();
+  void set_started();
+  bool started() const;
+  void set_exit(int code, std::optional<std::string> signal);
+  void fail(std::exception_ptr error);
+  /// The host's work is over: ends both streams (with their last partial
+  /// lines) and wakes every waiter. Call last, whatever ended the work.
+  void finish();
+  StopReason stop_reason() const;
+  /// Cancelled ("<what> on <host> was cancelled") once a stop reached the host.
+  void throw_if_cancelled(const std::string& what) const;
+  /// Appends the queued stdin bytes to `into`; true once the caller closed stdin.
+  bool take_stdin(std::string& into);
+  void stdin_sent(std::size_t bytes);
+  int wake_fd() const noexcept { return wake_fd_.get(); }
+
+  /// The run's stop, for the worker's hook (StopSource::Hook).
+  StopSource& stop_source() noexcept { return stop_; }
+
+  // Caller side (any thread).
+  std::optional<std::string> next_line(Stream stream);
+  void write_stdin(std::string_view data);
+  void close_stdin();
+  void flush_stdin();
+  /// The one way to stop a host's work: records the reason (first wins),
+  /// runs the worker's stop hook and wakes its pump.
+  void request_stop(StopReason reason);
+  void set_read_timeout(duration timeout);
+  void discard_output();
+  /// Waits until the host has started its command, failed, finished, or is
+  /// waiting for a worker: never for something only the caller can unblock.
+  void wait_dispatched();
+  bool wait_finished_until(std::optional<Clock::time_point> deadline);
+
+  bool finished() const;
+  std::optional<int> exit_code() const;
+  std::optional<std::string> exit_signal() const;
+  std::exception_ptr error() const;
+
+ private:
+  /// One stream's unread lines, stored back to back, each ended by '\n', in
+  /// one string: holding a line costs its bytes plus one, so the cap bounds
+  /// the memory really used (a deque of strings cost ~40 bytes per line).
+  struct Buffer {
+    std::string lines;          // unread from `read_from` on
+    std::size_t read_from = 0;
+    std::string partial;        // the unfinished last line: worker only
+    std::size_t partial_bytes = 0;  // partial's size as the cap sees it
+    bool ended = false;
+    std::size_t held() const { return lines.size() - read_from + partial_bytes; }
+  };
+  enum class Phase { submitted, waiting, working, started, finished };
+
+  Buffer& buffer(Stream s) { return s == Stream::out ? out_ : err_; }
+  const Buffer& buffer(Stream s) const { return s == Stream::out ? out_ : err_; }
+  /// Decodes a complete line, tells the event handler, and adds it to `batch`.
+  void take_line(Stream stream, std::string line, std::string& batch);
+  /// Moves complete lines into the buffer and records the partial line's size.
+  void publish(Stream stream, std::string_view batch);
+  bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() >= max_buffered_; }
+  void end_streams();
+  void deliver(const Event& event) const;
+  void wake() const;
+
+  const bool pty_;
+  const std::size_t max_buffered_;
+  const std::function<void(const Event&)> on_event_;
+  std::unique_ptr<Recoder> recoder_;  // remote encoding -> UTF-8; worker only
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  Buffer out_, err_;
+  bool discard_ = false;
+  std::optional<duration> read_timeout_;
+  Phase phase_ = Phase::submitted;
+  std::optional<int> exit_code_;
+  std::optional<std::string> exit_signal_;
+  std::exception_ptr error_;
+  StopSource stop_;
+  std::string stdin_queue_;
+  bool stdin_eof_ = false;
+  std::size_t stdin_written_ = 0, stdin_sent_ = 0;
+  UniqueFd wake_fd_;
+};
+
+}  // namespace pssh::detail

@@ -1,0 +1,38 @@
+// HostOutput, LineRange and StdinWriter: the caller's view of a HostState.
+#include "engine/host_state.hpp"
+
+#include <pssh/output.hpp>
+
+namespace pssh {
+
+LineRange::iterator::iterator(std::shared_ptr<detail::HostState> state, Stream stream)
+    : state_(std::move(state)), stream_(stream), line_(state_->next_line(stream_)) {}
+
+LineRange::iterator& LineRange::iterator::operator++() {
+  line_ = state_->next_line(stream_);
+  return *this;
+}
+
+void StdinWriter::write(std::string_view data) { state_->write_stdin(data); }
+void StdinWriter::flush() { state_->flush_stdin(); }
+void StdinWriter::close() { state_->close_stdin(); }
+
+std::shared_ptr<detail::HostState> detail::state_of(const HostOutput& output) {
+  return output.state_;
+}
+
+HostOutput::HostOutput(std::shared_ptr<detail::HostState> state) : state_(std::move(state)) {}
+
+const std::string& HostOutput::host() const { return state_->host; }
+const std::string& HostOutput::alias() const { return state_->alias; }
+std::size_t HostOutput::index() const { return state_->index; }
+std::optional<int> HostOutput::exit_code() const { return state_->exit_code(); }
+std::optional<std::string> HostOutput::exit_signal() const { return state_->exit_signal(); }
+std::exception_ptr HostOutput::exception() const { return state_->error(); }
+bool HostOutput::finished() const { return state_->finished(); }
+void HostOutput::close_channel() const {
+  state_->request_stop(detail::StopReason::closed_by_caller);
+}
+void HostOutput::set_read_timeout(duration timeout) const { state_->set_read_timeout(timeout); }
+
+}  // namespace pssh

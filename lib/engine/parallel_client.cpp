@@ -1,0 +1,507 @@
+// ParallelClient: one task per host on the worker pool, a HostState per host
+// and run, the watchdog for every deadline, join over the hosts' completion.
+#include "ssh/channel.hpp"
+#include "config/command_text.hpp"
+#include "engine/host_state.hpp"
+#include "engine/pool.hpp"
+#include "files/scp.hpp"
+#include "ssh/session.hpp"
+#include "config/settings.hpp"
+#include "files/sftp.hpp"
+#include "config/ssh_config.hpp"
+#include "net/proxy_hub.hpp"
+#include "text/text.hpp"
+#include "engine/watchdog.hpp"
+
+#include <pssh/client.hpp>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace pssh {
+
+namespace {
+
+using detail::Clock;
+using detail::HostState;
+using detail::StopReason;
+
+/// A host of the client and its connection, kept between runs.
+struct HostSlot {
+  explicit HostSlot(detail::HostSettings s) : settings(std::move(s)) {}
+  detail::HostSettings settings;
+  std::mutex busy;             // one piece of work at a time on the connection
+  std::mutex session_mutex;    // guards `session` against cancel()
+  std::shared_ptr<detail::Session> session;
+};
+
+/// What a host's task does once its session is open; empty: only connect.
+using Job = std::function<void(detail::Session&, HostState&)>;
+
+enum class Direction { upload, download };
+
+/// sftp_send, sftp_recv, scp_send or scp_recv.
+using CopyFunction = void (*)(detail::Session&, HostState&, const std::string& from,
+                              const std::string& to, bool recurse);
+
+/// The host list and its slots, replaced whole by set_hosts(): every
+/// operation works on the table it took at its start.
+struct HostTable {
+  std::vector<std::string> names;
+  std::vector<std::shared_ptr<HostSlot>> slots;
+};
+
+std::string host_list_text(const Output& outputs) {
+  std::string text;
+  for (std::size_t i = 0; i < outputs.size() && i < 5; ++i)
+    text += (i ? ", " : "") + outputs[i].host();
+  if (outputs.size() > 5) text += ", ...";
+  return text;
+}
+
+}  // namespace
+
+struct ParallelClient::Impl {
+  ClientOptions options;
+  detail::Watchdog watchdog;
+  detail::WorkerPool pool;
+  detail::KeyCache keys;
+  detail::SshConfigFile ssh_config;
+  std::mutex set_hosts_mutex;  // one set_hosts() at a time; guards `proxies`
+  std::map<std::string, std::shared_ptr<detail::ProxyHub>> proxies;  // by hop chain
+
+  mutable std::mutex mutex;  // guards what follows
+  std::shared_ptr<const HostTable> table = std::make_shared<HostTable>();
+  std::vector<std::shared_ptr<HostState>> active;  // queued or working
+  std::uint64_t cancels = 0;  // cancel() calls so far
+  Output last_output;
+
+  Impl(std::vector<std::string> host_list, ClientOptions opts, std::vector<HostConfig> config)
+      : options(std::move(opts)), pool(options.pool_size) {
+    if (options.ssh_config) {
+      ssh_config = detail::SshConfigFile(detail::expand_home(*options.ssh_config));
+    }
+    set_hosts(std::move(host_list), std::move(config));
+  }
+
+  ~Impl() {
+    cancel();
+    pool.wait();
+  }
+
+  std::shared_ptr<const HostTable> hosts() const {
+    std::lock_guard lock(mutex);
+    return table;
+  }
+
+  void set_hosts(std::vector<std::string> host_list, std::vector<HostConfig> config) {
+    if (!config.empty() && config.size() != host_list.size()) {
+      throw HostArgumentError("", "host_config has " + std::to_string(config.size()) +
+                                      " entries for " + std::to_string(host_list.size()) +
+                                      " hosts; give exactly one per host");
+    }
+    std::lock_guard set_hosts_lock(set_hosts_mutex);
+    auto current = hosts();
+    auto next = std::make_shared<HostTable>();
+    for (std::size_t i = 0; i < host_list.size(); ++i) {
+      if (host_list[i].empty()) {
+        throw HostArgumentError("", "host list entry " + std::to_string(i) +
+                                        " is empty; give a host name or address");
+      }
+      if (i < current->names.size() && current->names[i] == host_list[i]) {
+        next->slots.push_back(current->slots[i]);
+        continue;
+      }
+      auto settings = detail::resolve_settings(host_list[i], i, options,
+                                               config.empty() ? HostConfig{} : config[i],
+                                               ssh_config, keys);
+      settings.proxy_hub = proxy_hub_for(settings);
+      next->slots.push_back(std::make_shared<HostSlot>(std::move(settings)));
+    }
+    next->names = std::move(host_list);
+    std::lock_guard lock(mutex);
+    table = std::move(next);
+  }
+
+  /// The tunnel hub for the host's proxy (or ProxyJump chain, hop by hop):
+  /// hosts behind the same proxy share one hub and one proxy connection.
+  std::shared_ptr<detail::ProxyHub> proxy_hub_for(const detail::HostSettings& host) {
+    ClientOptions hop_options = options;
+    hop_options.proxy.reset();
+    std::vector<std::pair<std::string, HostConfig>> hops;  // each hop's host and credentials
+    if (host.proxy) {
+      const ProxyConfig& p = *host.proxy;
+      hops.push_back({p.host, {.user = p.user, .password = p.password, .port = p.port, .pkey = p.pkey}});
+    } else if (host.proxy_jump) {
+      // As ssh(1) runs a jump: the hop's own config entry (or the defaults)
+      // fills what the hop leaves out, not the targets' user and port.
+      hop_options.user.clear();
+      hop_options.port = ClientOptions{}.port;
+      for (auto& hop : detail::parse_proxy_jump(*host.proxy_jump, host.host, ssh_config.path()))
+        hops.push_back({hop.host, {.user = hop.user, .port = hop.port}});
+    }
+    std::shared_ptr<detail::ProxyHub> via;
+    std::string chain;
+    for (const auto& [hop_host, credentials] : hops) {
+      auto settings = detail::resolve_settings(hop_host, 0, hop_options, credentials,
+                                               ssh_config, keys);
+      settings.proxy_jump.reset();  // a hop's own ProxyJump is not followed
+      settings.proxy_hub = via;
+      chain += (chain.empty() ? "" : " > ") + settings.destination();
+      auto& hub = proxies[chain];
+      if (!hub) hub = std::make_shared<detail::ProxyHub>(std::move(settings), watchdog);
+      via = hub;
+    }
+    return via;
+  }
+
+  detail::RunSettings run_settings(const RunOptions& run) const {
+    return {.pty = run.use_pty,
+            .read_timeout = run.read_timeout,
+            .max_buffered = options.max_buffered_output,
+            .encoding = run.encoding,
+            .on_event = options.on_event};
+  }
+
+  /// Per-host arguments (host_args, copy_args) must cover every host.
+  static void check_per_host(const HostTable& hosts, const char* name, std::size_t given) {
+    if (given == 0 || given >= hosts.names.size()) return;
+    const std::string& host = hosts.names[given];
+    throw HostArgumentError(host, std::string(name) + " has " + std::to_string(given) +
+                                      " entries for " + std::to_string(hosts.names.size()) +
+                                      " hosts; " + host + " (index " + std::to_string(given) +
+                                      ") has none. Give one entry per host");
+  }
+
+  static std::vector<std::string> commands_for(const HostTable& hosts, const std::string& command,
+                                               const RunOptions& run) {
+    check_per_host(hosts, "host_args", run.host_args.size());
+    std::unique_ptr<detail::Recoder> recoder;
+    if (!detail::is_utf8(run.encoding)) recoder = std::make_unique<detail::Recoder>("UTF-8", run.encoding);
+    std::vector<std::string> commands;
+    for (std::size_t i = 0; i < hosts.names.size(); ++i) {
+      std::string text = run.host_args.empty()
+                             ? command
+                             : detail::format_command(command, run.host_args[i], hosts.names[i]);
+      text = detail::wrap_command(text, run);
+      commands.push_back(recoder ? recoder->convert(text) : text);
+    }
+    return commands;
+  }
+
+  static Output new_states(const HostTable& hosts, const detail::RunSettings& settings) {
+    Output output;
+    for (const auto& slot : hosts.slots)
+      output.emplace_back(std::make_shared<HostState>(slot->settings, settings));
+    return output;
+  }
+
+  /// Starts `spec` on every host; returns once each has started, failed or
+  /// waits for a worker (queued hosts start as workers free up).
+  Output start_on_channels(const HostTable& hosts, const detail::RunSettings& settings,
+                           const std::vector<std::string>& commands, detail::CommandSpec spec) {
+    auto since = cancels_so_far();
+    Output output = new_states(hosts, settings);
+    for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
+      if (!commands.empty()) spec.command = commands[i];
+      submit(since, hosts.slots[i], detail::state_of(output[i]),
+             [spec](detail::Session& session, HostState& state) {
+               run_on_channel(session, state, spec);
+             });
+    }
+    for (const auto& h : output) detail::state_of(h)->wait_dispatched();
+    return output;
+  }
+
+  Output run_command(const std::string& command, const RunOptions& run) {
+    auto hosts_now = hosts();
+    auto commands = commands_for(*hosts_now, command, run);
+    Output output = start_on_channels(
+        *hosts_now, run_settings(run), commands,
+        {.command = {}, .shell = false, .pty = run.use_pty, .timeout = run.timeout});
+    {
+      std::lock_guard lock(mutex);
+      last_output = output;
+    }
+    if (run.stop_on_errors) rethrow_first_error(output);
+    return output;
+  }
+
+  std::vector<Shell> open_shell(const ShellOptions& shell) {
+    Output output = start_on_channels(
+        *hosts(),
+        run_settings({.use_pty = shell.use_pty, .read_timeout = shell.read_timeout,
+                      .encoding = shell.encoding}),
+        {}, {.command = {}, .shell = true, .pty = shell.use_pty, .timeout = {}});
+    if (shell.stop_on_errors) rethrow_first_error(output);
+    std::vector<Shell> shells;
+    for (const HostOutput& h : output) shells.emplace_back(h, shell.encoding);
+    return shells;
+  }
+
+  void connect_auth() {
+    auto since = cancels_so_far();
+    auto hosts_now = hosts();
+    Output output = new_states(*hosts_now, run_settings({}));
+    for (std::size_t i = 0; i < hosts_now->slots.size(); ++i)
+      submit(since, hosts_now->slots[i], detail::state_of(output[i]), {});
+    join(output, {});
+    rethrow_first_error(output);
+  }
+
+  /// Copies `from` to `to` on every host; `{name}` in either path takes the
+  /// host's copy_args. Bad local input throws before any host is touched.
+  std::vector<Transfer> copy(const std::string& from, const std::string& to,
+                             const CopyOptions& options, Direction direction,
+                             CopyFunction copy_one) {
+    auto hosts_now = hosts();
+    const HostTable& hosts = *hosts_now;
+    check_per_host(hosts, "copy_args", options.copy_args.size());
+    std::vector<std::pair<std::string, std::string>> paths;
+    for (std::size_t i = 0; i < hosts.names.size(); ++i) {
+      std::string source = from, target = to;
+      if (!options.copy_args.empty()) {
+        HostArgs args = options.copy_args[i];
+        source = detail::format_command(from, args, hosts.names[i]);
+        target = detail::format_command(to, args, hosts.names[i]);
+      } else if (direction == Direction::download && options.suffix_separator) {
+        target += *options.suffix_separator + hosts.names[i];
+      }
+      if (direction == Direction::upload) check_local_source(source, options.recurse);
+      paths.emplace_back(std::move(source), std::move(target));
+    }
+    auto since = cancels_so_far();
+    Output states = new_states(hosts, run_settings({}));
+    std::vector<Transfer> transfers;
+    for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
+      auto state = detail::state_of(states[i]);
+      transfers.emplace_back(state);
+      submit(since, hosts.slots[i], std::move(state),
+             [paths = std::move(paths[i]), recurse = options.recurse, copy_one](
+                 detail::Session& session, HostState& state) {
+               copy_one(session, state, paths.first, paths.second, recurse);
+             });
+    }
+    return transfers;
+  }
+
+  static void check_local_source(const std::string& path, bool recurse) {
+    std::error_code error;
+    auto status = std::filesystem::status(path, error);
+    if (error) throw std::system_error(error, "cannot copy " + path);
+    if (std::filesystem::is_directory(status) && !recurse)
+      throw std::invalid_argument(path + " is a directory; set recurse to copy it");
+  }
+
+  static void rethrow_first_error(const Output& output) {
+    for (const auto& h : output)
+      if (auto error = h.exception()) std::rethrow_exception(error);
+  }
+
+  std::uint64_t cancels_so_far() const {
+    std::lock_guard lock(mutex);
+    return cancels;
+  }
+
+  /// Queues one host's work. An operation that a cancel() overtook while it
+  /// was still handing out its hosts (`since`: the cancels when it began)
+  /// stops the rest too: a cancel covers the whole run, not only its start.
+  void submit(std::uint64_t since, std::shared_ptr<HostSlot> slot,
+              std::shared_ptr<HostState> state, Job job) {
+    {
+      std::lock_guard lock(mutex);
+      active.push_back(state);
+      if (cancels != since) state->request_stop(StopReason::cancelled);
+    }
+    HostState* queued = state.get();
+    bool waits = pool.submit([this, slot = std::move(slot), state = std::move(state),
+                              job = std::move(job)] {
+      work(*slot, *state, job);
+      std::lock_guard lock(mutex);
+      std::erase(active, state);
+    });
+    // The task holds the state until it has run, so `queued` is alive here.
+    if (waits) queued->set_waiting();
+  }
+
+  /// One host's task. Catches everything: oneTBB would cancel the other
+  /// hosts' tasks if one threw.
+  void work(HostSlot& slot, HostState& state, const Job& job) noexcept {
+    try {
+      state.set_working();
+      std::unique_lock busy(slot.busy, std::try_to_lock);
+      if (!busy) {
+        state.set_waiting();  // behind this connection's previous work
+        busy.lock();
+        state.set_working();
+      }
+      try {
+        work_on_session(slot, state, job);
+      } catch (...) {
+        state.fail(std::current_exception());
+        drop_broken_session(slot);
+      }
+    } catch (...) {
+      state.fail(std::current_exception());
+    }
+    state.finish();
+  }
+
+  /// Connects if needed and runs the job, with the run's stop hook in place:
+  /// a stop request (cancel, timeout, close) cuts the connection, at once
+  /// while connecting, after the grace period once the command runs (the
+  /// pump sends TERM meanwhile).
+  void work_on_session(HostSlot& slot, HostState& state, const Job& job) {
+    std::shared_ptr<detail::Session> session;
+    {
+      std::lock_guard lock(slot.session_mutex);
+      if (!slot.session || !slot.session->is_open())
+        slot.session = std::make_shared<detail::Session>(slot.settings, watchdog);
+      session = slot.session;
+    }
+    detail::Watchdog::Ticket cut;  // outlives the hook that arms it
+    detail::StopSource::Hook hook(state.stop_source(), [&](StopReason reason) {
+      auto grace = state.started() ? detail::stop_grace : duration::zero();
+      cut = watchdog.arm(Clock::now() + grace,
+                         [session, hub = slot.settings.proxy_hub, reason] {
+                           session->abort(reason);
+                           if (hub) hub->cancel_connect();
+                         });
+    });
+    switch (state.stop_reason()) {
+      case StopReason::none:
+        break;
+      case StopReason::closed_by_caller:
+        throw Cancelled(state.host, "work on " + state.host +
+                                        " was stopped by close_channel() before it started");
+      default:
+        throw Cancelled(state.host, "work on " + state.host + " was cancelled before it started");
+    }
+    if (!session->is_open()) session->open([&state](Event::Kind kind) { state.emit(kind); });
+    if (job) job(*session, state);
+  }
+
+  static void drop_broken_session(HostSlot& slot) {
+    std::shared_ptr<detail::Session> broken;
+    std::lock_guard lock(slot.session_mutex);
+    if (slot.session && !slot.session->is_open()) broken = std::move(slot.session);
+  }
+
+  void join(const Output& output, const JoinOptions& join_options) {
+    std::optional<Clock::time_point> deadline;
+    if (join_options.timeout) deadline = Clock::now() + *join_options.timeout;
+    if (join_options.consume_output)
+      for (const auto& h : output) detail::state_of(h)->discard_output();
+    Output finished, unfinished;
+    for (const auto& h : output) {
+      if (detail::state_of(h)->wait_finished_until(deadline)) finished.push_back(h);
+      else unfinished.push_back(h);
+    }
+    if (!unfinished.empty()) {
+      std::string message = "join timed out after " + detail::duration_text(*join_options.timeout) +
+                            ": " + std::to_string(unfinished.size()) + " of " +
+                            std::to_string(output.size()) + " hosts still running (" +
+                            host_list_text(unfinished) + "); join again to wait for them";
+      throw JoinTimeout(message, std::move(finished), std::move(unfinished));
+    }
+  }
+
+  void cancel() {
+    std::lock_guard lock(mutex);
+    ++cancels;
+    for (const auto& state : active) state->request_stop(StopReason::cancelled);
+  }
+
+  void disconnect() {
+    cancel();
+    pool.wait();
+    for (const auto& slot : hosts()->slots) {
+      std::lock_guard lock(slot->session_mutex);
+      slot->session.reset();
+    }
+  }
+};
+
+ParallelClient::ParallelClient(std::vector<std::string> hosts, ClientOptions options,
+                               std::vector<HostConfig> host_config)
+    : impl_(std::make_unique<Impl>(std::move(hosts), std::move(options), std::move(host_config))) {}
+
+ParallelClient::~ParallelClient() = default;
+ParallelClient::ParallelClient(ParallelClient&&) noexcept = default;
+ParallelClient& ParallelClient::operator=(ParallelClient&&) noexcept = default;
+
+Output ParallelClient::run_command(const std::string& command, const RunOptions& options) {
+  return impl_->run_command(command, options);
+}
+
+void ParallelClient::join(const Output& output, const JoinOptions& options) {
+  impl_->join(output, options);
+}
+
+void ParallelClient::join(const JoinOptions& options) { impl_->join(get_last_output(), options); }
+
+bool ParallelClient::finished(const Output& output) const {
+  return std::all_of(output.begin(), output.end(), [](const HostOutput& h) { return h.finished(); });
+}
+
+Output ParallelClient::get_last_output() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->last_output;
+}
+
+void ParallelClient::connect_auth() { impl_->connect_auth(); }
+
+std::vector<Transfer> ParallelClient::copy_file(const std::string& local, const std::string& remote,
+                                                const CopyOptions& options) {
+  return impl_->copy(local, remote, options, Direction::upload, detail::sftp_send);
+}
+
+std::vector<Transfer> ParallelClient::copy_remote_file(const std::string& remote,
+                                                       const std::string& local,
+                                                       const CopyOptions& options) {
+  return impl_->copy(remote, local, options, Direction::download, detail::sftp_recv);
+}
+
+std::vector<Transfer> ParallelClient::scp_send(const std::string& local, const std::string& remote,
+                                               const CopyOptions& options) {
+  return impl_->copy(local, remote, options, Direction::upload, detail::scp_send);
+}
+
+std::vector<Transfer> ParallelClient::scp_recv(const std::string& remote, const std::string& local,
+                                               const CopyOptions& options) {
+  return impl_->copy(remote, local, options, Direction::download, detail::scp_recv);
+}
+
+std::vector<Shell> ParallelClient::open_shell(const ShellOptions& options) {
+  return impl_->open_shell(options);
+}
+
+void ParallelClient::run_shell_commands(std::vector<Shell>& shells, std::string_view commands) {
+  for (Shell& shell : shells)
+    if (!shell.exception()) shell.run(commands);
+}
+
+void ParallelClient::run_shell_commands(std::vector<Shell>& shells,
+                                        const std::vector<std::string>& commands) {
+  for (Shell& shell : shells)
+    if (!shell.exception()) shell.run(commands);
+}
+
+void ParallelClient::join_shells(std::vector<Shell>& shells, std::optional<duration> timeout) {
+  Output output;
+  for (Shell& shell : shells) {
+    shell.end_input();
+    if (detail::state_of(shell.output())) output.push_back(shell.output());  // skip moved-from
+  }
+  impl_->join(output, {.timeout = timeout});
+}
+
+void ParallelClient::set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config) {
+  impl_->set_hosts(std::move(hosts), std::move(host_config));
+}
+
+std::vector<std::string> ParallelClient::hosts() const { return impl_->hosts()->names; }
+void ParallelClient::cancel() { impl_->cancel(); }
+void ParallelClient::disconnect() { impl_->disconnect(); }
+
+}  // namespace pssh

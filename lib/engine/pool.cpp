@@ -1,0 +1,169 @@
+// Sizing TBB for blocking work. global_control is process-wide and the
+// smallest live max_allowed_parallelism wins, so one shared control is kept
+// at the largest size any live pool needs.
+#include "engine/pool.hpp"
+
+#include <tbb/global_control.h>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace pssh::detail {
+namespace {
+
+// libtbb is not built with ThreadSanitizer, so TSan cannot see that a task
+// enqueued on one thread happens before it runs on a worker. These calls
+// state that edge; they cost nothing in other builds.
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void* address);
+extern "C" void __tsan_release(void* address);
+char handoff_token;
+void announce_handoff() { __tsan_release(&handoff_token); }
+void accept_handoff() { __tsan_acquire(&handoff_token); }
+#else
+void announce_handoff() {}
+void accept_handoff() {}
+#endif
+
+/// libssh writes to the agent with write(2), so a write on an agent
+/// connection that a stop has cut would raise SIGPIPE and end the process.
+/// Workers block it (once per thread): the write fails with EPIPE instead.
+void block_sigpipe() {
+  thread_local const bool blocked = [] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    return pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0;
+  }();
+  (void)blocked;
+}
+
+struct ParallelismRegistry {
+  std::mutex mutex;
+  std::multiset<std::size_t> sizes;
+  std::unique_ptr<tbb::global_control> control;
+  std::size_t controlled = 0;
+  std::optional<tbb::task_scheduler_handle> scheduler;  // lets finalize() end the workers
+
+  void update() {
+    if (sizes.empty()) {
+      release();
+      return;
+    }
+    if (!scheduler) scheduler.emplace(tbb::attach{});
+    std::size_t wanted = std::max<std::size_t>(std::thread::hardware_concurrency(), 1);
+    wanted = std::max(wanted, *sizes.rbegin() + 1);
+    if (wanted == controlled) return;
+    // The new control must exist before the old one goes, else TBB briefly
+    // falls back to the default limit.
+    auto next = std::make_unique<tbb::global_control>(
+        tbb::global_control::max_allowed_parallelism, wanted);
+    control = std::move(next);
+    controlled = wanted;
+  }
+
+  /// The last pool is gone: TBB's default limit again, and its worker
+  /// threads ended. finalize() declines (false) while the application has
+  /// TBB work of its own; its workers then stay, as they would without pssh.
+  void release() {
+    control.reset();
+    controlled = 0;
+    if (scheduler) (void)tbb::finalize(*scheduler, std::nothrow);
+    scheduler.reset();
+  }
+};
+
+ParallelismRegistry& registry() {
+  static ParallelismRegistry instance;
+  return instance;
+}
+
+}  // namespace
+
+ParallelismLease::ParallelismLease(std::size_t size) : size_(size) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.sizes.insert(size_);
+  r.update();
+  std::size_t allowed =
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+  if (allowed < size_ + 1) {
+    r.sizes.erase(r.sizes.find(size_));
+    r.update();
+    throw std::runtime_error(
+        "pool_size " + std::to_string(size_) + " needs oneTBB to allow " +
+        std::to_string(size_ + 1) + " threads, but the application limits " +
+        "max_allowed_parallelism to " + std::to_string(allowed) +
+        " (tbb::global_control); raise that limit or lower pool_size to " +
+        std::to_string(allowed > 1 ? allowed - 1 : 1));
+  }
+}
+
+ParallelismLease::~ParallelismLease() {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.sizes.erase(r.sizes.find(size_));
+  r.update();
+}
+
+WorkerPool::WorkerPool(std::size_t size)
+    : size_(std::max<std::size_t>(size, 1)),
+      lease_(size_),
+      // No slot is reserved for an application thread: callers never join the
+      // arena, they wait on futures.
+      arena_(static_cast<int>(size_), 0) {}
+
+WorkerPool::~WorkerPool() { wait(); }
+
+bool WorkerPool::submit(std::function<void()> task) {
+  bool waits;
+  {
+    std::lock_guard lock(mutex_);
+    waits = outstanding_ >= size_;
+    queue_.push_back(std::move(task));
+    ++outstanding_;
+  }
+  tbb::task_handle task_object = group_.defer([this] {
+    accept_handoff();
+    run_next();
+  });
+  announce_handoff();
+  arena_.enqueue(std::move(task_object));
+  return waits;
+}
+
+void WorkerPool::run_next() {
+  block_sigpipe();
+  std::function<void()> task;
+  {
+    std::lock_guard lock(mutex_);
+    task = std::move(queue_.front());
+    queue_.pop_front();
+  }
+  task();
+  task = nullptr;  // its captures die before wait() can return
+  std::lock_guard lock(mutex_);
+  if (--outstanding_ == 0) idle_.notify_all();
+}
+
+void WorkerPool::wait() {
+  {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return outstanding_ == 0; });
+  }
+  // TBB's own task objects (which hold only `this`) are gone after this.
+  // Debian's oneTBB 2021.8 has no task_arena::wait_for(task_group).
+  arena_.execute([this] { group_.wait(); });
+}
+
+}  // namespace pssh::detail

@@ -1,0 +1,30 @@
+// Copying files and trees to and from one host over SFTP, on an open session.
+#pragma once
+
+#include "engine/host_state.hpp"
+#include "ssh/session.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace pssh::detail {
+
+/// Sends a local file (or, with `recurse`, a tree) to `remote`, creating
+/// missing remote parent directories. Throws the host's error.
+void sftp_send(Session& session, HostState& state, const std::string& local,
+               const std::string& remote, bool recurse);
+
+/// Fetches a remote file (or, with `recurse`, a tree) to `local`. Each file is
+/// written under a temporary name and renamed when complete; local modes are
+/// the remote ones without setuid/setgid/sticky, masked by the umask.
+void sftp_recv(Session& session, HostState& state, const std::string& remote,
+               const std::string& local, bool recurse);
+
+/// mkdir -p on the host.
+void sftp_make_directories(Session& session, HostState& state, const std::string& path);
+
+/// A directory entry name that stays inside its directory: not empty, ".",
+/// "..", and without '/'. Remote listings are outside input.
+bool is_safe_entry_name(std::string_view name);
+
+}  // namespace pssh::detail

@@ -1,0 +1,152 @@
+// Logging in: key, agent, default identities, password, keyboard-interactive,
+// in that order. Messages list what was tried, never a secret.
+#include "ssh/session.hpp"
+#include "net/socket.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <semaphore>
+
+namespace pssh::detail {
+namespace {
+
+// An ssh-agent serves one client at a time; hundreds of sessions asking at
+// once exhaust it (parallel-ssh issue #59). Bound the concurrent askers.
+std::counting_semaphore<> agent_slots(8);
+
+std::string allowed_methods(int methods) {
+  std::string out;
+  auto add = [&](int bit, const char* name) {
+    if ((methods & bit) != 0) out += (out.empty() ? "" : ",") + std::string(name);
+  };
+  add(SSH_AUTH_METHOD_PUBLICKEY, "publickey");
+  add(SSH_AUTH_METHOD_PASSWORD, "password");
+  add(SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive");
+  add(SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic");
+  add(SSH_AUTH_METHOD_HOSTBASED, "hostbased");
+  return out.empty() ? "none" : out;
+}
+
+class Login {
+ public:
+  explicit Login(Session& session) : session_(session), ssh_(session.handle()) {}
+
+  void run() {
+    const HostSettings& s = session_.settings();
+    int rc = session_.step([&] { return ssh_userauth_none(ssh_, nullptr); });
+    if (rc == SSH_AUTH_SUCCESS) return;
+    if (rc == SSH_AUTH_ERROR) session_.fail<AuthenticationError>("authentication");
+    methods_ = ssh_userauth_list(ssh_, nullptr);
+    bool publickey = (methods_ & SSH_AUTH_METHOD_PUBLICKEY) != 0;
+
+    if (publickey && s.pkey && attempt("publickey (" + s.pkey_description + ")", [&] {
+          return ssh_userauth_publickey(ssh_, nullptr, s.pkey.get());
+        }))
+      return;
+    if (publickey && s.allow_agent && std::getenv("SSH_AUTH_SOCK") != nullptr && agent())
+      return;
+    if (publickey && s.identity_auth && identities()) return;
+    if (s.gssapi_auth && (methods_ & SSH_AUTH_METHOD_GSSAPI_MIC) != 0 &&
+        attempt("gssapi-with-mic", [&] { return ssh_userauth_gssapi(ssh_); }))
+      return;
+    if (s.password && (methods_ & SSH_AUTH_METHOD_PASSWORD) != 0 &&
+        attempt("password", [&] { return ssh_userauth_password(ssh_, nullptr, s.password->c_str()); }))
+      return;
+    if (s.password && (methods_ & SSH_AUTH_METHOD_INTERACTIVE) != 0 &&
+        attempt("keyboard-interactive", [&] { return keyboard_interactive(*s.password); }))
+      return;
+
+    throw AuthenticationError(
+        s.host, "cannot authenticate to " + s.destination() + ": tried " +
+                    (tried_.empty() ? std::string("no method") : tried_) + "; server allows " +
+                    allowed_methods(methods_) +
+                    (last_error_.empty() ? "" : "; server said: " + last_error_) +
+                    "; check the user, keys, agent or password");
+  }
+
+ private:
+  void note(const std::string& label) { tried_ += (tried_.empty() ? "" : ", ") + label; }
+
+  template <class Call>
+  bool attempt(const std::string& label, Call&& call) {
+    int rc = session_.step(call);
+    if (rc == SSH_AUTH_SUCCESS) return true;
+    // An aborted step can look like a refusal (a cut agent reads as "no keys").
+    if (rc == SSH_AUTH_ERROR || session_.aborted() != StopReason::none)
+      session_.fail<AuthenticationError>("authentication (" + label + ")");
+    note(label);
+    last_error_ = ssh_get_error(ssh_);
+    return false;
+  }
+
+  bool agent() {
+    const HostSettings& s = session_.settings();
+    // In slices, so that a cancel reaches a host waiting its turn.
+    auto until = Clock::now() + s.timeout;
+    while (!agent_slots.try_acquire_for(wait_slice)) {
+      if (session_.aborted() != StopReason::none)
+        session_.fail<AuthenticationError>("authentication (publickey (agent))");
+      if (Clock::now() >= until) {
+        note("publickey (agent busy)");
+        return false;
+      }
+    }
+    // Released however the attempt ends: a timeout, cancel or agent error
+    // must not keep the slot from every later login in the process.
+    struct SlotReturn {
+      ~SlotReturn() { agent_slots.release(); }
+    } slot_return;
+    if (!session_.use_agent_socket(connect_local_agent())) {
+      note("publickey (agent unreachable)");
+      return false;
+    }
+    return attempt("publickey (agent)", [&] { return ssh_userauth_agent(ssh_, nullptr); });
+  }
+
+  bool identities() {
+    for (const std::string& file : session_.settings().identity_files) {
+      if (::access(file.c_str(), R_OK) != 0) continue;
+      ssh_key raw = nullptr;
+      if (ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK) {
+        note(file + " (unreadable or encrypted, skipped)");
+        continue;
+      }
+      KeyPtr key(raw);
+      if (attempt("publickey (" + file + ")",
+                  [&] { return ssh_userauth_publickey(ssh_, nullptr, key.get()); }))
+        return true;
+    }
+    return false;
+  }
+
+  int keyboard_interactive(const std::string& password) {
+    int rc = ssh_userauth_kbdint(ssh_, nullptr, nullptr);
+    // A server that keeps asking is not answered forever.
+    for (int round = 0; rc == SSH_AUTH_INFO && round < 8; ++round) {
+      int prompts = ssh_userauth_kbdint_getnprompts(ssh_);
+      for (int i = 0; i < prompts; ++i) {
+        char echo = 0;
+        ssh_userauth_kbdint_getprompt(ssh_, static_cast<unsigned int>(i), &echo);
+        // Hidden prompts get the password; visible ones (e.g. a name) nothing.
+        ssh_userauth_kbdint_setanswer(ssh_, static_cast<unsigned int>(i),
+                                      echo ? "" : password.c_str());
+      }
+      rc = ssh_userauth_kbdint(ssh_, nullptr, nullptr);
+    }
+    return rc == SSH_AUTH_INFO ? SSH_AUTH_DENIED : rc;
+  }
+
+  Session& session_;
+  ssh_session ssh_;
+  int methods_ = 0;
+  std::string tried_, last_error_;
+};
+
+}  // namespace
+
+void authenticate(Session& session) { Login(session).run(); }
+
+}  // namespace pssh::detail

@@ -1,0 +1,344 @@
+// The path of a byte of output: sshd -> socket -> libssh decodes the packet
+// into the channel's buffer (in ssh_event_dopoll or any other libssh call of
+// the worker) -> Pump::read_output, the one place output leaves libssh ->
+// HostState::append (split into lines) -> HostState::next_line -> the
+// caller's LineRange.
+#include "ssh/channel.hpp"
+
+#include "ssh/agent_forward.hpp"
+
+#include "text/text.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <libssh/callbacks.h>
+#include <libssh/server.h>  // ssh_send_keepalive, which clients may send too
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <map>
+
+namespace pssh::detail {
+namespace {
+
+/// What libssh reports on the channel while packets are processed, whichever
+/// call processes them. Output is not taken here but by Pump::read_output:
+/// what is not read stays in libssh's channel buffer, whose unread bytes
+/// keep the SSH window closed (back-pressure on the server).
+struct ChannelEvents {
+  std::optional<int> status;
+  std::optional<std::string> signal;
+  bool exited() const { return status || signal; }
+};
+
+void on_exit_status(ssh_session, ssh_channel, int status, void* user) {
+  static_cast<ChannelEvents*>(user)->status = status;
+}
+
+void on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*, const char*,
+                    void* user) {
+  static_cast<ChannelEvents*>(user)->signal = signal != nullptr ? signal : "";
+}
+
+/// A killed command exits "128 + signal number", as shells report it.
+int exit_code_for_signal(const std::string& name) {
+  static const std::map<std::string, int> numbers{
+      {"HUP", 1},   {"INT", 2},   {"QUIT", 3},  {"ILL", 4},   {"ABRT", 6},  {"FPE", 8},
+      {"KILL", 9},  {"USR1", 10}, {"SEGV", 11}, {"USR2", 12}, {"PIPE", 13}, {"ALRM", 14},
+      {"TERM", 15}};
+  auto found = numbers.find(name);
+  return found == numbers.end() ? 255 : 128 + found->second;
+}
+
+/// Any libssh call on the session may poll the wake fd (it shares the
+/// event's poll context), so a wake-up is remembered, not just drained.
+int drain_wake_fd(socket_t fd, int, void* user) {
+  std::uint64_t count;
+  [[maybe_unused]] auto n = ::read(fd, &count, sizeof count);
+  *static_cast<bool*>(user) = true;
+  return 0;
+}
+
+struct EventDeleter {
+  void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
+};
+
+/// Waits on the session's socket and the host's wake fd at once, so that
+/// output, stdin writes, reads freeing buffer room and stop requests all wake
+/// the worker, and idle waiting costs no CPU.
+class Waiter {
+ public:
+  Waiter(ssh_session session, int wake_fd)
+      : event_(ssh_event_new()), session_(session), wake_fd_(wake_fd) {
+    if (!event_ || ssh_event_add_session(event_.get(), session_) != SSH_OK ||
+        ssh_event_add_fd(event_.get(), wake_fd_, POLLIN, drain_wake_fd, &woken_) != SSH_OK) {
+      throw std::runtime_error("cannot set up the event loop");
+    }
+  }
+  ~Waiter() {
+    ssh_event_remove_fd(event_.get(), wake_fd_);
+    ssh_event_remove_session(event_.get(), session_);
+  }
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  enum class Woke { activity, idle, error };
+  /// Waits for the socket or the wake fd, at most `timeout_ms` (-1: no limit).
+  Woke wait(int timeout_ms) {
+    if (std::exchange(woken_, false)) return Woke::activity;
+    switch (ssh_event_dopoll(event_.get(), timeout_ms)) {
+      case SSH_ERROR:
+        return Woke::error;
+      case SSH_AGAIN:
+        return Woke::idle;
+      default:
+        return Woke::activity;
+    }
+  }
+  ssh_event event() const noexcept { return event_.get(); }
+
+ private:
+  bool woken_ = false;
+  std::unique_ptr<ssh_event_struct, EventDeleter> event_;
+  ssh_session session_;
+  int wake_fd_;
+};
+
+
+/// The error a command stopped by a timeout or cancel reports: the host
+/// reports that error and no exit code (a close_channel() is not an error).
+void throw_if_stopped(StopReason reason, const HostState& state, const CommandSpec& spec) {
+  if (reason == StopReason::timeout) {
+    throw Timeout(state.host, "command on " + state.host + " did not finish within " +
+                                  duration_text(spec.timeout.value_or(duration::zero())) +
+                                  " (timeout); it was sent TERM");
+  }
+  if (reason == StopReason::cancelled) {
+    throw Cancelled(state.host, "command on " + state.host + " was cancelled; it was sent TERM");
+  }
+}
+
+/// How many keepalive intervals a server gets to answer one keepalive
+/// (OpenSSH's ServerAliveCountMax).
+constexpr int keepalive_count_max = 3;
+
+class Pump {
+ public:
+  Pump(Session& session, HostState& state, const CommandSpec& spec, ssh_channel channel,
+       AgentForwarding* agents)
+      : session_(session), state_(state), spec_(spec), channel_(channel), agents_(agents) {}
+
+  /// Moves output and stdin until the command exits (and its output is all
+  /// taken) or is stopped.
+  StopReason run(const ChannelEvents& events) {
+    Waiter waiter(session_.handle(), state_.wake_fd());
+    struct DetachAgents {
+      AgentForwarding* agents;
+      ssh_event event;
+      ~DetachAgents() {
+        if (agents) agents->detach(event);
+      }
+    } detach{agents_, waiter.event()};
+    duration keepalive = session_.settings().keepalive;
+    int wait_ms = keepalive > duration::zero() ? static_cast<int>(keepalive.count()) : -1;
+    for (;;) {
+      bool progressed = read_output();
+      progressed |= write_stdin();
+      if (agents_) progressed |= agents_->pump(waiter.event());
+      if (stop_ == StopReason::none && state_.stop_reason() != StopReason::none) {
+        stop();
+        if (stop_ == StopReason::closed_by_caller) return stop_;
+        progressed = true;
+      }
+      if (ended(events)) return stop_;
+      if (!progressed) {
+        switch (waiter.wait(wait_ms)) {
+          case Waiter::Woke::error:
+            lost_connection();
+          case Waiter::Woke::activity:
+            break;
+          case Waiter::Woke::idle:
+            send_keepalive();
+            break;
+        }
+      }
+    }
+  }
+
+ private:
+  /// The command is over and nothing of its output waits in libssh.
+  bool ended(const ChannelEvents& events) {
+    if (!ssh_channel_is_eof(channel_) || !(events.exited() || ssh_channel_is_closed(channel_)))
+      return false;
+    for (int is_stderr : {0, 1}) {
+      int pending = ssh_channel_poll(channel_, is_stderr);
+      if (pending == SSH_ERROR) lost_connection();
+      if (pending > 0) return false;
+    }
+    return true;
+  }
+
+  /// Takes what waits in libssh's channel buffers, as far as the host's
+  /// buffers have room, and lets libssh process what waits on the socket.
+  bool read_output() {
+    bool progressed = false;
+    for (Stream stream : {Stream::out, Stream::err}) {
+      std::size_t room = std::min(state_.room(stream), sizeof buffer_);
+      if (room == 0) continue;
+      int n = ssh_channel_read_nonblocking(channel_, buffer_, static_cast<std::uint32_t>(room),
+                                           stream == Stream::err ? 1 : 0);
+      if (n == SSH_ERROR) lost_connection();
+      if (n > 0) {
+        state_.append(stream, std::string_view(buffer_, static_cast<std::size_t>(n)));
+        progressed = true;
+      }
+    }
+    return progressed;
+  }
+
+  /// Sends queued stdin within the channel's window only, so that a command
+  /// that does not read its stdin never blocks the pump (its output is still
+  /// read, and stop requests still seen). The rest waits for a window adjust.
+  bool write_stdin() {
+    bool closed = state_.take_stdin(stdin_);
+    // Written after EOF, or after the command closed its channel (`head -n1`
+    // exits while the caller writes on): nobody can read it, and it is no
+    // error of the host's. It counts as sent, so flush() does not wait.
+    if (eof_sent_ || ssh_channel_is_closed(channel_)) return drop_stdin();
+    std::size_t window = ssh_channel_window_size(channel_);
+    std::size_t size = std::min(stdin_.size() - stdin_offset_, window);
+    bool progressed = false;
+    if (size > 0) {
+      int n = session_.step([&] {
+        return ssh_channel_write(channel_, stdin_.data() + stdin_offset_,
+                                 static_cast<std::uint32_t>(size));
+      });
+      if (n == SSH_ERROR) {
+        if (ssh_channel_is_closed(channel_)) return drop_stdin();
+        lost_connection();
+      }
+      stdin_offset_ += static_cast<std::size_t>(n);
+      state_.stdin_sent(static_cast<std::size_t>(n));
+      progressed = n > 0;
+    }
+    if (stdin_offset_ == stdin_.size()) {
+      stdin_.clear();
+      stdin_offset_ = 0;
+      if (closed && !eof_sent_) {
+        ssh_channel_send_eof(channel_);
+        eof_sent_ = true;
+      }
+    }
+    return progressed;
+  }
+
+  bool drop_stdin() {
+    if (stdin_offset_ < stdin_.size()) state_.stdin_sent(stdin_.size() - stdin_offset_);
+    stdin_.clear();
+    stdin_offset_ = 0;
+    return false;
+  }
+
+  /// Signals the command (sshd delivers it to the process). A close ends
+  /// the channel now; after a timeout or cancel the command gets the grace
+  /// period to exit before the stop hook cuts the connection.
+  void stop() {
+    stop_ = state_.stop_reason();
+    ssh_channel_request_send_signal(channel_, "TERM");
+    if (stop_ == StopReason::closed_by_caller) {
+      ssh_channel_close(channel_);
+      return;
+    }
+    if (!eof_sent_) ssh_channel_send_eof(channel_);
+    eof_sent_ = true;
+  }
+
+  /// ssh_send_keepalive waits for the server's answer, so a dead connection
+  /// shows as this step running out of time.
+  void send_keepalive() {
+    duration interval = session_.settings().keepalive;
+    session_.step_within(interval * keepalive_count_max,
+                         [&] { return ssh_send_keepalive(session_.handle()); });
+    if (session_.aborted() == StopReason::timeout) {
+      throw Timeout(state_.host, "no answer from " + state_.host + " to a keepalive within " +
+                                     duration_text(interval * keepalive_count_max) +
+                                     "; the connection is dead (keepalive " +
+                                     duration_text(interval) + ")");
+    }
+    if (session_.aborted() != StopReason::none) lost_connection();
+  }
+
+  [[noreturn]] void lost_connection() {
+    throw_if_stopped(stop_, state_, spec_);
+    session_.fail<ConnectionError>("running the command (connection lost)");
+  }
+
+  Session& session_;
+  HostState& state_;
+  const CommandSpec& spec_;
+  ssh_channel channel_;
+  AgentForwarding* agents_;
+  bool eof_sent_ = false;
+  std::string stdin_;  // taken from the host's queue, not yet in the window
+  std::size_t stdin_offset_ = 0;
+  StopReason stop_ = StopReason::none;
+  char buffer_[32 * 1024];
+};
+
+}  // namespace
+
+void run_on_channel(Session& session, HostState& state, const CommandSpec& spec) {
+  ssh_session ssh = session.handle();
+  ChannelPtr channel(ssh_channel_new(ssh));
+  if (!channel) session.fail<SessionError>("opening a channel");
+  ssh_channel ch = channel.get();
+  if (session.step([&] { return ssh_channel_open_session(ch); }) != SSH_OK)
+    session.fail<SessionError>("opening a channel");
+
+  std::optional<AgentForwarding> agents;
+  if (session.settings().forward_agent) agents.emplace(session, ch);
+
+  ChannelEvents events;
+  ssh_channel_callbacks_struct callbacks{};
+  callbacks.userdata = &events;
+  callbacks.channel_exit_status_function = on_exit_status;
+  callbacks.channel_exit_signal_function = on_exit_signal;
+  ssh_callbacks_init(&callbacks);
+  ssh_set_channel_callbacks(ch, &callbacks);
+
+  if (spec.pty && session.step([&] { return ssh_channel_request_pty_size(ch, "xterm", 80, 24); }) !=
+                      SSH_OK)
+    session.fail<SessionError>("requesting a PTY");
+  if (spec.shell) {
+    if (session.step([&] { return ssh_channel_request_shell(ch); }) != SSH_OK)
+      session.fail<ShellError>("starting a shell");
+  } else if (session.step([&] { return ssh_channel_request_exec(ch, spec.command.c_str()); }) !=
+             SSH_OK) {
+    session.fail<SessionError>("starting the command");
+  }
+  state.set_started();
+  state.emit(Event::Kind::started);
+
+  Watchdog::Ticket command_deadline;
+  if (spec.timeout) {
+    command_deadline = session.watchdog().arm(
+        Clock::now() + *spec.timeout, [&state] { state.request_stop(StopReason::timeout); });
+  }
+  StopReason stopped = Pump(session, state, spec, ch, agents ? &*agents : nullptr).run(events);
+  command_deadline.disarm();
+  ssh_remove_channel_callbacks(ch, &callbacks);
+
+  throw_if_stopped(stopped, state, spec);
+  if (events.status) state.set_exit(*events.status, events.signal);
+  else if (events.signal) state.set_exit(exit_code_for_signal(*events.signal), events.signal);
+  if (stopped == StopReason::none) {
+    if (!events.exited()) {
+      throw SessionError(state.host, "command on " + state.host +
+                                         " ended without an exit status; the server closed the channel");
+    }
+    if (!ssh_channel_is_closed(ch)) session.step([&] { return ssh_channel_close(ch); });
+  }
+}
+
+}  // namespace pssh::detail

@@ -1,0 +1,267 @@
+// Connecting a host: resolve, TCP connect with a deadline, SSH handshake,
+// host key, login; retries; aborting from other threads.
+#include "ssh/session.hpp"
+
+#include "net/socket.hpp"
+
+#include "text/text.hpp"
+
+#include <pssh/errors.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace pssh::detail {
+Session::Session(HostSettings settings, Watchdog& watchdog)
+    : settings_(std::move(settings)), watchdog_(watchdog) {}
+
+Session::~Session() { close(); }
+
+bool Session::is_open() const {
+  return session_ && authenticated_ && aborted_.load() == StopReason::none &&
+         ssh_is_connected(session_.get()) != 0;
+}
+
+void Session::abort(StopReason reason) noexcept {
+  StopReason none = StopReason::none;
+  aborted_.compare_exchange_strong(none, reason);
+  std::lock_guard lock(fd_mutex_);
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  if (agent_) ::shutdown(agent_.get(), SHUT_RDWR);
+  aborted_cv_.notify_all();
+}
+
+bool Session::use_agent_socket(UniqueFd agent) {
+  int libssh_fd = ::fcntl(agent.get(), F_DUPFD_CLOEXEC, 0);
+  if (libssh_fd < 0) return false;
+  if (ssh_set_agent_socket(session_.get(), libssh_fd) != SSH_OK) {
+    ::close(libssh_fd);
+    return false;
+  }
+  std::lock_guard lock(fd_mutex_);
+  agent_ = std::move(agent);
+  if (aborted_.load() != StopReason::none) ::shutdown(agent_.get(), SHUT_RDWR);
+  return true;
+}
+
+void Session::close() noexcept {
+  {
+    std::lock_guard lock(fd_mutex_);
+    fd_ = -1;
+  }
+  // libssh 0.10 closes the socket it was given once ssh_connect ran (at an
+  // error, or in ssh_free), except after ssh_disconnect: measured, not
+  // documented. It gets a duplicate, so that it never closes a descriptor
+  // number we still use, and ours stays valid for abort() until here.
+  bool libssh_closes = libssh_connected_;
+  if (session_ && ssh_is_connected(session_.get()) && aborted_.load() == StopReason::none) {
+    ssh_disconnect(session_.get());
+    libssh_closes = false;
+  }
+  session_.reset();
+  {
+    std::lock_guard lock(fd_mutex_);
+    agent_.reset();  // after session_: libssh's duplicate is closed with it
+  }
+  if (!libssh_closes && libssh_fd_ >= 0) ::close(libssh_fd_);
+  libssh_fd_ = -1;
+  libssh_connected_ = false;
+  socket_.reset();
+  tunnel_.reset();
+  authenticated_ = false;
+}
+
+void Session::throw_aborted(std::string_view what) const {
+  switch (aborted_.load()) {
+    case StopReason::timeout:
+      throw Timeout(settings_.host, std::string(what) + " on " + settings_.destination() +
+                                        " timed out after " + duration_text(settings_.timeout) +
+                                        " (timeout); raise the timeout or check the host");
+    case StopReason::cancelled:
+      throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
+                                          " was cancelled");
+    case StopReason::closed_by_caller:
+      throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
+                                          " was stopped by close_channel()");
+    default:
+      break;
+  }
+}
+
+void Session::throw_if_proxy_failed(std::string_view what) const {
+  if (!tunnel_) return;
+  if (auto reason = tunnel_->failure())
+    throw ProxyError(settings_.host, std::string(what) + " on " + settings_.destination() +
+                                         " failed: " + *reason);
+}
+
+std::string Session::failure_message(std::string_view what) const {
+  std::string reason = session_ ? ssh_get_error(session_.get()) : "no session";
+  return std::string(what) + " on " + settings_.destination() + " failed: " + reason;
+}
+
+void Session::open(const std::function<void(Event::Kind)>& progress) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      connect_once(progress);
+      return;
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const HostKeyError&) {
+      throw;
+    } catch (const Error& e) {
+      bool retryable = dynamic_cast<const ConnectionError*>(&e) != nullptr ||
+                       dynamic_cast<const Timeout*>(&e) != nullptr;
+      bool wrong_name = dynamic_cast<const UnknownHostError*>(&e) != nullptr ||
+                        dynamic_cast<const NoIPv6AddressFoundError*>(&e) != nullptr;
+      if (!retryable || wrong_name || attempt >= settings_.num_retries) throw;
+    }
+    sleep_before_retry();
+  }
+}
+
+bool Session::stopped() const noexcept {
+  StopReason reason = aborted_.load();
+  return reason == StopReason::cancelled || reason == StopReason::closed_by_caller;
+}
+
+void Session::sleep_before_retry() {
+  std::unique_lock lock(fd_mutex_);
+  aborted_cv_.wait_for(lock, settings_.retry_delay, [&] { return stopped(); });
+  lock.unlock();
+  // Only a stop ends the retries; the timed-out attempt before does not.
+  if (stopped()) throw_aborted("connecting");
+}
+
+UniqueFd Session::connect_socket() {
+  auto deadline = Clock::now() + settings_.timeout;
+  auto addresses = resolve(settings_.host, settings_.hostname, settings_.port, settings_.ipv6_only,
+                           deadline, [this] { return aborted_.load() != StopReason::none; });
+  throw_aborted("resolving the name");
+  std::string errors;
+  for (const Address& address : addresses) {
+    int error = 0;
+    UniqueFd fd = start_connect(address, error);
+    if (error == 0) {
+      {
+        std::lock_guard lock(fd_mutex_);
+        fd_ = fd.get();
+      }
+      if (aborted_.load() != StopReason::none) ::shutdown(fd.get(), SHUT_RDWR);
+      error = finish_connect(fd.get(), deadline);
+      if (error == 0) keep_alive(fd.get(), settings_.keepalive);
+      if (error != 0) {
+        std::lock_guard lock(fd_mutex_);
+        fd_ = -1;
+      }
+    }
+    throw_aborted("connecting");
+    if (error == 0) return fd;
+    if (error == ETIMEDOUT) {
+      throw Timeout(settings_.host, "connecting to " + settings_.host + " (" + address.text + ":" +
+                                        std::to_string(settings_.port) + ") timed out after " +
+                                        duration_text(settings_.timeout) +
+                                        " (timeout); check the address and firewalls");
+    }
+    if (!errors.empty()) errors += ", ";
+    errors += address.text + ": " + std::strerror(error);
+  }
+  throw ConnectionError(settings_.host, "cannot connect to " + settings_.host + " port " +
+                                            std::to_string(settings_.port) + " (" + errors +
+                                            "); check that sshd runs there and the port is right");
+}
+
+UniqueFd Session::connect_through_proxy() {
+  auto opened = settings_.proxy_hub->open(settings_.host, settings_.hostname, settings_.port,
+                                          Clock::now() + settings_.timeout,
+                                          [this] { return aborted_.load() != StopReason::none; });
+  if (!opened) {
+    throw_aborted("connecting");
+    throw Cancelled(settings_.host, "connecting to " + settings_.host + " was cancelled");
+  }
+  tunnel_ = std::move(opened->tunnel);
+  std::lock_guard lock(fd_mutex_);
+  fd_ = opened->fd.get();
+  return std::move(opened->fd);
+}
+
+void Session::set_algorithms(ssh_session s) const {
+  struct List {
+    const std::optional<std::string>& value;
+    const char* key;
+    std::vector<ssh_options_e> options;
+  };
+  const List lists[] = {
+      {settings_.ciphers, "Ciphers", {SSH_OPTIONS_CIPHERS_C_S, SSH_OPTIONS_CIPHERS_S_C}},
+      {settings_.macs, "MACs", {SSH_OPTIONS_HMAC_C_S, SSH_OPTIONS_HMAC_S_C}},
+      {settings_.kex_algorithms, "KexAlgorithms", {SSH_OPTIONS_KEY_EXCHANGE}},
+      {settings_.host_key_algorithms, "HostKeyAlgorithms", {SSH_OPTIONS_HOSTKEYS}},
+  };
+  for (const List& list : lists) {
+    if (!list.value) continue;
+    for (ssh_options_e option : list.options) {
+      if (ssh_options_set(s, option, list.value->c_str()) != SSH_OK) {
+        throw HostArgumentError(settings_.host, "the ssh config's " + std::string(list.key) + " '" +
+                                                    *list.value + "' for " + settings_.host +
+                                                    " names nothing libssh supports (" +
+                                                    ssh_get_error(s) + "); fix the ssh config");
+      }
+    }
+  }
+}
+
+void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
+  close();
+  // A timed-out attempt does not doom the next one; a stop does, and is
+  // never overwritten (a plain store here could lose a racing cancel).
+  StopReason timed_out = StopReason::timeout;
+  aborted_.compare_exchange_strong(timed_out, StopReason::none);
+  if (stopped()) throw_aborted("connecting");
+  progress(Event::Kind::connecting);
+  UniqueFd fd = settings_.proxy_hub ? connect_through_proxy() : connect_socket();
+
+  session_.reset(ssh_new());
+  if (!session_) throw SessionError(settings_.host, "cannot create an SSH session: out of memory");
+  ssh_session s = session_.get();
+  int no = 0, yes = 1, quiet = SSH_LOG_NOLOG;
+  // libssh's own timeout only backs up the watchdog, which owns every
+  // deadline: it must fire later, or a timeout would read as a libssh error.
+  long timeout_s = static_cast<long>((settings_.timeout.count() + 999) / 1000) + 2;
+  unsigned int port = static_cast<unsigned int>(settings_.port);
+  ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
+  ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);  // we read ssh_config ourselves
+  ssh_options_set(s, SSH_OPTIONS_HOST, settings_.hostname.c_str());
+  ssh_options_set(s, SSH_OPTIONS_PORT, &port);
+  ssh_options_set(s, SSH_OPTIONS_USER, settings_.user.c_str());
+  ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, settings_.known_hosts.c_str());
+  ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
+  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s);
+  if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
+  if (settings_.gssapi_server_identity)
+    ssh_options_set(s, SSH_OPTIONS_GSSAPI_SERVER_IDENTITY, settings_.gssapi_server_identity->c_str());
+  if (settings_.gssapi_client_identity)
+    ssh_options_set(s, SSH_OPTIONS_GSSAPI_CLIENT_IDENTITY, settings_.gssapi_client_identity->c_str());
+  int delegate = settings_.gssapi_delegate_credentials ? 1 : 0;
+  ssh_options_set(s, SSH_OPTIONS_GSSAPI_DELEGATE_CREDENTIALS, &delegate);
+  set_algorithms(s);
+  socket_ = std::move(fd);
+  libssh_fd_ = ::fcntl(socket_.get(), F_DUPFD_CLOEXEC, 0);
+  if (libssh_fd_ < 0) {
+    throw SessionError(settings_.host, std::string("cannot set up the socket for ") +
+                                           settings_.host + ": " + std::strerror(errno));
+  }
+  ssh_options_set(s, SSH_OPTIONS_FD, &libssh_fd_);
+  libssh_connected_ = true;  // from here on the duplicate is libssh's to close
+
+  if (step([&] { return ssh_connect(s); }) != SSH_OK)
+    fail<ConnectionError>("SSH handshake");
+  progress(Event::Kind::connected);
+  verify_host_key(*this);
+  authenticate(*this);
+  authenticated_ = true;
+  progress(Event::Kind::authenticated);
+}
+
+}  // namespace pssh::detail

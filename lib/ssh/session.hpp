@@ -1,0 +1,103 @@
+// One host's SSH connection: our own socket, the libssh session on it, and
+// the deadline around every blocking libssh call.
+#pragma once
+
+#include "ssh/handles.hpp"
+#include "engine/host_state.hpp"
+#include "config/settings.hpp"
+#include "net/proxy_hub.hpp"
+#include "engine/watchdog.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace pssh::detail {
+
+class Session {
+ public:
+  Session(HostSettings settings, Watchdog& watchdog);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const HostSettings& settings() const noexcept { return settings_; }
+  ssh_session handle() const noexcept { return session_.get(); }
+  Watchdog& watchdog() const noexcept { return watchdog_; }
+
+  /// Connects, checks the host key and logs in, retrying failed connections
+  /// `num_retries` times. `progress` hears connecting/connected/authenticated.
+  void open(const std::function<void(Event::Kind)>& progress);
+  /// Connected, logged in, and not aborted.
+  bool is_open() const;
+
+  /// Runs one blocking libssh call under the session timeout: when it passes,
+  /// the watchdog aborts the socket and the call returns with an error.
+  template <class Call>
+  auto step(Call&& call) {
+    return step_within(settings_.timeout, std::forward<Call>(call));
+  }
+  /// step() with its own limit.
+  template <class Call>
+  auto step_within(duration limit, Call&& call) {
+    auto ticket = watchdog_.arm(Clock::now() + limit, [this] { abort(StopReason::timeout); });
+    return call();
+  }
+  /// Why the session was aborted, or none.
+  StopReason aborted() const noexcept { return aborted_.load(); }
+  /// Throws the error a failed step (named by `what`) stands for: Timeout or
+  /// Cancelled if the session was aborted, else an error of type E with
+  /// libssh's message.
+  template <class E = SessionError>
+  [[noreturn]] void fail(std::string_view what) const {
+    throw_aborted(what);
+    throw_if_proxy_failed(what);
+    throw E(settings_.host, failure_message(what));
+  }
+  void throw_aborted(std::string_view what) const;
+  /// ProxyError if the session's tunnel broke (the proxy refused or was lost).
+  void throw_if_proxy_failed(std::string_view what) const;
+  std::string failure_message(std::string_view what) const;
+
+  /// Makes every blocking call on the session return now (any thread).
+  void abort(StopReason reason) noexcept;
+  /// libssh asks the agent over this connection (a duplicate, which libssh
+  /// closes) instead of its own: abort() cuts ours, so a hung agent cannot
+  /// outlast a deadline or a cancel. False if libssh would not take it.
+  bool use_agent_socket(UniqueFd agent);
+  void close() noexcept;
+
+ private:
+  void connect_once(const std::function<void(Event::Kind)>& progress);
+  UniqueFd connect_socket();
+  UniqueFd connect_through_proxy();
+  void sleep_before_retry();
+  /// Aborted by a stop request (cancel, close), not by a step's deadline.
+  bool stopped() const noexcept;
+  void set_algorithms(ssh_session s) const;
+
+  HostSettings settings_;
+  Watchdog& watchdog_;
+  std::shared_ptr<Tunnel> tunnel_;  // when reached through a proxy
+  UniqueFd socket_;  // declared before session_: outlives it
+  int libssh_fd_ = -1;  // socket_'s duplicate given to libssh (see close())
+  bool libssh_connected_ = false;
+  SessionPtr session_;
+  bool authenticated_ = false;
+  mutable std::mutex fd_mutex_;  // guards fd_ and agent_ against abort() from other threads
+  int fd_ = -1;
+  UniqueFd agent_;  // see use_agent_socket()
+  std::condition_variable aborted_cv_;
+  std::atomic<StopReason> aborted_{StopReason::none};
+};
+
+/// Checks the server's key against known_hosts per host_key_policy.
+void verify_host_key(Session& session);
+/// Logs in with the configured methods, in order; AuthenticationError if none works.
+void authenticate(Session& session);
+
+}  // namespace pssh::detail
