@@ -21,6 +21,7 @@ class HostOutput;
 namespace detail {
 class HostState;
 std::shared_ptr<HostState> state_of(const HostOutput& output);
+HostOutput output_of(std::shared_ptr<HostState> state);
 }  // namespace detail
 
 /// A blocking input range over one output stream of one host. Each line is
@@ -83,8 +84,6 @@ class PSSH_API StdinWriter {
 /// One host's share of a run. Cheap to copy: copies refer to the same run.
 class PSSH_API HostOutput {
  public:
-  explicit HostOutput(std::shared_ptr<detail::HostState> state);
-
   const std::string& host() const;
   /// HostConfig::alias, else the host.
   const std::string& alias() const;
@@ -114,6 +113,8 @@ class PSSH_API HostOutput {
 
  private:
   friend std::shared_ptr<detail::HostState> detail::state_of(const HostOutput& output);
+  friend HostOutput detail::output_of(std::shared_ptr<detail::HostState> state);
+  explicit HostOutput(std::shared_ptr<detail::HostState> state);
   std::shared_ptr<detail::HostState> state_;
 };
 

@@ -21,6 +21,8 @@ std::shared_ptr<detail::HostState> detail::state_of(const HostOutput& output) {
   return output.state_;
 }
 
+HostOutput detail::output_of(std::shared_ptr<HostState> state) { return HostOutput(std::move(state)); }
+
 HostOutput::HostOutput(std::shared_ptr<detail::HostState> state) : state_(std::move(state)) {}
 
 const std::string& HostOutput::host() const { return state_->host; }

@@ -192,7 +192,7 @@ struct ParallelClient::Impl {
   static Output new_states(const HostTable& hosts, const detail::RunSettings& settings) {
     Output output;
     for (const auto& slot : hosts.slots)
-      output.emplace_back(std::make_shared<HostState>(slot->settings, settings));
+      output.push_back(detail::output_of(std::make_shared<HostState>(slot->settings, settings)));
     return output;
   }
 
