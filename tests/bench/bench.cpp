@@ -196,14 +196,9 @@ class DelayProxy {
 
   void accept_all() {
     for (int client; (client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
-      int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(target_port_));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      int server = rig::connect_loopback(target_port_);
+      if (server < 0) {
         ::close(client);
-        ::close(server);
         continue;
       }
       int one = 1;

@@ -311,6 +311,17 @@ int listen_tcp(std::uint32_t address, int& port) {
   return fd;
 }
 
+int connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
 FakeServer::FakeServer(Behaviour behaviour) : behaviour_(behaviour) {
   listen_fd_ = listen_tcp(INADDR_LOOPBACK, port_);
   thread_ = std::thread([this] { serve(); });
@@ -395,14 +406,9 @@ void Relay::serve() {
     if (fds[0].revents == 0) continue;
     int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
-    int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(target_port_));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    int server = connect_loopback(target_port_);
+    if (server < 0) {
       ::close(client);
-      ::close(server);
       continue;
     }
     pairs.emplace_back(client, server);

@@ -153,6 +153,9 @@ class Relay {
 /// INADDR_ANY) on a free port, which is stored in `port`.
 int listen_tcp(std::uint32_t address, int& port);
 
+/// A blocking TCP connection to `port` on 127.0.0.1, or -1.
+int connect_loopback(int port);
+
 /// A port nothing listens on.
 int refused_port();
 
