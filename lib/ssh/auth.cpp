@@ -38,7 +38,8 @@ class Login {
     const HostSettings& s = session_.settings();
     int rc = session_.step([&] { return ssh_userauth_none(ssh_, nullptr); });
     if (rc == SSH_AUTH_SUCCESS) return;
-    if (rc == SSH_AUTH_ERROR) session_.fail<AuthenticationError>("authentication");
+    if (rc == SSH_AUTH_ERROR || session_.aborted() != StopReason::none)
+      session_.fail<AuthenticationError>("authentication");
     methods_ = ssh_userauth_list(ssh_, nullptr);
     bool publickey = (methods_ & SSH_AUTH_METHOD_PUBLICKEY) != 0;
 

@@ -119,10 +119,6 @@ void throw_if_stopped(StopReason reason, const HostState& state, const CommandSp
   }
 }
 
-/// How many keepalive intervals a server gets to answer one keepalive
-/// (OpenSSH's ServerAliveCountMax).
-constexpr int keepalive_count_max = 3;
-
 class Pump {
  public:
   Pump(Session& session, HostState& state, const CommandSpec& spec, ssh_channel channel,

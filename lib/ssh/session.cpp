@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace pssh::detail {
@@ -227,8 +228,12 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   ssh_session s = session_.get();
   int no = 0, yes = 1, quiet = SSH_LOG_NOLOG;
   // libssh's own timeout only backs up the watchdog, which owns every
-  // deadline: it must fire later, or a timeout would read as a libssh error.
-  long timeout_s = static_cast<long>((settings_.timeout.count() + 999) / 1000) + 2;
+  // deadline: it must fire later than the longest step, or a timeout would
+  // read as a libssh error. (A keepalive waits up to 3 intervals: with
+  // libssh's timeout shorter, ssh_send_keepalive gave up first, quietly, and
+  // a vanished host was never noticed.)
+  duration longest_step = std::max(settings_.timeout, settings_.keepalive * keepalive_count_max);
+  long timeout_s = static_cast<long>((longest_step.count() + 999) / 1000) + 2;
   unsigned int port = static_cast<unsigned int>(settings_.port);
   ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
   ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);  // we read ssh_config ourselves

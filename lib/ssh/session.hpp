@@ -18,6 +18,10 @@
 
 namespace pssh::detail {
 
+/// How many keepalive intervals a server gets to answer one keepalive
+/// (OpenSSH's ServerAliveCountMax).
+inline constexpr int keepalive_count_max = 3;
+
 class Session {
  public:
   Session(HostSettings settings, Watchdog& watchdog);
@@ -44,6 +48,10 @@ class Session {
   /// step() with its own limit.
   template <class Call>
   auto step_within(duration limit, Call&& call) {
+    // After an abort, libssh may have dropped the socket from its poll set:
+    // a blocking call would then sleep out libssh's own timeout (seen:
+    // ssh_userauth_none after a cancel took 62 s). No step starts then.
+    throw_aborted("the session");
     auto ticket = watchdog_.arm(Clock::now() + limit, [this] { abort(StopReason::timeout); });
     return call();
   }
