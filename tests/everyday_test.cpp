@@ -266,7 +266,82 @@ TEST_SUITE("everyday") {
       });
     }
   }
+
+  TEST_CASE("two clients at once: one's long command does not starve the other's") {
+    pssh::Client first("127.0.0.2", server().options());
+    pssh::Client second("127.0.0.3", server().options());
+    within(30s, [&] {
+      auto waiting = first.run_command("cat");  // holds its worker until stdin ends
+      auto output = second.run_command("echo hi");
+      CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"hi"});
+      waiting.stdin_writer().close();
+      first.wait_finished(waiting, 10s);
+      CHECK(waiting.exit_code() == 0);
+    });
+  }
+
+  TEST_CASE("a cancel while a host waits to retry after a timed-out attempt ends it") {
+    rig::FakeServer silent(rig::FakeServer::Behaviour::banner_then_silence);
+    auto options = server().options();
+    options.port = silent.port();
+    options.timeout = 1s;
+    options.num_retries = 3;
+    options.retry_delay = 3s;
+    pssh::ParallelClient client({"127.0.0.1"}, options);
+    within(30s, [&] {
+      std::thread runner([&] { client.run_command("true", {.stop_on_errors = false}); });
+      std::this_thread::sleep_for(1800ms);  // inside the first retry_delay
+      auto start = std::chrono::steady_clock::now();
+      client.cancel();
+      runner.join();
+      client.join();
+      CHECK(seconds_since(start) < 1.0 * slowdown);
+      CHECK(host_error_is<pssh::Cancelled>(client.get_last_output()[0]));
+      CHECK(silent.accepted() == 1);
+    });
+  }
+
+  TEST_CASE("open_shell that throws for one host closes the shells that started") {
+    std::vector<pssh::HostConfig> config(3);
+    config[2].port = rig::refused_port();
+    pssh::ParallelClient client(rig::loopback_hosts(3), server().options(), config);
+    within(30s, [&] {
+      CHECK_THROWS_AS(client.open_shell(), pssh::ConnectionError);
+      client.set_hosts(rig::loopback_hosts(2));
+      auto output = client.run_command("echo fallback");
+      client.join(output, {.timeout = 10s});
+      for (auto& h : output) CHECK(lines(h.stdout_lines()) == std::vector<std::string>{"fallback"});
+    });
+  }
+
+  TEST_CASE("with a small cap, stdout read to its end and then stderr both arrive whole") {
+    auto options = server().options();
+    options.max_buffered_output = 64 * 1024;
+    pssh::Client client("127.0.0.2", options);
+    within(60s, [&] {
+      auto output = client.run_command("yes err | head -n 300000 >&2 & yes out | head -n 300000; wait");
+      std::size_t out = 0, err = 0;
+      for (const std::string& line : output.stdout_lines()) out += line == "out";
+      for (const std::string& line : output.stderr_lines()) err += line == "err";
+      CHECK(out == 300000);
+      CHECK(err == 300000);
+      client.wait_finished(output, 10s);
+      CHECK(output.exit_code() == 0);
+    });
+  }
+
+  TEST_CASE("set_hosts with the same names and a new host_config takes the new config") {
+    pssh::ParallelClient client({"127.0.0.2"}, server().options(), {{.alias = "old"}});
+    auto output = client.run_command("true");
+    client.join(output);
+    CHECK(output[0].alias() == "old");
+    client.set_hosts({"127.0.0.2"}, {{.alias = "new"}});
+    output = client.run_command("true");
+    client.join(output);
+    CHECK(output[0].alias() == "new");
+  }
 }
+
 
 // Two minutes of waiting: a suite of its own, run in the plain build only.
 TEST_SUITE("liveness") {

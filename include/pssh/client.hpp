@@ -119,8 +119,8 @@ class PSSH_API ParallelClient {
   /// Ends every shell's input and waits for them to exit; JoinTimeout (with
   /// the shells' outputs) if `timeout` passes first.
   void join_shells(std::vector<Shell>& shells, std::optional<duration> timeout = {});
-  /// Replaces the host list, keeping the connections of hosts whose
-  /// (index, host) pair is unchanged.
+  /// Replaces the host list, keeping the connections of hosts whose index,
+  /// host and HostConfig are unchanged.
   void set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config = {});
   /// A copy: set_hosts() may replace the list from another thread.
   std::vector<std::string> hosts() const;

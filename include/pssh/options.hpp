@@ -28,6 +28,7 @@ class PSSH_API PrivateKey {
   const std::string& path() const noexcept { return path_; }
   const std::string& pem() const noexcept { return pem_; }
   const std::string& passphrase() const noexcept { return passphrase_; }
+  bool operator==(const PrivateKey&) const = default;
 
  private:
   PrivateKey() = default;
@@ -47,6 +48,7 @@ struct ProxyConfig {
   int port = 22;
   std::optional<std::string> user{}, password{};
   std::optional<PrivateKey> pkey{};
+  bool operator==(const ProxyConfig&) const = default;
 };
 
 /// Defaults for every host of a client.
@@ -118,6 +120,7 @@ struct HostConfig {
   std::optional<duration> keepalive{};
   std::optional<HostKeyPolicy> host_key_policy{};
   std::optional<std::string> known_hosts{};
+  bool operator==(const HostConfig&) const = default;
 };
 
 }  // namespace pssh

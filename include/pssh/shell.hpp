@@ -16,7 +16,9 @@ struct ShellOptions {
   /// How long reading stdout/stderr waits for a line before Timeout; none: forever.
   std::optional<duration> read_timeout{};
   std::string encoding = "utf-8";  ///< of the commands and the output
-  bool stop_on_errors = true;      ///< open_shell throws the first host's error
+  /// open_shell throws the first host's error, after closing the shells that
+  /// did start (the caller gets none of them to end).
+  bool stop_on_errors = true;
 };
 
 /// One host's interactive shell. Every command run on it shares one channel,

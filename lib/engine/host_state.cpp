@@ -103,18 +103,23 @@ std::size_t HostState::room(Stream stream) const {
   std::lock_guard lock(mutex_);
   const Buffer& b = buffer(stream);
   if (discard_) return SIZE_MAX;
-  return full(b) ? 0 : max_buffered_ - b.held();
+  if (!full(b)) return max_buffered_ - b.held();
+  // Both streams share one SSH window: data of the other stream may be stuck
+  // behind this one's. A caller that reads stdout to its end before stderr
+  // would then wait for ever; this stream goes over its cap instead, for as
+  // long as a reader waits on the other stream with nothing to read.
+  const Buffer& other = other_than(stream);
+  if (other.readers_waiting > 0 && other.drained() && !other.ended) return 32 * 1024;
+  return 0;
 }
 
-void HostState::end_streams() {
-  for (Stream s : {Stream::out, Stream::err}) {
-    Buffer& b = buffer(s);
-    std::string batch;
-    if (!b.partial.empty()) take_line(s, std::exchange(b.partial, {}), batch);
-    publish(s, batch);
-  }
+void HostState::end_stream(Stream stream) {
+  Buffer& b = buffer(stream);
+  std::string batch;
+  if (!b.partial.empty()) take_line(stream, std::exchange(b.partial, {}), batch);
+  publish(stream, batch);
   std::lock_guard lock(mutex_);
-  out_.ended = err_.ended = true;
+  b.ended = true;
   changed_.notify_all();
 }
 
@@ -152,7 +157,8 @@ void HostState::fail(std::exception_ptr error) {
 }
 
 void HostState::finish() {
-  end_streams();
+  end_stream(Stream::out);
+  end_stream(Stream::err);
   // The last event goes out before waiters wake: when join() returns, every
   // event of the host has been delivered.
   if (error_) {
@@ -191,18 +197,29 @@ void HostState::stdin_sent(std::size_t bytes) {
 std::optional<std::string> HostState::next_line(Stream stream) {
   std::unique_lock lock(mutex_);
   Buffer& b = buffer(stream);
-  auto ready = [&] { return b.read_from < b.lines.size() || b.ended; };
-  if (read_timeout_ && read_timeout_->count() > 0) {
-    if (!changed_.wait_for(lock, *read_timeout_, ready)) {
-      throw Timeout(host, "no output line from " + host + " on " +
-                              (stream == Stream::out ? "stdout" : "stderr") + " within " +
-                              duration_text(*read_timeout_) +
-                              " (read_timeout); read again to go on waiting");
+  auto ready = [&] { return !b.drained() || b.ended; };
+  {
+    // Counted while the reader blocks (see room()); the lock is held from
+    // here to the end of this block, the Timeout's unwinding included.
+    struct Waiting {
+      Buffer& b;
+      explicit Waiting(Buffer& buffer) : b(buffer) { ++b.readers_waiting; }
+      ~Waiting() { --b.readers_waiting; }
+    } waiting(b);
+    // The worker may hold this stream's data back behind the other, full one.
+    if (!ready() && full(other_than(stream))) wake();
+    if (read_timeout_ && read_timeout_->count() > 0) {
+      if (!changed_.wait_for(lock, *read_timeout_, ready)) {
+        throw Timeout(host, "no output line from " + host + " on " +
+                                (stream == Stream::out ? "stdout" : "stderr") + " within " +
+                                duration_text(*read_timeout_) +
+                                " (read_timeout); read again to go on waiting");
+      }
+    } else {
+      changed_.wait(lock, ready);
     }
-  } else {
-    changed_.wait(lock, ready);
   }
-  if (b.read_from == b.lines.size()) return std::nullopt;
+  if (b.drained()) return std::nullopt;
   bool was_full = full(b);
   std::size_t end = b.lines.find('\n', b.read_from);
   std::string line = b.lines.substr(b.read_from, end - b.read_from);

@@ -49,8 +49,12 @@ class HostState {
   void progress(const std::string& path, std::uint64_t done, std::uint64_t total) const;
   void append(Stream stream, std::string_view bytes);
   /// Bytes the buffer takes before the cap (SIZE_MAX when unlimited): zero
-  /// while the caller has not read enough.
+  /// while the caller has not read enough, unless a reader waits on the
+  /// other stream with nothing to read (see the definition).
   std::size_t room(Stream stream) const;
+  /// No more output comes on `stream`: its last partial line is delivered
+  /// and its readers see the end.
+  void end_stream(Stream stream);
   /// The host waits for a free worker or for its connection's previous work.
   void set_waiting();
   /// A worker has taken the host (it connects, then runs the job).
@@ -103,18 +107,20 @@ class HostState {
     std::string partial;        // the unfinished last line: worker only
     std::size_t partial_bytes = 0;  // partial's size as the cap sees it
     bool ended = false;
+    int readers_waiting = 0;
     std::size_t held() const { return lines.size() - read_from + partial_bytes; }
+    bool drained() const { return read_from == lines.size(); }
   };
   enum class Phase { submitted, waiting, working, started, finished };
 
   Buffer& buffer(Stream s) { return s == Stream::out ? out_ : err_; }
   const Buffer& buffer(Stream s) const { return s == Stream::out ? out_ : err_; }
+  const Buffer& other_than(Stream s) const { return s == Stream::out ? err_ : out_; }
   /// Decodes a complete line, tells the event handler, and adds it to `batch`.
   void take_line(Stream stream, std::string line, std::string& batch);
   /// Moves complete lines into the buffer and records the partial line's size.
   void publish(Stream stream, std::string_view batch);
   bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() >= max_buffered_; }
-  void end_streams();
   void deliver(const Event& event) const;
   void wake() const;
 

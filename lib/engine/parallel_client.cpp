@@ -28,8 +28,9 @@ using detail::StopReason;
 
 /// A host of the client and its connection, kept between runs.
 struct HostSlot {
-  explicit HostSlot(detail::HostSettings s) : settings(std::move(s)) {}
+  HostSlot(detail::HostSettings s, HostConfig c) : settings(std::move(s)), config(std::move(c)) {}
   detail::HostSettings settings;
+  const HostConfig config;  // as given: set_hosts keeps the slot only if it is unchanged
   std::mutex busy;             // one piece of work at a time on the connection
   std::mutex session_mutex;    // guards `session` against cancel()
   std::shared_ptr<detail::Session> session;
@@ -108,15 +109,16 @@ struct ParallelClient::Impl {
         throw HostArgumentError("", "host list entry " + std::to_string(i) +
                                         " is empty; give a host name or address");
       }
-      if (i < current->names.size() && current->names[i] == host_list[i]) {
+      HostConfig host_config = config.empty() ? HostConfig{} : config[i];
+      if (i < current->names.size() && current->names[i] == host_list[i] &&
+          current->slots[i]->config == host_config) {
         next->slots.push_back(current->slots[i]);
         continue;
       }
-      auto settings = detail::resolve_settings(host_list[i], i, options,
-                                               config.empty() ? HostConfig{} : config[i],
-                                               ssh_config, keys);
+      auto settings =
+          detail::resolve_settings(host_list[i], i, options, host_config, ssh_config, keys);
       settings.proxy_hub = proxy_hub_for(settings);
-      next->slots.push_back(std::make_shared<HostSlot>(std::move(settings)));
+      next->slots.push_back(std::make_shared<HostSlot>(std::move(settings), std::move(host_config)));
     }
     next->names = std::move(host_list);
     std::lock_guard lock(mutex);
@@ -233,7 +235,12 @@ struct ParallelClient::Impl {
         run_settings({.use_pty = shell.use_pty, .read_timeout = shell.read_timeout,
                       .encoding = shell.encoding}),
         {}, {.command = {}, .shell = true, .pty = shell.use_pty, .timeout = {}});
-    if (shell.stop_on_errors) rethrow_first_error(output);
+    if (shell.stop_on_errors && first_error(output)) {
+      // The caller gets no Shell to end: the shells that did start (or wait
+      // for a worker) are closed, or they would hold their hosts for ever.
+      for (const HostOutput& h : output) h.close_channel();
+      rethrow_first_error(output);
+    }
     std::vector<Shell> shells;
     for (const HostOutput& h : output) shells.emplace_back(h, shell.encoding);
     return shells;
@@ -293,9 +300,14 @@ struct ParallelClient::Impl {
       throw std::invalid_argument(path + " is a directory; set recurse to copy it");
   }
 
-  static void rethrow_first_error(const Output& output) {
+  static std::exception_ptr first_error(const Output& output) {
     for (const auto& h : output)
-      if (auto error = h.exception()) std::rethrow_exception(error);
+      if (auto error = h.exception()) return error;
+    return nullptr;
+  }
+
+  static void rethrow_first_error(const Output& output) {
+    if (auto error = first_error(output)) std::rethrow_exception(error);
   }
 
   std::uint64_t cancels_so_far() const {

@@ -55,14 +55,23 @@ struct ParallelismRegistry {
   std::size_t controlled = 0;
   std::optional<tbb::task_scheduler_handle> scheduler;  // lets finalize() end the workers
 
+  std::size_t total() const {
+    std::size_t sum = 0;
+    for (std::size_t size : sizes) sum += size;
+    return sum;
+  }
+
   void update() {
     if (sizes.empty()) {
       release();
       return;
     }
     if (!scheduler) scheduler.emplace(tbb::attach{});
+    // TBB's workers are shared by every arena: each live pool needs its own
+    // share, or one client's blocked hosts starve another's (two Clients of
+    // pool_size 1 on 2 cores had one worker between them).
     std::size_t wanted = std::max<std::size_t>(std::thread::hardware_concurrency(), 1);
-    wanted = std::max(wanted, *sizes.rbegin() + 1);
+    wanted = std::max(wanted, total() + 1);
     if (wanted == controlled) return;
     // The new control must exist before the old one goes, else TBB briefly
     // falls back to the default limit.
@@ -97,15 +106,15 @@ ParallelismLease::ParallelismLease(std::size_t size) : size_(size) {
   r.update();
   std::size_t allowed =
       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
-  if (allowed < size_ + 1) {
+  std::size_t needed = r.total() + 1;
+  if (allowed < needed) {
     r.sizes.erase(r.sizes.find(size_));
     r.update();
     throw std::runtime_error(
-        "pool_size " + std::to_string(size_) + " needs oneTBB to allow " +
-        std::to_string(size_ + 1) + " threads, but the application limits " +
+        "pool_size " + std::to_string(size_) + " (with the other live clients' pools) needs " +
+        "oneTBB to allow " + std::to_string(needed) + " threads, but the application limits " +
         "max_allowed_parallelism to " + std::to_string(allowed) +
-        " (tbb::global_control); raise that limit or lower pool_size to " +
-        std::to_string(allowed > 1 ? allowed - 1 : 1));
+        " (tbb::global_control); raise that limit or lower pool_size");
   }
 }
 

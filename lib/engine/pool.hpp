@@ -13,8 +13,8 @@
 
 namespace pssh::detail {
 
-/// Keeps tbb::global_control's max_allowed_parallelism at least `size` + 1
-/// while it lives. TBB otherwise caps every arena at the core count, and a
+/// Keeps tbb::global_control's max_allowed_parallelism at least the sum of
+/// the live pools' sizes + 1 while it lives. TBB otherwise caps every arena at the core count, and a
 /// pool of blocking sessions would run only that many hosts at once.
 /// std::runtime_error if the application holds a smaller limit of its own.
 /// When the last lease goes, the limit is released and TBB's worker threads

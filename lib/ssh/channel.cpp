@@ -109,13 +109,14 @@ class Waiter {
 /// The error a command stopped by a timeout or cancel reports: the host
 /// reports that error and no exit code (a close_channel() is not an error).
 void throw_if_stopped(StopReason reason, const HostState& state, const CommandSpec& spec) {
+  std::string what = spec.shell ? "shell" : "command";
   if (reason == StopReason::timeout) {
-    throw Timeout(state.host, "command on " + state.host + " did not finish within " +
+    throw Timeout(state.host, what + " on " + state.host + " did not finish within " +
                                   duration_text(spec.timeout.value_or(duration::zero())) +
                                   " (timeout); it was sent TERM");
   }
   if (reason == StopReason::cancelled) {
-    throw Cancelled(state.host, "command on " + state.host + " was cancelled; it was sent TERM");
+    throw Cancelled(state.host, what + " on " + state.host + " was cancelled; it was sent TERM");
   }
 }
 
@@ -163,16 +164,25 @@ class Pump {
   }
 
  private:
-  /// The command is over and nothing of its output waits in libssh.
+  /// The command is over and nothing of its output waits in libssh. Each
+  /// stream ends on its own once the server sent EOF and libssh holds none
+  /// of it: stdout read to its end does not wait for stderr to be read.
   bool ended(const ChannelEvents& events) {
-    if (!ssh_channel_is_eof(channel_) || !(events.exited() || ssh_channel_is_closed(channel_)))
-      return false;
-    for (int is_stderr : {0, 1}) {
-      int pending = ssh_channel_poll(channel_, is_stderr);
+    if (!ssh_channel_is_eof(channel_) && !ssh_channel_is_closed(channel_)) return false;
+    bool drained = true;
+    for (Stream stream : {Stream::out, Stream::err}) {
+      bool& ended = stream_ended_[stream == Stream::err ? 1 : 0];
+      if (ended) continue;
+      int pending = ssh_channel_poll(channel_, stream == Stream::err ? 1 : 0);
       if (pending == SSH_ERROR) lost_connection();
-      if (pending > 0) return false;
+      if (pending > 0) {
+        drained = false;
+      } else {
+        state_.end_stream(stream);
+        ended = true;
+      }
     }
-    return true;
+    return drained && (events.exited() || ssh_channel_is_closed(channel_));
   }
 
   /// Takes what waits in libssh's channel buffers, as far as the host's
@@ -276,6 +286,7 @@ class Pump {
   ssh_channel channel_;
   AgentForwarding* agents_;
   bool eof_sent_ = false;
+  bool stream_ended_[2] = {false, false};  // stdout, stderr
   std::string stdin_;  // taken from the host's queue, not yet in the window
   std::size_t stdin_offset_ = 0;
   StopReason stop_ = StopReason::none;

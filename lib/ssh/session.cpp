@@ -26,8 +26,13 @@ bool Session::is_open() const {
 }
 
 void Session::abort(StopReason reason) noexcept {
-  StopReason none = StopReason::none;
-  aborted_.compare_exchange_strong(none, reason);
+  // A stop (cancel, close) outranks a step's timeout: a host waiting to
+  // retry after a timed-out attempt must see the cancel, not try again.
+  bool stop = reason == StopReason::cancelled || reason == StopReason::closed_by_caller;
+  for (StopReason current = aborted_.load();;) {
+    bool replace = current == StopReason::none || (stop && current == StopReason::timeout);
+    if (!replace || aborted_.compare_exchange_weak(current, reason)) break;
+  }
   std::lock_guard lock(fd_mutex_);
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
   if (agent_) ::shutdown(agent_.get(), SHUT_RDWR);
