@@ -71,6 +71,8 @@ class PSSH_API StdinWriter {
  public:
   void write(std::string_view data);
   /// Waits until everything written so far was handed to the SSH channel.
+  /// A host still waiting for a worker (more hosts than pool_size) sends
+  /// nothing before it starts: flush or close the running hosts first.
   void flush();
   /// Sends EOF after the queued data.
   void close();
