@@ -104,17 +104,20 @@ ParallelismLease::ParallelismLease(std::size_t size) : size_(size) {
   std::lock_guard lock(r.mutex);
   r.sizes.insert(size_);
   r.update();
+  // This pool alone must get its workers. TBB gives the sum of the pools
+  // where it can; its own cap on workers (max(256, 4 x cores), or more if
+  // the first pool was larger, fixed when TBB starts) may leave the sum
+  // short, which only makes hosts of one client wait for another's.
   std::size_t allowed =
       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
-  std::size_t needed = r.total() + 1;
-  if (allowed < needed) {
+  if (allowed < size_ + 1) {
     r.sizes.erase(r.sizes.find(size_));
     r.update();
     throw std::runtime_error(
-        "pool_size " + std::to_string(size_) + " (with the other live clients' pools) needs " +
-        "oneTBB to allow " + std::to_string(needed) + " threads, but the application limits " +
-        "max_allowed_parallelism to " + std::to_string(allowed) +
-        " (tbb::global_control); raise that limit or lower pool_size");
+        "pool_size " + std::to_string(size_) + " needs oneTBB to allow " +
+        std::to_string(size_ + 1) + " threads, but it allows " + std::to_string(allowed) +
+        " (the application's tbb::global_control max_allowed_parallelism, or TBB's worker " +
+        "limit, fixed when TBB started); raise that limit or lower pool_size");
   }
 }
 

@@ -16,7 +16,8 @@ namespace pssh::detail {
 /// Keeps tbb::global_control's max_allowed_parallelism at least the sum of
 /// the live pools' sizes + 1 while it lives. TBB otherwise caps every arena at the core count, and a
 /// pool of blocking sessions would run only that many hosts at once.
-/// std::runtime_error if the application holds a smaller limit of its own.
+/// std::runtime_error if this pool alone cannot have its threads (the
+/// application holds a smaller limit, or TBB's worker limit is lower).
 /// When the last lease goes, the limit is released and TBB's worker threads
 /// are ended (tbb::finalize), so that no thread outlives the last client.
 class ParallelismLease {
