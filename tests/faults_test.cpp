@@ -48,7 +48,7 @@ struct FaultyFleet {
 
   Run run() {
     auto options = server().options();
-    options.pool_size = hosts;  // 100 logins at once on 2 cores: the default 20 s timeout
+    options.pool_size = hosts;  // 100 logins at once on 2 cores: the rig's 60 s timeout
     auto names = rig::loopback_hosts(hosts);
     names[unknown_name] = "no-such-host.invalid";
     std::vector<pssh::HostConfig> config(hosts);
