@@ -377,7 +377,10 @@ struct ParallelClient::Impl {
       cut = watchdog.arm(Clock::now() + grace,
                          [session, hub = slot.settings.proxy_hub, reason] {
                            session->abort(reason);
-                           if (hub) hub->cancel_connect();
+                           // The proxy connection being made serves other
+                           // hosts too: only cancel(), which stops them
+                           // all, cuts it.
+                           if (hub && reason == StopReason::cancelled) hub->cancel_connect();
                          });
     });
     switch (state.stop_reason()) {
