@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cstring>
 
 namespace pssh::detail {
@@ -128,6 +127,15 @@ void Session::open(const std::function<void(Event::Kind)>& progress) {
   }
 }
 
+void Session::set_backstop(duration limit) {
+  // Later than the watchdog, which owns every deadline, or a timeout would
+  // read as a libssh error. (A keepalive waits up to 3 intervals: with a
+  // shorter libssh timeout, ssh_send_keepalive gave up first, quietly, and
+  // a vanished host was never noticed.)
+  long seconds = static_cast<long>((limit.count() + 999) / 1000) + 2;
+  ssh_options_set(session_.get(), SSH_OPTIONS_TIMEOUT, &seconds);
+}
+
 bool Session::stopped() const noexcept {
   StopReason reason = aborted_.load();
   return reason == StopReason::cancelled || reason == StopReason::closed_by_caller;
@@ -232,13 +240,7 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   if (!session_) throw SessionError(settings_.host, "cannot create an SSH session: out of memory");
   ssh_session s = session_.get();
   int no = 0, yes = 1, quiet = SSH_LOG_NOLOG;
-  // libssh's own timeout only backs up the watchdog, which owns every
-  // deadline: it must fire later than the longest step, or a timeout would
-  // read as a libssh error. (A keepalive waits up to 3 intervals: with
-  // libssh's timeout shorter, ssh_send_keepalive gave up first, quietly, and
-  // a vanished host was never noticed.)
-  duration longest_step = std::max(settings_.timeout, settings_.keepalive * keepalive_count_max);
-  long timeout_s = static_cast<long>((longest_step.count() + 999) / 1000) + 2;
+
   unsigned int port = static_cast<unsigned int>(settings_.port);
   ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
   ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);  // we read ssh_config ourselves
@@ -247,7 +249,6 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   ssh_options_set(s, SSH_OPTIONS_USER, settings_.user.c_str());
   ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, settings_.known_hosts.c_str());
   ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
-  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s);
   if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
   if (settings_.gssapi_server_identity)
     ssh_options_set(s, SSH_OPTIONS_GSSAPI_SERVER_IDENTITY, settings_.gssapi_server_identity->c_str());
@@ -263,6 +264,7 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
                                            settings_.host + ": " + std::strerror(errno));
   }
   ssh_options_set(s, SSH_OPTIONS_FD, &libssh_fd_);
+  set_backstop(settings_.timeout);  // also for the calls made outside a step
   libssh_connected_ = true;  // from here on the duplicate is libssh's to close
 
   if (step([&] { return ssh_connect(s); }) != SSH_OK)

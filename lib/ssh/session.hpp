@@ -52,6 +52,7 @@ class Session {
     // a blocking call would then sleep out libssh's own timeout (seen:
     // ssh_userauth_none after a cancel took 62 s). No step starts then.
     throw_aborted("the session");
+    set_backstop(limit);
     auto ticket = watchdog_.arm(Clock::now() + limit, [this] { abort(StopReason::timeout); });
     return call();
   }
@@ -84,6 +85,11 @@ class Session {
   UniqueFd connect_socket();
   UniqueFd connect_through_proxy();
   void sleep_before_retry();
+  /// libssh's own timeout, a backstop 2 s after the step's deadline: libssh
+  /// 0.10 may go on polling a socket the watchdog cut (it closed it and
+  /// polls fd -1) until this timeout, so it follows each step's own limit
+  /// instead of the longest one.
+  void set_backstop(duration limit);
   /// Aborted by a stop request (cancel, close), not by a step's deadline.
   bool stopped() const noexcept;
   void set_algorithms(ssh_session s) const;
