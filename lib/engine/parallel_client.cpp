@@ -34,6 +34,7 @@ struct HostSlot {
   std::mutex busy;             // one piece of work at a time on the connection
   std::mutex session_mutex;    // guards `session` against cancel()
   std::shared_ptr<detail::Session> session;
+  bool one_channel_per_connection = false;  // learnt from a refused second channel
 };
 
 /// What a host's task does once its session is open; empty: only connect.
@@ -362,38 +363,67 @@ struct ParallelClient::Impl {
   /// Connects if needed and runs the job, with the run's stop hook in place:
   /// a stop request (cancel, timeout, close) cuts the connection, at once
   /// while connecting, after the grace period once the command runs (the
-  /// pump sends TERM meanwhile).
+  /// pump sends TERM meanwhile). A kept connection the server has given up
+  /// (it hung up while idle, or refuses the job's first channel, as tinysshd
+  /// does after one session) is replaced by a new one, once: nothing had run
+  /// on the host.
   void work_on_session(HostSlot& slot, HostState& state, const Job& job) {
+    for (bool retried = false;; retried = true) {
+      std::shared_ptr<detail::Session> session = session_for(slot);
+      bool kept = session->is_open();
+      detail::Watchdog::Ticket cut;  // outlives the hook that arms it
+      detail::StopSource::Hook hook(state.stop_source(), [&](StopReason reason) {
+        auto grace = state.started() ? detail::stop_grace : duration::zero();
+        cut = watchdog.arm(Clock::now() + grace,
+                           [session, hub = slot.settings.proxy_hub, reason] {
+                             session->abort(reason);
+                             // The proxy connection being made serves other
+                             // hosts too: only cancel(), which stops them
+                             // all, cuts it.
+                             if (hub && reason == StopReason::cancelled) hub->cancel_connect();
+                           });
+      });
+      switch (state.stop_reason()) {
+        case StopReason::none:
+          break;
+        case StopReason::closed_by_caller:
+          throw Cancelled(state.host, "work on " + state.host +
+                                          " was stopped by close_channel() before it started");
+        default:
+          throw Cancelled(state.host, "work on " + state.host + " was cancelled before it started");
+      }
+      if (!kept) session->open([&state](Event::Kind kind) { state.emit(kind); });
+      if (!job) return;
+      session->begin_work();
+      try {
+        job(*session, state);
+        return;
+      } catch (const Error&) {
+        if (!kept || retried || !session->refused_first_channel()) throw;
+        // tinysshd allows one session channel per connection: later work
+        // on this host starts on a new connection without asking.
+        if (session->is_open()) slot.one_channel_per_connection = true;
+        std::lock_guard lock(slot.session_mutex);
+        if (slot.session == session) slot.session.reset();
+      }
+    }
+  }
+
+  /// The slot's connection if it is still usable, else a new (unopened) one.
+  /// Only the worker holding slot.busy uses or replaces the connection.
+  std::shared_ptr<detail::Session> session_for(HostSlot& slot) {
     std::shared_ptr<detail::Session> session;
     {
       std::lock_guard lock(slot.session_mutex);
-      if (!slot.session || !slot.session->is_open())
-        slot.session = std::make_shared<detail::Session>(slot.settings, watchdog);
       session = slot.session;
     }
-    detail::Watchdog::Ticket cut;  // outlives the hook that arms it
-    detail::StopSource::Hook hook(state.stop_source(), [&](StopReason reason) {
-      auto grace = state.started() ? detail::stop_grace : duration::zero();
-      cut = watchdog.arm(Clock::now() + grace,
-                         [session, hub = slot.settings.proxy_hub, reason] {
-                           session->abort(reason);
-                           // The proxy connection being made serves other
-                           // hosts too: only cancel(), which stops them
-                           // all, cuts it.
-                           if (hub && reason == StopReason::cancelled) hub->cancel_connect();
-                         });
-    });
-    switch (state.stop_reason()) {
-      case StopReason::none:
-        break;
-      case StopReason::closed_by_caller:
-        throw Cancelled(state.host, "work on " + state.host +
-                                        " was stopped by close_channel() before it started");
-      default:
-        throw Cancelled(state.host, "work on " + state.host + " was cancelled before it started");
-    }
-    if (!session->is_open()) session->open([&state](Event::Kind kind) { state.emit(kind); });
-    if (job) job(*session, state);
+    if (session && session->still_open() &&
+        !(slot.one_channel_per_connection && session->channels_opened() > 0))
+      return session;
+    session = std::make_shared<detail::Session>(slot.settings, watchdog);
+    std::lock_guard lock(slot.session_mutex);
+    slot.session = session;
+    return session;
   }
 
   static void drop_broken_session(HostSlot& slot) {

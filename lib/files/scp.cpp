@@ -48,10 +48,7 @@ std::string octal_mode(mode_t mode) {
 class ScpChannel {
  public:
   ScpChannel(Session& session, HostState& state, const std::string& command)
-      : session_(session), state_(state), channel_(ssh_channel_new(session.handle())) {
-    if (!channel_) session.fail<SCPError>("opening a channel for scp");
-    if (session.step([&] { return ssh_channel_open_session(channel_.get()); }) != SSH_OK)
-      session.fail<SCPError>("opening a channel for scp");
+      : session_(session), state_(state), channel_(session.open_channel<SCPError>("opening a channel for scp")) {
     if (session.step([&] { return ssh_channel_request_exec(channel_.get(), command.c_str()); }) != SSH_OK)
       session.fail<SCPError>("starting scp");
   }
@@ -341,10 +338,12 @@ void scp_send(Session& session, HostState& state, const std::string& local,
   std::string name = slash == std::string::npos ? remote : remote.substr(slash + 1);
   if (name.empty())
     throw SCPError(state.host, "remote path '" + remote + "' for " + state.host + " names no file; add its name");
-  sftp_make_directories(session, state, parent);
   bool tree = recurse && fs::is_directory(local);
-  // -d: the target must be a directory; -p: modes are set as sent, not umasked.
-  ScpChannel scp(session, state, std::string("scp -t -d -p ") + (tree ? "-r " : "") + shell_quote(parent));
+  // mkdir -p in the same command: one channel per transfer (tinysshd allows
+  // one per connection) and no SFTP needed. -d: the target must be a
+  // directory; -p: modes are set as sent, not umasked.
+  std::string quoted = shell_quote(parent);
+  ScpChannel scp(session, state, "mkdir -p -- " + quoted + " && scp -t -d -p " + (tree ? "-r " : "") + quoted);
   scp.expect_ok("the transfer to " + parent);
   Sender sender(scp, state);
   if (tree) sender.tree(local, name, remote);

@@ -55,11 +55,24 @@ std::string remote_join(const std::string& directory, const std::string& name) {
 class Sftp {
  public:
   Sftp(Session& session, HostState& state) : session_(session), state_(state) {
-    sftp_.reset(sftp_new(session.handle()));
+    ChannelPtr channel = session.open_channel<SFTPError>("starting SFTP");
+    if (session.step([&] { return ssh_channel_request_subsystem(channel.get(), "sftp"); }) != SSH_OK) {
+      session.throw_aborted("starting SFTP");
+      throw SFTPError(state.host, "starting SFTP on " + session.settings().destination() +
+                                      " failed: the server refused the sftp subsystem; enable it "
+                                      "there (OpenSSH: Subsystem sftp, tinysshd: -x sftp=...) or "
+                                      "copy with scp_send/scp_recv");
+    }
+    // sftp_free frees the channel it was given.
+    sftp_.reset(sftp_new_channel(session.handle(), channel.get()));
     if (!sftp_) session.fail<SFTPError>("starting SFTP");
+    channel.release();
     if (session.step([&] { return sftp_init(sftp_.get()); }) != SSH_OK)
       session.fail<SFTPError>("starting SFTP (is the sftp subsystem enabled?)");
   }
+  ~Sftp() { session_.finish_channel(sftp_->channel); }
+  Sftp(const Sftp&) = delete;
+  Sftp& operator=(const Sftp&) = delete;
 
   /// The path's attributes, following symlinks; null if it does not exist.
   SftpAttributesPtr stat(const std::string& path) {
@@ -292,10 +305,6 @@ void sftp_recv(Session& session, HostState& state, const std::string& remote,
   fs::path target(local);
   make_local_directories(target.parent_path());
   sftp.recv_file(remote, target, attributes->size, static_cast<mode_t>(attributes->permissions));
-}
-
-void sftp_make_directories(Session& session, HostState& state, const std::string& path) {
-  Sftp(session, state).make_directories(path);
 }
 
 }  // namespace pssh::detail

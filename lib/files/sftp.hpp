@@ -20,9 +20,6 @@ void sftp_send(Session& session, HostState& state, const std::string& local,
 void sftp_recv(Session& session, HostState& state, const std::string& remote,
                const std::string& local, bool recurse);
 
-/// mkdir -p on the host.
-void sftp_make_directories(Session& session, HostState& state, const std::string& path);
-
 /// A directory entry name that stays inside its directory: not empty, ".",
 /// "..", and without '/'. Remote listings are outside input.
 bool is_safe_entry_name(std::string_view name);

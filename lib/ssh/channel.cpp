@@ -296,12 +296,8 @@ class Pump {
 }  // namespace
 
 void run_on_channel(Session& session, HostState& state, const CommandSpec& spec) {
-  ssh_session ssh = session.handle();
-  ChannelPtr channel(ssh_channel_new(ssh));
-  if (!channel) session.fail<SessionError>("opening a channel");
+  ChannelPtr channel = session.open_channel("opening a channel");
   ssh_channel ch = channel.get();
-  if (session.step([&] { return ssh_channel_open_session(ch); }) != SSH_OK)
-    session.fail<SessionError>("opening a channel");
 
   std::optional<AgentForwarding> agents;
   if (session.settings().forward_agent) agents.emplace(session, ch);

@@ -9,6 +9,7 @@
 #include <pssh/errors.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -22,6 +23,31 @@ Session::~Session() { close(); }
 bool Session::is_open() const {
   return session_ && authenticated_ && aborted_.load() == StopReason::none &&
          ssh_is_connected(session_.get()) != 0;
+}
+
+bool Session::still_open() {
+  if (!is_open()) return false;
+  pollfd pending{socket_.get(), POLLIN, 0};
+  if (::poll(&pending, 1, 0) <= 0) return true;
+  // A disconnect message, an EOF, or only a keepalive: libssh tells which.
+  set_backstop(settings_.timeout);
+  ssh_blocking_flush(session_.get(), 0);
+  return is_open();
+}
+
+void Session::finish_channel(ssh_channel channel) noexcept {
+  if (aborted_.load() != StopReason::none || !ssh_channel_is_open(channel)) return;
+  constexpr auto server_eof_wait = std::chrono::seconds(2);
+  set_backstop(server_eof_wait);
+  if (ssh_channel_send_eof(channel) != SSH_OK) return;
+  auto until = Clock::now() + server_eof_wait;
+  char sink[4096];
+  while (!ssh_channel_is_eof(channel) && ssh_channel_is_open(channel) && Clock::now() < until &&
+         aborted_.load() == StopReason::none) {
+    if (ssh_channel_read_timeout(channel, sink, sizeof sink, 0, 100) < 0 ||
+        ssh_channel_read_nonblocking(channel, sink, sizeof sink, 1) < 0)
+      return;
+  }
 }
 
 void Session::abort(StopReason reason) noexcept {
@@ -76,6 +102,7 @@ void Session::close() noexcept {
   socket_.reset();
   tunnel_.reset();
   authenticated_ = false;
+  channels_opened_ = channels_before_work_ = 0;
 }
 
 void Session::throw_aborted(std::string_view what) const {

@@ -38,6 +38,41 @@ class Session {
   void open(const std::function<void(Event::Kind)>& progress);
   /// Connected, logged in, and not aborted.
   bool is_open() const;
+  /// is_open(), after taking in what the server sent while the connection
+  /// was idle: a server that hung up since the last use (tinysshd after its
+  /// one session, an idle timeout, a restart) is noticed here, before a
+  /// command is given to a dead connection.
+  bool still_open();
+
+  /// Opens a session channel; E names the failure (what: "opening a
+  /// channel", "starting SFTP", ...). A refusal of the work's first channel
+  /// is remembered (refused_first_channel): nothing ran on the host then.
+  template <class E = SessionError>
+  ChannelPtr open_channel(std::string_view what) {
+    ChannelPtr channel(ssh_channel_new(handle()));
+    if (channel && step([&] { return ssh_channel_open_session(channel.get()); }) == SSH_OK) {
+      ++channels_opened_;
+      return channel;
+    }
+    refused_first_channel_ = channels_opened_ == channels_before_work_ &&
+                             aborted_.load() == StopReason::none;
+    fail<E>(what);
+  }
+  /// Marks the start of one piece of work (a command, a transfer, a shell).
+  void begin_work() noexcept {
+    channels_before_work_ = channels_opened_;
+    refused_first_channel_ = false;
+  }
+  /// The server refused or dropped the current work's first channel, before
+  /// anything ran on it: the work may be tried again on a new connection.
+  bool refused_first_channel() const noexcept { return refused_first_channel_; }
+  /// Channels opened on this connection so far.
+  std::size_t channels_opened() const noexcept { return channels_opened_; }
+  /// Ends a channel as OpenSSH does before it is freed: our EOF, then the
+  /// server's EOF (a short, bounded wait). Dropbear, given the next channel
+  /// while the last one's process still exits, closed the new channel at
+  /// once (about one SFTP start in ten back to back).
+  void finish_channel(ssh_channel channel) noexcept;
 
   /// Runs one blocking libssh call under the session timeout: when it passes,
   /// the watchdog aborts the socket and the call returns with an error.
@@ -102,6 +137,8 @@ class Session {
   bool libssh_connected_ = false;
   SessionPtr session_;
   bool authenticated_ = false;
+  std::size_t channels_opened_ = 0, channels_before_work_ = 0;
+  bool refused_first_channel_ = false;
   mutable std::mutex fd_mutex_;  // guards fd_ and agent_ against abort() from other threads
   int fd_ = -1;
   UniqueFd agent_;  // see use_agent_socket()

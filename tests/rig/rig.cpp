@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -26,8 +27,9 @@ extern char** environ;
 namespace rig {
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  std::string pattern = (fs::temp_directory_path() / "pssh-rig-XXXXXX").string();
+TempDir::TempDir(const fs::path& parent) {
+  std::string pattern =
+      ((parent.empty() ? fs::temp_directory_path() : parent) / "pssh-rig-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }
@@ -245,27 +247,143 @@ std::vector<pssh::HostConfig> Sshd::spread(std::size_t count) const {
   return configs;
 }
 
+namespace {
+
+void set_password(const std::string& name, const std::string& password) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  std::string line = name + ":" + password + "\n";
+  [[maybe_unused]] auto n = ::write(pipe_fds[1], line.data(), line.size());
+  ::close(pipe_fds[1]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);
+  pid_t pid = spawn_with({"chpasswd"}, {}, &actions);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[0]);
+  ::waitpid(pid, nullptr, 0);
+}
+
+void wait_for_port(int port, pid_t pid) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!port_open(port)) {
+    if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid, nullptr, WNOHANG) != 0)
+      throw std::runtime_error("test server did not start on port " + std::to_string(port));
+    ::usleep(10000);
+  }
+}
+
+}  // namespace
+
 const PasswordUser& password_user() {
   static const PasswordUser user = [] {
     PasswordUser u{"psshtest", "pssh-test-Passw0rd"};
     if (::getpwnam(u.name.c_str()) == nullptr) {
       run({"useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", u.name});
-      int pipe_fds[2];
-      if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
-      std::string line = u.name + ":" + u.password + "\n";
-      [[maybe_unused]] auto n = ::write(pipe_fds[1], line.data(), line.size());
-      ::close(pipe_fds[1]);
-      posix_spawn_file_actions_t actions;
-      posix_spawn_file_actions_init(&actions);
-      posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);
-      pid_t pid = spawn_with({"chpasswd"}, {}, &actions);
-      posix_spawn_file_actions_destroy(&actions);
-      ::close(pipe_fds[0]);
-      ::waitpid(pid, nullptr, 0);
+      set_password(u.name, u.password);
     }
     return u;
   }();
   return user;
+}
+
+const InteropUser& interop_user() {
+  static const InteropUser user = [] {
+    InteropUser u{"psshinterop", "pssh-interop-Passw0rd", "/home/psshinterop", "/home/psshinterop/rig_key"};
+    // Test processes start at once: one creates the user and keys, the
+    // others wait for it.
+    int lock = ::open("/run/pssh-rig-interop.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    ::flock(lock, LOCK_EX);
+    if (::getpwnam(u.name.c_str()) == nullptr) {
+      run({"useradd", "-m", "-d", u.home.string(), "-s", "/bin/sh", u.name});
+      set_password(u.name, u.password);
+    }
+    if (!fs::exists(u.key)) {
+      fs::path ssh_dir = u.home / ".ssh";
+      fs::create_directories(ssh_dir);
+      std::string authorized;
+      for (const char* type : {"ed25519", "ecdsa", "rsa"}) {
+        fs::path key = u.key.string() + (type == std::string("ed25519") ? "" : std::string("_") + type);
+        fs::remove(key);
+        run({"ssh-keygen", "-q", "-t", type, "-N", "", "-f", key.string()});
+        authorized += read_file(key.string() + ".pub");
+      }
+      write_file(ssh_dir / "authorized_keys", authorized);
+      run({"chown", "-R", u.name + ":", ssh_dir.string()});
+      fs::permissions(ssh_dir, fs::perms::owner_all);
+    }
+    ::flock(lock, LOCK_UN);
+    ::close(lock);
+    return u;
+  }();
+  return user;
+}
+
+InteropServer::Kind InteropServer::kind_named(const std::string& name) {
+  if (name == "openssh") return Kind::openssh;
+  if (name == "dropbear") return Kind::dropbear;
+  if (name == "tinysshd") return Kind::tinysshd;
+  throw std::invalid_argument("no interop server '" + name + "': openssh, dropbear or tinysshd");
+}
+
+const char* InteropServer::name() const {
+  switch (kind_) {
+    case Kind::openssh: return "openssh";
+    case Kind::dropbear: return "dropbear";
+    default: return "tinysshd";
+  }
+}
+
+InteropServer::InteropServer(Kind kind) : kind_(kind), dir_("/run") {
+  interop_user();  // the login exists before the server takes connections
+  write_file(dir_.path() / "known_hosts", "");
+  switch (kind) {
+    case Kind::openssh:
+      openssh_ = std::make_unique<Sshd>(Sshd::Config{.extra_config = {"AuthorizedKeysFile .ssh/authorized_keys"}});
+      port_ = openssh_->port();
+      return;
+    case Kind::dropbear: {
+      fs::path host_key = dir_.path() / "dropbear_host_key";
+      run({"dropbearkey", "-t", "ed25519", "-f", host_key.string()});
+      port_ = free_port();
+      pid_ = spawn({"dropbear", "-F", "-E", "-p", "127.0.0.1:" + std::to_string(port_), "-r",
+                    host_key.string(), "-P", (dir_.path() / "dropbear.pid").string()});
+      break;
+    }
+    case Kind::tinysshd: {
+      fs::path keys = dir_.path() / "tinysshd_keys";
+      run({"tinysshd-makekey", keys.string()});
+      port_ = free_port();
+      pid_ = spawn({"socat", "TCP-LISTEN:" + std::to_string(port_) + ",bind=127.0.0.1,reuseaddr,fork",
+                    "EXEC:/usr/sbin/tinysshd -x sftp=/usr/lib/openssh/sftp-server " + keys.string()});
+      break;
+    }
+  }
+  wait_for_port(port_, pid_);
+}
+
+InteropServer::~InteropServer() {
+  if (pid_ < 0) return;
+  for (pid_t child : connection_pids()) ::kill(child, SIGTERM);
+  stop(pid_);
+}
+
+pssh::ClientOptions InteropServer::options() const {
+  pssh::ClientOptions o = openssh_ ? openssh_->options() : pssh::ClientOptions{};
+  o.user = interop_user().name;
+  o.port = port_;
+  o.pkey = pssh::PrivateKey::file(interop_user().key.string());
+  o.allow_agent = false;
+  o.identity_auth = false;
+  o.num_retries = 0;
+  o.retry_delay = std::chrono::milliseconds(100);
+  o.known_hosts = (dir_.path() / "known_hosts").string();
+  o.ssh_config = std::nullopt;
+  return o;
+}
+
+std::vector<pid_t> InteropServer::connection_pids() const {
+  return child_pids(openssh_ ? openssh_->pid() : pid_);
 }
 
 namespace {

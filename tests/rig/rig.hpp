@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,7 +19,8 @@ namespace rig {
 
 class TempDir {
  public:
-  TempDir();
+  /// A new directory under `parent` (default: the system's temp directory).
+  explicit TempDir(const std::filesystem::path& parent = {});
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -84,6 +86,51 @@ struct PasswordUser {
   std::string name, password;
 };
 const PasswordUser& password_user();
+
+/// The login of the servers that read ~/.ssh/authorized_keys (Dropbear,
+/// tinysshd): a user the rig creates on first use (needs root), with a home
+/// of its own, a password, and the rig's interop key authorized.
+struct InteropUser {
+  std::string name, password;
+  std::filesystem::path home, key;  ///< key: its private key (root's, 0600)
+};
+const InteropUser& interop_user();
+
+/// One server the interop suite runs against, on a loopback port: OpenSSH's
+/// sshd, Dropbear, or tinysshd (started per connection by socat). Every
+/// kind lets interop_user() in with its key.
+class InteropServer {
+ public:
+  enum class Kind { openssh, dropbear, tinysshd };
+  /// "openssh", "dropbear" or "tinysshd"; std::invalid_argument otherwise.
+  static Kind kind_named(const std::string& name);
+
+  explicit InteropServer(Kind kind);
+  ~InteropServer();
+  InteropServer(const InteropServer&) = delete;
+  InteropServer& operator=(const InteropServer&) = delete;
+
+  Kind kind() const { return kind_; }
+  const char* name() const;
+  int port() const { return port_; }
+  /// As Sshd::options(), as interop_user().
+  pssh::ClientOptions options() const;
+  /// The server's processes serving connections now (one per connection).
+  std::vector<pid_t> connection_pids() const;
+
+  // What the server offers (see the README's server matrix): tinysshd
+  // takes ed25519 keys only.
+  bool has_password() const { return kind_ != Kind::tinysshd; }
+  bool has_rsa() const { return kind_ != Kind::tinysshd; }
+  bool has_ecdsa() const { return kind_ != Kind::tinysshd; }
+
+ private:
+  Kind kind_;
+  TempDir dir_;  // under /run: tinysshd refuses keys below a world-writable directory
+  std::unique_ptr<Sshd> openssh_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
 
 class Agent {
  public:
