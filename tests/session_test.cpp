@@ -150,12 +150,23 @@ TEST_SUITE("session") {
     CHECK(seconds_since(start) < 3.0);
   }
 
-  TEST_CASE("a host that closes mid-handshake is a ConnectionError") {
-    rig::FakeServer closing(rig::FakeServer::Behaviour::close_mid_handshake);
-    auto options = fast_failing();
-    options.port = closing.port();
-    pssh::Client client("127.0.0.1", options);
-    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::ConnectionError, "SSH handshake on");
+  TEST_CASE("a handshake that fails says what the peer did, as a ConnectionError") {
+    using Behaviour = rig::FakeServer::Behaviour;
+    const std::pair<Behaviour, const char*> peers[] = {
+        {Behaviour::close_mid_handshake,
+         "the server closed the connection during key exchange (server 'SSH-2.0-OpenSSH_9.2p1 FakeServer')"},
+        {Behaviour::close_at_once, "the server closed the connection before sending its banner"},
+        {Behaviour::http, "it is not an SSH server: it sent 'HTTP/1.1 400 Bad Request'"},
+    };
+    for (const auto& [behaviour, said] : peers) {
+      rig::FakeServer peer(behaviour);
+      auto options = fast_failing();
+      options.port = peer.port();
+      pssh::Client client("127.0.0.1", options);
+      CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::ConnectionError,
+                              "SSH handshake with " + options.user + "@127.0.0.1:" +
+                                  std::to_string(peer.port()) + " failed: " + said);
+    }
   }
 
   TEST_CASE("the session is reused: the second command does not connect again") {

@@ -1,5 +1,11 @@
 // The pssh error hierarchy. Every error names the host it concerns (empty for
 // errors about the whole run) and says what failed and what to try.
+//
+// The rule between the two connection-level types: everything until the SSH
+// transport stands (TCP connect, the server's banner, key exchange) is a
+// ConnectionError, and is retried by num_retries; a failure of the SSH
+// protocol on an established, logged-in connection (a channel, exec, a
+// subsystem) is a SessionError. Host keys and logins have their own types.
 #pragma once
 
 #include <pssh/export.hpp>
@@ -19,7 +25,10 @@ class PSSH_API Error : public std::runtime_error {
   std::string host_;
 };
 
-/// TCP connection refused, unreachable or dropped.
+/// TCP connection refused, unreachable or dropped, or the SSH handshake
+/// failed; the message says what the peer did ("closed the connection
+/// before sending its banner", "is not an SSH server: it sent '...'",
+/// "closed the connection during key exchange").
 class PSSH_API ConnectionError : public Error { using Error::Error; };
 /// The host name does not resolve.
 class PSSH_API UnknownHostError : public Error { using Error::Error; };

@@ -9,6 +9,7 @@
 #include "config/command_text.hpp"
 #include "files/local_file.hpp"
 #include "files/sftp.hpp"
+#include "text/text.hpp"
 
 #include <pssh/errors.hpp>
 
@@ -28,13 +29,6 @@ namespace {
 
 constexpr std::size_t chunk = 64 * 1024;
 constexpr std::size_t longest_record = 4096;
-
-std::string printable(std::string_view text) {
-  std::string out(text.substr(0, 80));
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return out;
-}
 
 std::string octal_mode(mode_t mode) {
   char text[8];

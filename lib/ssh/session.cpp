@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace pssh::detail {
@@ -228,6 +229,48 @@ UniqueFd Session::connect_through_proxy() {
   return std::move(opened->fd);
 }
 
+std::string Session::peek_first_line(int fd) {
+  char text[256];
+  for (ssize_t seen = 0;;) {
+    // Nothing yet: wait for the server (a cut by the watchdog wakes the
+    // poll). Part of a line: wait for the rest in short naps.
+    pollfd readable{fd, POLLIN, 0};
+    if (::poll(&readable, 1, seen == 0 ? -1 : 10) < 0 && errno != EINTR) return {};
+    ssize_t n = ::recv(fd, text, sizeof text, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0 || aborted_.load() != StopReason::none) return {};
+    std::string_view peeked(text, static_cast<std::size_t>(n));
+    if (auto end = peeked.find('\n'); end != std::string_view::npos) return std::string(peeked.substr(0, end + 1));
+    if (n == sizeof text) return std::string(peeked);
+    seen = n;
+  }
+}
+
+void Session::fail_handshake(const std::string& first_line) {
+  throw_aborted("SSH handshake");
+  throw_if_proxy_failed("SSH handshake");
+  std::string with = "SSH handshake with " + settings_.destination() + " failed: ";
+  if (first_line.empty()) {
+    throw ConnectionError(settings_.host, with + "the server closed the connection before sending its "
+                                                 "banner; check that this port is sshd's and that sshd "
+                                                 "takes connections from here (MaxStartups, AllowUsers, "
+                                                 "tcp wrappers)");
+  }
+  const char* banner = ssh_get_serverbanner(session_.get());
+  std::string line = first_line.substr(0, first_line.find_last_not_of("\r\n") + 1);
+  if (banner == nullptr && line.rfind("SSH-", 0) != 0) {
+    throw ConnectionError(settings_.host, with + "it is not an SSH server: it sent '" + printable(line) +
+                                              "'; check the port");
+  }
+  std::string reason = ssh_get_error(session_.get());
+  std::string said = " (server '" + printable(banner ? banner : line) + "')";
+  if (reason.find("disconnected") != std::string::npos) {
+    throw ConnectionError(settings_.host, with + "the server closed the connection during key exchange" +
+                                              said + "; its log says why (often no common algorithm)");
+  }
+  throw ConnectionError(settings_.host, with + reason + said);
+}
+
 void Session::set_algorithms(ssh_session s) const {
   struct List {
     const std::optional<std::string>& value;
@@ -292,10 +335,12 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   }
   ssh_options_set(s, SSH_OPTIONS_FD, &libssh_fd_);
   set_backstop(settings_.timeout);  // also for the calls made outside a step
-  libssh_connected_ = true;  // from here on the duplicate is libssh's to close
 
-  if (step([&] { return ssh_connect(s); }) != SSH_OK)
-    fail<ConnectionError>("SSH handshake");
+  std::string first_line = step([&] { return peek_first_line(socket_.get()); });
+  throw_aborted("SSH handshake");
+  if (first_line.empty()) fail_handshake(first_line);
+  libssh_connected_ = true;  // from here on the duplicate is libssh's to close
+  if (step([&] { return ssh_connect(s); }) != SSH_OK) fail_handshake(first_line);
   progress(Event::Kind::connected);
   verify_host_key(*this);
   authenticate(*this);

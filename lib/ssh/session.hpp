@@ -119,6 +119,12 @@ class Session {
   void connect_once(const std::function<void(Event::Kind)>& progress);
   UniqueFd connect_socket();
   UniqueFd connect_through_proxy();
+  /// The server's first line (its banner, or what a server that is not SSH
+  /// says), read without taking it from the socket: libssh reads it again.
+  /// Empty if the server closed the connection without a word.
+  std::string peek_first_line(int fd);
+  /// ConnectionError saying what the server did when the handshake failed.
+  [[noreturn]] void fail_handshake(const std::string& first_line);
   void sleep_before_retry();
   /// libssh's own timeout, a backstop 2 s after the step's deadline: libssh
   /// 0.10 may go on polling a socket the watchdog cut (it closed it and

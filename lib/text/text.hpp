@@ -24,4 +24,12 @@ inline std::string lower(std::string_view text) {
   return out;
 }
 
+/// Outside text fit for a message: at most 80 bytes, control bytes as '?'.
+inline std::string printable(std::string_view text) {
+  std::string out(text.substr(0, 80));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
 }  // namespace pssh::detail

@@ -477,6 +477,16 @@ void FakeServer::serve() {
       clients_.push_back(client);
       continue;
     }
+    if (behaviour_ == Behaviour::close_at_once) {
+      ::close(client);
+      continue;
+    }
+    if (behaviour_ == Behaviour::http) {
+      const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+      [[maybe_unused]] auto n = ::write(client, answer, sizeof answer - 1);
+      ::close(client);
+      continue;
+    }
     const char banner[] = "SSH-2.0-OpenSSH_9.2p1 FakeServer\r\n";
     [[maybe_unused]] auto n = ::write(client, banner, sizeof banner - 1);
     if (behaviour_ == Behaviour::banner_then_silence) {

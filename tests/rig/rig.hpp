@@ -155,6 +155,8 @@ class FakeServer {
     blackhole,            ///< accepts, never says anything
     banner_then_silence,  ///< sends an SSH banner, then nothing
     close_mid_handshake,  ///< sends a banner, reads the client's, closes
+    close_at_once,        ///< closes without a word
+    http,                 ///< answers as a web server does, closes
   };
   explicit FakeServer(Behaviour behaviour);
   ~FakeServer();
