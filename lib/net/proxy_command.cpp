@@ -1,0 +1,164 @@
+// Starting, watching and ending a ProxyCommand's process group.
+#include "net/proxy_command.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace pssh::detail {
+namespace {
+
+/// How often a wait for the shell's exit looks again.
+constexpr auto reap_slice = std::chrono::milliseconds(5);
+
+/// posix_spawn's two attribute objects, destroyed on every path.
+struct SpawnSetup {
+  SpawnSetup() {
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawnattr_init(&attributes);
+  }
+  ~SpawnSetup() {
+    ::posix_spawnattr_destroy(&attributes);
+    ::posix_spawn_file_actions_destroy(&actions);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+};
+
+[[noreturn]] void fail_to_start(int error, const std::string& command, const char* step) {
+  throw std::system_error(error, std::generic_category(),
+                          "cannot start ProxyCommand '" + command + "' (" + step + ")");
+}
+
+}  // namespace
+
+ProxyCommand::ProxyCommand(std::string command) : command_(std::move(command)) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    fail_to_start(errno, command_, "socketpair");
+  connection_.reset(pair[0]);
+  UniqueFd theirs(pair[1]);  // closed here once the child has its copies
+  stderr_.reset(::memfd_create("pssh-proxy-command-stderr", MFD_CLOEXEC));
+  if (!stderr_) fail_to_start(errno, command_, "memfd_create");
+
+  SpawnSetup setup;
+  ::posix_spawn_file_actions_adddup2(&setup.actions, theirs.get(), STDIN_FILENO);
+  ::posix_spawn_file_actions_adddup2(&setup.actions, theirs.get(), STDOUT_FILENO);
+  ::posix_spawn_file_actions_adddup2(&setup.actions, stderr_.get(), STDERR_FILENO);
+  // Other threads may open descriptors without O_CLOEXEC at any moment
+  // (libssh's own files): the command gets none of them.
+  ::posix_spawn_file_actions_addclosefrom_np(&setup.actions, STDERR_FILENO + 1);
+  // Its own group, so that one kill reaches what the shell starts (an
+  // `ssh -W` under `sh -c`); the signal state of a plain process, not that
+  // of a worker thread (which blocks SIGPIPE) or of the application.
+  sigset_t none, all;
+  ::sigemptyset(&none);
+  ::sigfillset(&all);
+  ::posix_spawnattr_setflags(&setup.attributes,
+                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  ::posix_spawnattr_setpgroup(&setup.attributes, 0);
+  ::posix_spawnattr_setsigmask(&setup.attributes, &none);
+  ::posix_spawnattr_setsigdefault(&setup.attributes, &all);
+
+  // posix_spawn, not fork: this process is multi-threaded, and glibc spawns
+  // with CLONE_VFORK, copying nothing. "exec" as ssh(1) runs it: a simple
+  // command replaces the shell, so it is our own child, reaped here (dash
+  // would otherwise stay as its parent, and an orphan left by a killed
+  // shell is reaped only if init reaps).
+  std::string script = "exec " + command_;
+  std::vector<char*> argv{const_cast<char*>("sh"), const_cast<char*>("-c"), script.data(),
+                          nullptr};
+  int rc = ::posix_spawn(&pid_, "/bin/sh", &setup.actions, &setup.attributes, argv.data(), environ);
+  if (rc != 0) {
+    pid_ = -1;
+    fail_to_start(rc, command_, "posix_spawn /bin/sh");
+  }
+}
+
+ProxyCommand::~ProxyCommand() {
+  if (pid_ <= 0) return;
+  connection_.reset();  // if still ours: EOF first
+  terminate();
+  auto deadline = Clock::now() + kill_grace;
+  while (!reap(false) && Clock::now() < deadline) std::this_thread::sleep_for(reap_slice);
+  // The shell may be gone while what it started lives on in the group.
+  ::kill(-pid_, SIGKILL);
+  reap(true);
+}
+
+void ProxyCommand::terminate() noexcept {
+  if (pid_ > 0) ::kill(-pid_, SIGTERM);
+}
+
+bool ProxyCommand::reap(bool wait) noexcept {
+  if (reaped_) return true;
+  int rc;
+  do {
+    rc = ::waitpid(pid_, &status_, wait ? 0 : WNOHANG);
+  } while (rc < 0 && errno == EINTR);
+  // ECHILD: the application reaps children itself (SIGCHLD ignored).
+  reaped_ = rc == pid_ || (rc < 0 && errno == ECHILD);
+  return reaped_;
+}
+
+std::optional<std::string> ProxyCommand::exit_within(duration limit) {
+  auto deadline = Clock::now() + limit;
+  while (!reap(false)) {
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(reap_slice);
+  }
+  std::string how;
+  if (WIFEXITED(status_)) {
+    how = "exited with status " + std::to_string(WEXITSTATUS(status_));
+  } else if (WIFSIGNALED(status_)) {
+    const char* name = ::sigabbrev_np(WTERMSIG(status_));
+    how = "was killed by " +
+          (name ? "SIG" + std::string(name) : "signal " + std::to_string(WTERMSIG(status_)));
+  } else {
+    how = "ended";
+  }
+  if (std::string tail = stderr_tail(); !tail.empty()) how += ": " + tail;
+  return how;
+}
+
+std::string ProxyCommand::stderr_tail() const {
+  constexpr off_t window = 2048;
+  constexpr std::size_t max_lines = 3;
+  struct stat info {};
+  if (::fstat(stderr_.get(), &info) != 0 || info.st_size == 0) return {};
+  off_t from = info.st_size > window ? info.st_size - window : 0;
+  std::string text(static_cast<std::size_t>(info.st_size - from), '\0');
+  ssize_t n = ::pread(stderr_.get(), text.data(), text.size(), from);
+  if (n <= 0) return {};
+  text.resize(static_cast<std::size_t>(n));
+  if (from > 0) text.erase(0, text.find('\n') + 1);  // a cut first line says nothing
+
+  std::vector<std::string_view> lines;
+  for (std::string_view rest = text; !rest.empty();) {
+    auto end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (!line.empty()) lines.push_back(line);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  }
+  std::string tail;
+  for (std::size_t i = lines.size() > max_lines ? lines.size() - max_lines : 0; i < lines.size(); ++i)
+    tail += (tail.empty() ? "" : "; ") + std::string(lines[i]);
+  return tail;
+}
+
+}  // namespace pssh::detail
