@@ -33,7 +33,7 @@ class ProxyCommand {
   /// TERM to the group now. Safe from any thread, at any time (abort()).
   void terminate() noexcept;
   /// How the command ended, if it has within `limit`: "exited with status
-  /// 1: <the end of its stderr>". Waits in short slices, never longer.
+  /// 1: <the end of its stderr>". Never waits longer.
   std::optional<std::string> exit_within(duration limit);
 
   /// How long the destructor lets the group end after TERM before KILL.
@@ -42,6 +42,8 @@ class ProxyCommand {
  private:
   /// True once the shell was reaped (its status is in status_).
   bool reap(bool wait) noexcept;
+  /// reap() until `deadline`; false if the shell still runs then.
+  bool wait_exit(Clock::time_point deadline) noexcept;
   /// The last lines the command wrote to stderr, on one line.
   std::string stderr_tail() const;
 
@@ -49,6 +51,7 @@ class ProxyCommand {
   UniqueFd connection_;
   UniqueFd stderr_;  // a memfd: the command never blocks on it, and no thread reads it
   pid_t pid_ = -1;   // also the process group's id
+  UniqueFd pidfd_;   // readable once the shell exits; empty if the kernel has none
   bool reaped_ = false;
   int status_ = 0;
 };
