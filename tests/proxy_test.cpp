@@ -205,6 +205,9 @@ TEST_SUITE("proxy") {
     CHECK_THROWS_CONTAINING(resolved({.proxy = pssh::ProxyConfig{.host = "bastion"}}),
                             pssh::HostArgumentError,
                             "both a ProxyCommand and a proxy are set for web1");
+    pssh::ClientOptions from_cli;  // pssh -x 'ProxyCommand=ssh -W %h:%p bastion'
+    pssh::apply_ssh_option(from_cli, "ProxyCommand=ssh -W %h:%p bastion");
+    CHECK(from_cli.proxy_command == "ssh -W %h:%p bastion");
   }
 
   TEST_CASE("50 hosts behind one proxy: every output right, one proxy connection") {
