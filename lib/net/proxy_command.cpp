@@ -25,7 +25,7 @@ namespace pssh::detail {
 namespace {
 
 /// How often a wait for the shell's exit looks again without a pidfd.
-constexpr auto reap_slice = std::chrono::milliseconds(5);
+constexpr auto exit_slice = std::chrono::milliseconds(5);
 
 /// posix_spawn's two attribute objects, destroyed on every path.
 struct SpawnSetup {
@@ -66,8 +66,8 @@ ProxyCommand::ProxyCommand(std::string command) : command_(std::move(command)) {
   // Other threads may open descriptors without O_CLOEXEC at any moment
   // (libssh's own files): the command gets none of them.
   ::posix_spawn_file_actions_addclosefrom_np(&setup.actions, STDERR_FILENO + 1);
-  // Its own group, so that one kill reaches what the shell starts (an
-  // `ssh -W` under `sh -c`); the signal state of a plain process, not that
+  // Its own group, so that one kill reaches what the command starts (the
+  // parts of a `sh -c '...'`, an ssh's own ProxyCommand); the signal state of a plain process, not that
   // of a worker thread (which blocks SIGPIPE) or of the application.
   sigset_t none, all;
   ::sigemptyset(&none);
@@ -82,7 +82,7 @@ ProxyCommand::ProxyCommand(std::string command) : command_(std::move(command)) {
   // with CLONE_VFORK, copying nothing. "exec" as ssh(1) runs it: a simple
   // command replaces the shell, so it is our own child, reaped here (dash
   // would otherwise stay as its parent, and an orphan left by a killed
-  // shell is reaped only if init reaps).
+  // shell is reaped only if init reaps: not so in this test machine).
   std::string script = "exec " + command_;
   std::vector<char*> argv{const_cast<char*>("sh"), const_cast<char*>("-c"), script.data(),
                           nullptr};
@@ -103,9 +103,10 @@ ProxyCommand::~ProxyCommand() {
   connection_.reset();  // if still ours: EOF first
   terminate();
   wait_exit(Clock::now() + kill_grace);
-  // The shell may be gone while what it started lives on in the group.
+  // The command may be gone while what it started lives on in the group.
   ::kill(-pid_, SIGKILL);
-  reap(true);
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
 }
 
 void ProxyCommand::terminate() noexcept {
@@ -113,39 +114,41 @@ void ProxyCommand::terminate() noexcept {
 }
 
 bool ProxyCommand::wait_exit(Clock::time_point deadline) noexcept {
-  while (!reap(false)) {
+  while (!exited()) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
     if (pidfd_) {
       pollfd p{pidfd_.get(), POLLIN, 0};
       ::poll(&p, 1, static_cast<int>(left.count()));
     } else {
-      std::this_thread::sleep_for(std::min<duration>(left, reap_slice));
+      std::this_thread::sleep_for(std::min<duration>(left, exit_slice));
     }
   }
   return true;
 }
 
-bool ProxyCommand::reap(bool wait) noexcept {
-  if (reaped_) return true;
+bool ProxyCommand::exited() noexcept {
+  if (exit_) return true;
+  siginfo_t info{};
   int rc;
   do {
-    rc = ::waitpid(pid_, &status_, wait ? 0 : WNOHANG);
+    rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
   } while (rc < 0 && errno == EINTR);
   // ECHILD: the application reaps children itself (SIGCHLD ignored).
-  reaped_ = rc == pid_ || (rc < 0 && errno == ECHILD);
-  return reaped_;
+  if (rc < 0 && errno == ECHILD) info.si_pid = pid_;
+  if (info.si_pid == pid_) exit_ = info;
+  return exit_.has_value();
 }
 
 std::optional<std::string> ProxyCommand::exit_within(duration limit) {
   if (!wait_exit(Clock::now() + limit)) return std::nullopt;
   std::string how;
-  if (WIFEXITED(status_)) {
-    how = "exited with status " + std::to_string(WEXITSTATUS(status_));
-  } else if (WIFSIGNALED(status_)) {
-    const char* name = ::sigabbrev_np(WTERMSIG(status_));
+  if (exit_->si_code == CLD_EXITED) {
+    how = "exited with status " + std::to_string(exit_->si_status);
+  } else if (exit_->si_code == CLD_KILLED || exit_->si_code == CLD_DUMPED) {
+    const char* name = ::sigabbrev_np(exit_->si_status);
     how = "was killed by " +
-          (name ? "SIG" + std::string(name) : "signal " + std::to_string(WTERMSIG(status_)));
+          (name ? "SIG" + std::string(name) : "signal " + std::to_string(exit_->si_status));
   } else {
     how = "ended";
   }

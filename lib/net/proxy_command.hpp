@@ -7,6 +7,7 @@
 
 #include <pssh/options.hpp>
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -14,15 +15,17 @@
 
 namespace pssh::detail {
 
-/// `/bin/sh -c "exec COMMAND"` (as ssh(1) runs it) in a process group of its own, with one end of a
-/// socketpair as its stdin and stdout and its stderr kept in memory. Owns the
-/// process: the destructor ends the whole group (so that what the shell
-/// started dies too) and reaps the shell, and every descriptor is closed.
+/// `/bin/sh -c "exec COMMAND"` (as ssh(1) runs it) in a process group of its
+/// own, with one end of a socketpair as its stdin and stdout and its stderr
+/// kept in memory. Owns the process: the destructor ends the whole group (so
+/// that what the command started dies too) and reaps the command, and every
+/// descriptor is closed.
 class ProxyCommand {
  public:
   /// Starts `command`; std::system_error if it cannot be started.
   explicit ProxyCommand(std::string command);
-  /// TERM to the group, KILL after `kill_grace` if the shell still lives, reaped.
+  /// TERM to the group; once the command exited, or `kill_grace` passed,
+  /// KILL to what is left of the group; the command reaped.
   ~ProxyCommand();
   ProxyCommand(const ProxyCommand&) = delete;
   ProxyCommand& operator=(const ProxyCommand&) = delete;
@@ -40,9 +43,11 @@ class ProxyCommand {
   static constexpr duration kill_grace = std::chrono::milliseconds(200);
 
  private:
-  /// True once the shell was reaped (its status is in status_).
-  bool reap(bool wait) noexcept;
-  /// reap() until `deadline`; false if the shell still runs then.
+  /// True once the command has exited (its status is in exit_). It is not
+  /// reaped: until the destructor, its pid (the group's id) stays taken,
+  /// so a kill of the group never reaches a stranger that reused it.
+  bool exited() noexcept;
+  /// exited() until `deadline`; false if the command still runs then.
   bool wait_exit(Clock::time_point deadline) noexcept;
   /// The last lines the command wrote to stderr, on one line.
   std::string stderr_tail() const;
@@ -52,8 +57,7 @@ class ProxyCommand {
   UniqueFd stderr_;  // a memfd: the command never blocks on it, and no thread reads it
   pid_t pid_ = -1;   // also the process group's id
   UniqueFd pidfd_;   // readable once the shell exits; empty if the kernel has none
-  bool reaped_ = false;
-  int status_ = 0;
+  std::optional<siginfo_t> exit_;
 };
 
 }  // namespace pssh::detail
