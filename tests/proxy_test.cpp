@@ -35,6 +35,7 @@ pssh::ClientOptions through(const Bastion& bastion) {
 
 /// This process's children: name (/proc/<pid>/comm) and state ('Z': a zombie).
 struct Child {
+  pid_t pid;
   std::string name;
   char state;
 };
@@ -45,7 +46,7 @@ std::vector<Child> children() {
     auto open = stat.find('('), close = stat.rfind(')');
     if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size())
       continue;
-    found.push_back({stat.substr(open + 1, close - open - 1), stat[close + 2]});
+    found.push_back({pid, stat.substr(open + 1, close - open - 1), stat[close + 2]});
   }
   return found;
 }
@@ -155,6 +156,21 @@ TEST_SUITE("proxy") {
     }
     CHECK(zombies() == 0);
     CHECK(open_fds() == fds);
+  }
+
+  TEST_CASE("a ProxyCommand that dies mid-command is the host's ProxyError naming the signal") {
+    auto options = server().options();
+    options.proxy_command = "nc %h %p";
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto output = client.run_command("echo started; sleep 30", {.stop_on_errors = false});
+    CHECK(*output[0].stdout_lines().begin() == "started");
+    for (const Child& c : children())
+      if (c.name == "nc") ::kill(c.pid, SIGKILL);
+    client.join(output);
+    REQUIRE(host_error_is<pssh::ProxyError>(output[0]));
+    CHECK(error_message(output[0]).find("ProxyCommand 'nc 127.0.0.2 " +
+                                        std::to_string(server().port()) +
+                                        "' for 127.0.0.2 was killed by SIGKILL") != std::string::npos);
   }
 
   TEST_CASE("a ProxyCommand that never speaks ends by the timeout, and is killed") {
