@@ -2,6 +2,13 @@
 // read timeouts, encodings, sudo/shell wrapping.
 #include "common.hpp"
 
+#include "config/remote_env.hpp"
+#include "config/settings.hpp"
+#include "engine/host_state.hpp"
+#include "ssh/channel.hpp"
+#include "ssh/session.hpp"
+
+#include <cstdlib>
 #include <numeric>
 
 using namespace std::chrono_literals;
@@ -10,6 +17,11 @@ namespace {
 
 // Not a static: libssh and OpenSSL tear themselves down before statics are
 // destroyed, so a client must not outlive main().
+/// An sshd that accepts PSSH_* variables (and no other).
+struct EnvServer {
+  rig::Sshd sshd{{.extra_config = {"AcceptEnv PSSH_*"}}};
+};
+
 struct OneHost {
   pssh::Client& client() { return client_; }
   pssh::Client client_{"127.0.0.2", server().options()};
@@ -122,5 +134,50 @@ TEST_SUITE("command") {
   TEST_CASE_FIXTURE(OneHost, "shell wraps and quotes the command") {
     auto output = client().run_command("echo \"$0\" 'quoted words'", {.shell = "bash -c"});
     CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"bash quoted words"});
+  }
+
+  TEST_CASE_FIXTURE(EnvServer, "RunOptions::env reaches the command; a variable the server refuses is left out") {
+    pssh::Client client("127.0.0.2", sshd.options());
+    auto output = client.run_command("echo \"$PSSH_GREETING|${REFUSED_VAR-unset}\"",
+                                     {.env = {{"PSSH_GREETING", "hello world"}, {"REFUSED_VAR", "x"}}});
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"hello world|unset"});
+    client.wait_finished(output);
+    CHECK(output.exit_code() == 0);
+    CHECK_FALSE(output.exception());
+    auto shell = client.open_shell({.env = {{"PSSH_IN_SHELL", "yes"}}});
+    shell.run("echo shell-$PSSH_IN_SHELL");
+    shell.join();
+    CHECK(lines(shell.stdout_lines()) == std::vector<std::string>{"shell-yes"});
+  }
+
+  TEST_CASE_FIXTURE(EnvServer, "a host's SetEnv and SendEnv reach the command; RunOptions::env wins") {
+    pssh::detail::KeyCache keys;
+    auto settings = pssh::detail::resolve_settings("127.0.0.2", 0, sshd.options(), {},
+                                                   pssh::detail::SshConfigFile(), keys);
+    settings.set_env = {{"PSSH_SET", "from-setenv"}, {"PSSH_BOTH", "from-setenv"}};
+    settings.send_env = {"PSSH_SENT_*"};
+    ::setenv("PSSH_SENT_ONE", "from-sendenv", 1);
+    pssh::detail::Watchdog watchdog;
+    pssh::detail::Session session(settings, watchdog);
+    session.open([](pssh::Event::Kind) {});
+    pssh::detail::HostState state(settings, {});
+    pssh::detail::run_on_channel(session, state,
+                                 {.command = "echo $PSSH_SET $PSSH_SENT_ONE $PSSH_BOTH",
+                                  .env = {{"PSSH_BOTH", "from-run"}}});
+    state.finish();
+    ::unsetenv("PSSH_SENT_ONE");
+    CHECK(state.next_line(pssh::Stream::out) == "from-setenv from-sendenv from-run");
+    CHECK(state.exit_code() == 0);
+  }
+
+  TEST_CASE("SendEnv patterns pick local variables; \"-pattern\" drops patterns; the later source wins") {
+    pssh::detail::HostSettings host;
+    host.send_env = {"LC_*", "LANG", "SECRET_*", "-SECRET*", "PSSH_?"};
+    host.set_env = {{"LANG", "C.UTF-8"}, {"PSSH_A", "setenv"}};
+    const char* local[] = {"LC_ALL=de_DE", "LANG=en_US", "SECRET_TOKEN=x", "PSSH_A=local",
+                           "PSSH_AB=too-long", "NOEQUALS", nullptr};
+    auto env = pssh::detail::remote_environment(host, {{"PSSH_A", "run"}, {"EXTRA", "1"}}, local);
+    CHECK(env == std::map<std::string, std::string>{
+                     {"EXTRA", "1"}, {"LANG", "C.UTF-8"}, {"LC_ALL", "de_DE"}, {"PSSH_A", "run"}});
   }
 }

@@ -2,10 +2,13 @@
 // proxy session, per-host and whole-proxy failures, ProxyJump from the config.
 #include "common.hpp"
 
+#include "config/settings.hpp"
 #include "config/ssh_config.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 
 using namespace std::chrono_literals;
 
@@ -30,9 +33,199 @@ pssh::ClientOptions through(const Bastion& bastion) {
   return options;
 }
 
+/// This process's children: name (/proc/<pid>/comm) and state ('Z': a zombie).
+struct Child {
+  pid_t pid;
+  std::string name;
+  char state;
+};
+std::vector<Child> children() {
+  std::vector<Child> found;
+  for (pid_t pid : rig::child_pids(::getpid())) {
+    std::string stat = rig::read_file("/proc/" + std::to_string(pid) + "/stat");
+    auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size())
+      continue;
+    found.push_back({pid, stat.substr(open + 1, close - open - 1), stat[close + 2]});
+  }
+  return found;
+}
+/// Children named `name` that still run (not zombies).
+std::size_t running(const std::string& name) {
+  auto all = children();
+  return std::count_if(all.begin(), all.end(),
+                       [&](const Child& c) { return c.name == name && c.state != 'Z'; });
+}
+std::size_t zombies() {
+  auto all = children();
+  return std::count_if(all.begin(), all.end(), [](const Child& c) { return c.state == 'Z'; });
+}
+
+/// OpenSSH's ssh as a ProxyCommand through the suite's sshd as the bastion,
+/// with nothing from the machine. Its known_hosts is a file of the test's
+/// own: the rig's is pssh's, and 20 ssh processes would append to it.
+std::string ssh_w_command(const rig::TempDir& dir) {
+  return "ssh -F /dev/null -i " + server().user_key().string() + " -o UserKnownHostsFile=" +
+         (dir.path() / "known_hosts").string() +
+         " -o StrictHostKeyChecking=no -o BatchMode=yes -o LogLevel=ERROR -p " +
+         std::to_string(server().port()) + " -W %h:%p 127.0.0.1";
+}
+
 }  // namespace
 
 TEST_SUITE("proxy") {
+  TEST_CASE("ProxyCommand reaches 20 hosts: nc %h %p, and ssh -W through a bastion") {
+    rig::TempDir dir;
+    auto options = server().options();
+    std::string program;
+    SUBCASE("nc") {
+      options.proxy_command = "nc %h %p";
+      program = "nc";
+    }
+    SUBCASE("ssh -W") {
+      options.proxy_command = ssh_w_command(dir);
+      program = "ssh";
+    }
+    int fds = open_fds();
+    {
+      pssh::ParallelClient client(rig::loopback_hosts(20), options, server().spread(20));
+      auto output = client.run_command("echo via-proxy; exit 4", {.stop_on_errors = false});
+      client.join(output);
+      for (auto& h : output) {
+        INFO(h.host() << ": " << error_message(h));
+        CHECK(lines(h.stdout_lines()) == std::vector<std::string>{"via-proxy"});
+        CHECK(h.exit_code() == 4);
+      }
+      CHECK(running(program) == 20);  // one per connection, kept between commands
+    }
+    CHECK(running(program) == 0);
+    CHECK(zombies() == 0);
+    CHECK(open_fds() == fds);
+  }
+
+  TEST_CASE("cancel() and a command timeout end the ProxyCommand at once") {
+    auto options = server().options();
+    options.proxy_command = "nc %h %p";
+    pssh::ParallelClient client(rig::loopback_hosts(5), options);
+    bool cancel = false;
+    SUBCASE("cancel") { cancel = true; }
+    SUBCASE("timeout") {}
+    std::optional<pssh::duration> timeout;
+    if (!cancel) timeout = 1s;
+    auto output = client.run_command("echo started; sleep 30",
+                                     {.stop_on_errors = false, .timeout = timeout});
+    for (auto& h : output) CHECK(*h.stdout_lines().begin() == "started");
+    CHECK(running("nc") == 5);
+    auto start = std::chrono::steady_clock::now();
+    if (cancel) client.cancel();
+    client.join(output);
+    CHECK(seconds_since(start) < 3.0 * slowdown);
+    for (auto& h : output) {
+      INFO(h.host() << ": " << error_message(h));
+      CHECK((cancel ? host_error_is<pssh::Cancelled>(h) : host_error_is<pssh::Timeout>(h)));
+    }
+    // Killed when the connection was cut, and reaped with the session.
+    CHECK(running("nc") == 0);
+    CHECK(zombies() == 0);
+  }
+
+  TEST_CASE("a ProxyCommand that fails is the host's ProxyError with its status and stderr") {
+    auto options = server().options();
+    std::vector<std::string> expected;
+    SUBCASE("it exits with 3") {
+      options.proxy_command = "sh -c 'echo no route to %h >&2; exit 3'";
+      expected = {"ProxyCommand 'sh -c 'echo no route to 127.0.0.2 >&2; exit 3'' for 127.0.0.2 "
+                  "exited with status 3: no route to 127.0.0.2"};
+    }
+    SUBCASE("nc to a refused port") {  // -v: OpenBSD nc is silent about a refusal without it
+      std::string port = std::to_string(rig::refused_port());
+      options.proxy_command = "nc -v %h " + port;
+      expected = {"ProxyCommand 'nc -v 127.0.0.2 " + port + "' for 127.0.0.2 exited with status 1: ",
+                  "nc: connect to 127.0.0.2 port " + port, "Connection refused"};
+    }
+    int fds = open_fds();
+    {
+      pssh::ParallelClient client({"127.0.0.2"}, options);
+      auto output = client.run_command("true", {.stop_on_errors = false});
+      client.join(output);
+      REQUIRE(host_error_is<pssh::ProxyError>(output[0]));
+      for (const auto& part : expected) {
+        INFO(error_message(output[0]));
+        CHECK(error_message(output[0]).find(part) != std::string::npos);
+      }
+    }
+    CHECK(zombies() == 0);
+    CHECK(open_fds() == fds);
+  }
+
+  TEST_CASE("a ProxyCommand that dies mid-command is the host's ProxyError naming the signal") {
+    auto options = server().options();
+    options.proxy_command = "nc %h %p";
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto output = client.run_command("echo started; sleep 30", {.stop_on_errors = false});
+    CHECK(*output[0].stdout_lines().begin() == "started");
+    for (const Child& c : children())
+      if (c.name == "nc") ::kill(c.pid, SIGKILL);
+    client.join(output);
+    REQUIRE(host_error_is<pssh::ProxyError>(output[0]));
+    CHECK(error_message(output[0]).find("ProxyCommand 'nc 127.0.0.2 " +
+                                        std::to_string(server().port()) +
+                                        "' for 127.0.0.2 was killed by SIGKILL") != std::string::npos);
+  }
+
+  TEST_CASE("a ProxyCommand that never speaks ends by the timeout, and is killed") {
+    auto options = server().options();
+    options.proxy_command = "sleep 1000";
+    options.timeout = 1s;
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3"}, options);
+    auto start = std::chrono::steady_clock::now();
+    auto output = client.run_command("true", {.stop_on_errors = false});
+    client.join(output);
+    CHECK(seconds_since(start) < 4.0 * slowdown);
+    for (auto& h : output) {
+      INFO(error_message(h));
+      CHECK(host_error_is<pssh::Timeout>(h));
+    }
+    CHECK(running("sleep") == 0);
+    CHECK(zombies() == 0);
+  }
+
+  TEST_CASE("a ProxyCommand per host: HostConfig's wins, \"none\" connects directly") {
+    auto options = server().options();
+    options.proxy_command = "sh -c 'echo the default >&2; exit 7'";
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3", "127.0.0.4"}, options,
+                                {{.proxy_command = "nc %h %p"}, {.proxy_command = "none"}, {}});
+    auto output = client.run_command("echo ran", {.stop_on_errors = false});
+    client.join(output);
+    CHECK(lines(output[0].stdout_lines()) == std::vector<std::string>{"ran"});
+    CHECK(lines(output[1].stdout_lines()) == std::vector<std::string>{"ran"});
+    REQUIRE(host_error_is<pssh::ProxyError>(output[2]));
+    CHECK(error_message(output[2]).find("exited with status 7: the default") != std::string::npos);
+  }
+
+  TEST_CASE("ProxyCommand tokens, \"none\", and a ProxyCommand with a proxy") {
+    rig::TempDir dir;
+    auto config_path = dir.path() / "config";
+    rig::write_file(config_path, "Host web1\n  HostName 10.0.0.1\n");
+    pssh::detail::SshConfigFile config(config_path.string());
+    pssh::detail::KeyCache keys;
+    pssh::ClientOptions options{.user = "deploy", .port = 2222};
+    options.proxy_command = "connect %h:%p as %r for %n at 100%%";
+    auto resolved = [&](const pssh::HostConfig& host) {
+      return pssh::detail::resolve_settings("web1", 0, options, host, config, keys);
+    };
+    CHECK(resolved({}).proxy_command == "connect 10.0.0.1:2222 as deploy for web1 at 100%");
+    CHECK(resolved({.proxy_command = "none"}).proxy_command == std::nullopt);
+    CHECK_THROWS_CONTAINING(resolved({.proxy_command = "nc %h %x"}), pssh::HostArgumentError,
+                            "unknown token '%x'");
+    CHECK_THROWS_CONTAINING(resolved({.proxy = pssh::ProxyConfig{.host = "bastion"}}),
+                            pssh::HostArgumentError,
+                            "both a ProxyCommand and a proxy are set for web1");
+    pssh::ClientOptions from_cli;  // pssh -x 'ProxyCommand=ssh -W %h:%p bastion'
+    pssh::apply_ssh_option(from_cli, "ProxyCommand=ssh -W %h:%p bastion");
+    CHECK(from_cli.proxy_command == "ssh -W %h:%p bastion");
+  }
+
   TEST_CASE("50 hosts behind one proxy: every output right, one proxy connection") {
     Bastion bastion;
     pssh::ParallelClient client(rig::loopback_hosts(50), through(bastion));

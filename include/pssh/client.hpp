@@ -34,6 +34,11 @@ struct RunOptions {
   std::optional<duration> timeout{};       ///< whole command: the host reports Timeout
   std::vector<HostArgs> host_args{};       ///< one per host, substituted into the command
   std::string encoding = "utf-8";        ///< of the remote command and its output
+  /// Variables for the command, sent as SSH "env" requests before it
+  /// starts; they win over the ssh config's SetEnv and SendEnv. The
+  /// server's AcceptEnv decides: a variable it refuses is left out, and the
+  /// command runs all the same (as with ssh(1)).
+  std::map<std::string, std::string> env{};
 };
 
 struct JoinOptions {

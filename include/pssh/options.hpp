@@ -94,6 +94,12 @@ struct ClientOptions {
   /// by the handler is caught and dropped (logged by the host logger, if on):
   /// the host's work and result go on unchanged, later events still come.
   std::function<void(const Event&)> on_event{};
+  /// An OpenSSH ProxyCommand: run through `/bin/sh -c` for each connection
+  /// (prefixed with `exec`, as ssh(1) does); its stdin and stdout are the
+  /// connection to the host. %h (the HostName),
+  /// %p (port), %r (remote user), %n (the host as given) and %% are
+  /// expanded; "none": no command. Not together with `proxy`.
+  std::optional<std::string> proxy_command{};
 
   /// Defaults read from PSSH_USER, PSSH_PAR (pool_size), PSSH_TIMEOUT
   /// (seconds) and PSSH_OPTIONS (OpenSSH options, space-separated
@@ -120,6 +126,7 @@ struct HostConfig {
   std::optional<duration> keepalive{};
   std::optional<HostKeyPolicy> host_key_policy{};
   std::optional<std::string> known_hosts{};
+  std::optional<std::string> proxy_command{};  ///< see ClientOptions::proxy_command
   bool operator==(const HostConfig&) const = default;
 };
 

@@ -4,6 +4,7 @@
 #include <pssh/export.hpp>
 #include <pssh/output.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,8 @@ struct ShellOptions {
   /// open_shell throws the first host's error, after closing the shells that
   /// did start (the caller gets none of them to end).
   bool stop_on_errors = true;
+  /// Variables for the shell, as RunOptions::env.
+  std::map<std::string, std::string> env{};
 };
 
 /// One host's interactive shell. Every command run on it shares one channel,

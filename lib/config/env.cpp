@@ -97,11 +97,14 @@ void apply_ssh_option(ClientOptions& options, std::string_view option) {
                                 .user = hops[0].config.user,
                                 .password = std::nullopt,
                                 .pkey = std::nullopt};
+  } else if (key == "proxycommand") {
+    options.proxy_command = value;  // tokens are expanded per host
   } else {
     throw std::invalid_argument(what + " is not supported; pssh understands Port, User, "
                                 "IdentityFile, StrictHostKeyChecking, UserKnownHostsFile, "
                                 "ConnectTimeout, ConnectionAttempts, ServerAliveInterval, "
-                                "Compression, ForwardAgent, ProxyJump, GSSAPIAuthentication");
+                                "Compression, ForwardAgent, ProxyJump, ProxyCommand, "
+                                "GSSAPIAuthentication");
   }
 }
 

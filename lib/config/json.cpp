@@ -167,6 +167,7 @@ void shared_fields(Visit& v, Settings& s) {
   v("keepalive", s.keepalive);
   v("host_key_policy", s.host_key_policy);
   v("known_hosts", s.known_hosts);
+  v("proxy_command", s.proxy_command);
 }
 
 template <class Visit, class Options>

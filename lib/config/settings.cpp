@@ -72,6 +72,35 @@ std::string expand_tokens(const std::string& text, const std::string& host,
   return out;
 }
 
+/// ProxyCommand's tokens, as ssh(1) expands them: %h the HostName, %p the
+/// port, %r the remote user, %n the host as given, %%. Any other token is
+/// refused, as ssh(1) refuses it, rather than run a command that was
+/// probably meant otherwise.
+std::string expand_proxy_command(const std::string& command, const std::string& name,
+                                 const HostSettings& s) {
+  std::string out;
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    if (command[i] != '%') {
+      out += command[i];
+      continue;
+    }
+    char token = i + 1 < command.size() ? command[++i] : '\0';
+    switch (token) {
+      case 'h': out += s.hostname; break;
+      case 'p': out += std::to_string(s.port); break;
+      case 'r': out += s.user; break;
+      case 'n': out += name; break;
+      case '%': out += '%'; break;
+      default:
+        throw HostArgumentError(s.host, "ProxyCommand '" + command + "' for " + s.host +
+                                            " has an unknown token '%" +
+                                            std::string(token ? 1 : 0, token) +
+                                            "'; use %h, %p, %r, %n, or %% for a percent sign");
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string expand_home(const std::string& path) {
@@ -175,6 +204,15 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.timeout = config.timeout.value_or(options.timeout);
   s.proxy = config.proxy ? config.proxy : options.proxy;
   if (!s.proxy) s.proxy_jump = file.proxy_jump;
+  const auto& proxy_command = config.proxy_command ? config.proxy_command : options.proxy_command;
+  if (proxy_command && *proxy_command != "none") {
+    if (s.proxy) {
+      throw HostArgumentError(host, "both a ProxyCommand and a proxy are set for " + host +
+                                        "; give one of them");
+    }
+    s.proxy_command = expand_proxy_command(*proxy_command, name, s);
+    s.proxy_jump.reset();  // an explicit ProxyCommand beats the ssh config's ProxyJump
+  }
   s.ipv6_only = config.ipv6_only.value_or(options.ipv6_only);
   s.compress = config.compress.value_or(options.compress || file.compression.value_or(false));
   s.keepalive = config.keepalive.value_or(

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace pssh::detail {
@@ -43,6 +44,9 @@ struct HostSettings {
   std::string known_hosts;
   /// The ssh config's algorithm lists, handed to libssh as written.
   std::optional<std::string> ciphers, macs, kex_algorithms, host_key_algorithms;
+  std::optional<std::string> proxy_command;  ///< ProxyCommand, tokens expanded; nullopt: none
+  std::vector<std::string> send_env;         ///< SendEnv patterns of local variable names
+  std::vector<std::pair<std::string, std::string>> set_env;  ///< SetEnv NAME=VALUE
 
   /// "user@host:port", how messages name the destination.
   std::string destination() const;

@@ -131,6 +131,7 @@ struct ParallelClient::Impl {
   std::shared_ptr<detail::ProxyHub> proxy_hub_for(const detail::HostSettings& host) {
     ClientOptions hop_options = options;
     hop_options.proxy.reset();
+    hop_options.proxy_command.reset();  // the targets' transport, not the hops'
     std::vector<std::pair<std::string, HostConfig>> hops;  // each hop's host and credentials
     if (host.proxy) {
       const ProxyConfig& p = *host.proxy;
@@ -221,7 +222,7 @@ struct ParallelClient::Impl {
     auto commands = commands_for(*hosts_now, command, run);
     Output output = start_on_channels(
         *hosts_now, run_settings(run), commands,
-        {.command = {}, .shell = false, .pty = run.use_pty, .timeout = run.timeout});
+        {.command = {}, .shell = false, .pty = run.use_pty, .timeout = run.timeout, .env = run.env});
     {
       std::lock_guard lock(mutex);
       last_output = output;
@@ -235,7 +236,7 @@ struct ParallelClient::Impl {
         *hosts(),
         run_settings({.use_pty = shell.use_pty, .read_timeout = shell.read_timeout,
                       .encoding = shell.encoding}),
-        {}, {.command = {}, .shell = true, .pty = shell.use_pty, .timeout = {}});
+        {}, {.command = {}, .shell = true, .pty = shell.use_pty, .timeout = {}, .env = shell.env});
     if (shell.stop_on_errors && first_error(output)) {
       // The caller gets no Shell to end: the shells that did start (or wait
       // for a worker) are closed, or they would hold their hosts for ever.

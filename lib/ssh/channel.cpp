@@ -7,6 +7,8 @@
 
 #include "ssh/agent_forward.hpp"
 
+#include "config/remote_env.hpp"
+
 #include "text/text.hpp"
 
 #include <pssh/errors.hpp>
@@ -18,6 +20,8 @@
 #include <unistd.h>
 
 #include <map>
+
+extern char** environ;
 
 namespace pssh::detail {
 namespace {
@@ -118,6 +122,24 @@ void throw_if_stopped(StopReason reason, const HostState& state, const CommandSp
   if (reason == StopReason::cancelled) {
     throw Cancelled(state.host, what + " on " + state.host + " was cancelled; it was sent TERM");
   }
+}
+
+/// Asks the server to set one variable for the command. libssh 0.10 always
+/// wants a reply to an "env" request, and OpenSSH answers a variable its
+/// AcceptEnv does not allow with a failure, which libssh returns as
+/// SSH_ERROR with SSH_REQUEST_DENIED while the channel stays open. ssh(1)
+/// wants no reply and never learns of a refusal: here too a refused variable
+/// is left out and the command runs. Only a broken connection is an error.
+void request_env(Session& session, ssh_channel ch, const std::string& name,
+                 const std::string& value) {
+  if (session.step([&] { return ssh_channel_request_env(ch, name.c_str(), value.c_str()); }) ==
+      SSH_OK)
+    return;
+  std::string what = "sending the environment variable " + name;
+  session.throw_aborted(what);
+  bool refused = ssh_get_error_code(session.handle()) == SSH_REQUEST_DENIED &&
+                 ssh_is_connected(session.handle()) != 0 && ssh_channel_is_open(ch) != 0;
+  if (!refused) session.fail<SessionError>(what);
 }
 
 class Pump {
@@ -313,6 +335,8 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   if (spec.pty && session.step([&] { return ssh_channel_request_pty_size(ch, "xterm", 80, 24); }) !=
                       SSH_OK)
     session.fail<SessionError>("requesting a PTY");
+  for (const auto& [name, value] : remote_environment(session.settings(), spec.env, environ))
+    request_env(session, ch, name, value);
   if (spec.shell) {
     if (session.step([&] { return ssh_channel_request_shell(ch); }) != SSH_OK)
       session.fail<ShellError>("starting a shell");

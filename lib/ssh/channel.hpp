@@ -5,16 +5,18 @@
 #include "engine/host_state.hpp"
 #include "ssh/session.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 
 namespace pssh::detail {
 
 struct CommandSpec {
-  std::string command;  ///< final text, already in the remote encoding
+  std::string command{};  ///< final text, already in the remote encoding
   bool shell = false;   ///< an interactive login shell instead of `command`
   bool pty = false;
-  std::optional<duration> timeout;  ///< whole command
+  std::optional<duration> timeout{};  ///< whole command
+  std::map<std::string, std::string> env{};  ///< RunOptions/ShellOptions::env
 };
 
 /// Runs `spec` and fills `state` (started, output, exit). Throws the host's

@@ -14,8 +14,23 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace pssh::detail {
+namespace {
+
+/// How long a failed step waits for a ProxyCommand that closed the
+/// connection to exit, for its status: it is normally exiting already.
+constexpr auto proxy_command_exit_wait = std::chrono::seconds(1);
+
+/// The peer of a connected socket has closed its end (a ProxyCommand exited).
+bool peer_closed(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+}  // namespace
+
 Session::Session(HostSettings settings, Watchdog& watchdog)
     : settings_(std::move(settings)), watchdog_(watchdog) {}
 
@@ -62,6 +77,7 @@ void Session::abort(StopReason reason) noexcept {
   std::lock_guard lock(fd_mutex_);
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
   if (agent_) ::shutdown(agent_.get(), SHUT_RDWR);
+  if (proxy_command_) proxy_command_->terminate();
   aborted_cv_.notify_all();
 }
 
@@ -102,6 +118,12 @@ void Session::close() noexcept {
   libssh_connected_ = false;
   socket_.reset();
   tunnel_.reset();
+  std::unique_ptr<ProxyCommand> command;
+  {
+    std::lock_guard lock(fd_mutex_);
+    command = std::move(proxy_command_);
+  }
+  command.reset();  // outside the lock: it may wait for the group to end
   authenticated_ = false;
   channels_opened_ = channels_before_work_ = 0;
 }
@@ -124,10 +146,18 @@ void Session::throw_aborted(std::string_view what) const {
 }
 
 void Session::throw_if_proxy_failed(std::string_view what) const {
-  if (!tunnel_) return;
-  if (auto reason = tunnel_->failure())
-    throw ProxyError(settings_.host, std::string(what) + " on " + settings_.destination() +
-                                         " failed: " + *reason);
+  if (tunnel_) {
+    if (auto reason = tunnel_->failure())
+      throw ProxyError(settings_.host, std::string(what) + " on " + settings_.destination() +
+                                           " failed: " + *reason);
+  }
+  if (proxy_command_ && socket_ && peer_closed(socket_.get())) {
+    auto how = proxy_command_->exit_within(proxy_command_exit_wait);
+    throw ProxyError(settings_.host, "ProxyCommand '" + proxy_command_->command() + "' for " +
+                                         settings_.host + " " +
+                                         how.value_or("closed the connection and still runs") +
+                                         " (" + std::string(what) + " failed)");
+  }
 }
 
 std::string Session::failure_message(std::string_view what) const {
@@ -271,6 +301,25 @@ void Session::fail_handshake(const std::string& first_line) {
   throw ConnectionError(settings_.host, with + reason + said);
 }
 
+UniqueFd Session::start_proxy_command() {
+  std::unique_ptr<ProxyCommand> command;
+  try {
+    command = std::make_unique<ProxyCommand>(*settings_.proxy_command);
+  } catch (const std::system_error& e) {
+    throw ProxyError(settings_.host, std::string(e.what()) + " for " + settings_.host);
+  }
+  UniqueFd fd = command->take_connection();
+  std::lock_guard lock(fd_mutex_);
+  proxy_command_ = std::move(command);
+  fd_ = fd.get();
+  // A stop that came first found nothing to cut.
+  if (aborted_.load() != StopReason::none) {
+    ::shutdown(fd_, SHUT_RDWR);
+    proxy_command_->terminate();
+  }
+  return fd;
+}
+
 void Session::set_algorithms(ssh_session s) const {
   struct List {
     const std::optional<std::string>& value;
@@ -304,7 +353,9 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   aborted_.compare_exchange_strong(timed_out, StopReason::none);
   if (stopped()) throw_aborted("connecting");
   progress(Event::Kind::connecting);
-  UniqueFd fd = settings_.proxy_hub ? connect_through_proxy() : connect_socket();
+  UniqueFd fd = settings_.proxy_command ? start_proxy_command()
+                : settings_.proxy_hub   ? connect_through_proxy()
+                                        : connect_socket();
 
   session_.reset(ssh_new());
   if (!session_) throw SessionError(settings_.host, "cannot create an SSH session: out of memory");

@@ -5,6 +5,7 @@
 #include "ssh/handles.hpp"
 #include "engine/host_state.hpp"
 #include "config/settings.hpp"
+#include "net/proxy_command.hpp"
 #include "net/proxy_hub.hpp"
 #include "engine/watchdog.hpp"
 
@@ -103,7 +104,8 @@ class Session {
     throw E(settings_.host, failure_message(what));
   }
   void throw_aborted(std::string_view what) const;
-  /// ProxyError if the session's tunnel broke (the proxy refused or was lost).
+  /// ProxyError if the session's tunnel broke (the proxy refused or was
+  /// lost), or its ProxyCommand ended or closed the connection.
   void throw_if_proxy_failed(std::string_view what) const;
   std::string failure_message(std::string_view what) const;
 
@@ -125,6 +127,7 @@ class Session {
   std::string peek_first_line(int fd);
   /// ConnectionError saying what the server did when the handshake failed.
   [[noreturn]] void fail_handshake(const std::string& first_line);
+  UniqueFd start_proxy_command();
   void sleep_before_retry();
   /// libssh's own timeout, a backstop 2 s after the step's deadline: libssh
   /// 0.10 may go on polling a socket the watchdog cut (it closed it and
@@ -148,6 +151,9 @@ class Session {
   mutable std::mutex fd_mutex_;  // guards fd_ and agent_ against abort() from other threads
   int fd_ = -1;
   UniqueFd agent_;  // see use_agent_socket()
+  // The transport when settings_.proxy_command is set; replaced only by the
+  // session's own thread, read by abort() under fd_mutex_.
+  std::unique_ptr<ProxyCommand> proxy_command_;
   std::condition_variable aborted_cv_;
   std::atomic<StopReason> aborted_{StopReason::none};
 };
