@@ -21,9 +21,10 @@ int cli(std::vector<std::string> args, std::string* out = nullptr,
   REQUIRE(binary != nullptr);
   auto options = server().options();
   std::vector<std::string> argv = std::move(wrapper);
-  argv.insert(argv.end(), {binary, "-p", std::to_string(server().port()), "-x",
-                           "IdentityFile=" + options.pkey->path(), "-x",
-                           "UserKnownHostsFile=" + options.known_hosts, "-x",
+  // -F: the rig's empty config alone, never the machine's /etc/ssh/ssh_config.
+  argv.insert(argv.end(), {binary, "-F", *options.ssh_config, "-p", std::to_string(server().port()),
+                           "-x", "IdentityFile=" + options.pkey->path(), "-x",
+                           "UserKnownHostsFile=" + *options.known_hosts, "-x",
                            "ConnectionAttempts=1"});
   argv.insert(argv.end(), args.begin(), args.end());
   std::string ignored;
@@ -94,7 +95,8 @@ TEST_SUITE("cli") {
     auto options = server().options();
     std::string command = std::string(std::getenv("PSSH_CLI")) + " -p " + std::to_string(server().port()) +
                           " -x IdentityFile=" + options.pkey->path() +
-                          " -x UserKnownHostsFile=" + options.known_hosts + " -H 127.0.0.[2-3] 'sleep 0.3'";
+                          " -F " + *options.ssh_config + " -x UserKnownHostsFile=" +
+                          *options.known_hosts + " -H 127.0.0.[2-3] 'sleep 0.3'";
     std::string drawn;
     CHECK(rig::run({"script", "-qec", command, "/dev/null"}, &drawn) == 0);
     CHECK(drawn.find("[0/2 done, 0 failed, 2 running]") != std::string::npos);

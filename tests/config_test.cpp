@@ -24,7 +24,7 @@ TEST_SUITE("config") {
         "  ServerAliveInterval 15\n"
         "Match host web1\n"
         "  User matched\n";
-    auto web1 = lookup_ssh_config(text, "web1", "cfg");
+    auto web1 = lookup_ssh_config(text, "web1", "cfg").options;
     CHECK(web1.hostname == "10.0.0.1");
     CHECK(web1.port == 2222);
     CHECK(web1.user == "deploy");
@@ -33,7 +33,7 @@ TEST_SUITE("config") {
     CHECK(web1.compression == true);
     CHECK(web1.server_alive_interval == 15);
     CHECK(web1.identity_files == std::vector<std::string>{"~/.ssh/web_key", "~/.ssh/id %h"});
-    auto web3 = lookup_ssh_config(text, "web3", "cfg");
+    auto web3 = lookup_ssh_config(text, "web3", "cfg").options;
     CHECK_FALSE(web3.hostname.has_value());
     CHECK(web3.port == 22);
   }
@@ -42,7 +42,7 @@ TEST_SUITE("config") {
     const char* text =
         "Host short\n"
         "  HostName long.example.com\n"
-        "Match exec \"true\" host *\n"
+        "Match exec \"false\" host *\n"
         "  User from-exec\n"
         "Match host *.example.com,!db*\n"
         "  User by-hostname\n"
@@ -52,19 +52,26 @@ TEST_SUITE("config") {
         "  Port 2300\n"
         "Match all\n"
         "  User everyone\n";
-    auto short_name = lookup_ssh_config(text, "short", "cfg");
-    CHECK(short_name.user == "by-hostname");  // host is matched after HostName; exec never applies
+    auto short_name = lookup_ssh_config(text, "short", "cfg").options;
+    CHECK(short_name.user == "by-hostname");  // host is matched after HostName; exec exited 1
     CHECK(short_name.port == 2200);
-    auto db = lookup_ssh_config(text, "db1.example.com", "cfg");
+    auto db = lookup_ssh_config(text, "db1.example.com", "cfg").options;
     CHECK(db.user == "everyone");  // !db* refused the hostname block
     CHECK(db.port == 2300);
   }
 
-  TEST_CASE("a bad Port or ServerAliveInterval names the file and line") {
+  TEST_CASE("a bad Port or ServerAliveInterval names the host, file and line") {
     CHECK_THROWS_CONTAINING(lookup_ssh_config("Host *\n Port http\n", "h", "/x/config"),
-                            pssh::Error, "/x/config line 2: Port 'http' is not a port number");
+                            pssh::HostArgumentError,
+                            "ssh config for h: /x/config line 2: port http: 'http' is not a port number");
     CHECK_THROWS_CONTAINING(lookup_ssh_config("ServerAliveInterval soon\n", "h", "/x/config"),
-                            pssh::Error, "/x/config line 1: ServerAliveInterval 'soon'");
+                            pssh::HostArgumentError, "/x/config line 1: serveraliveinterval soon: expected a time");
+    // Checked in a block that does not apply too, as ssh(1) does.
+    CHECK_THROWS_CONTAINING(lookup_ssh_config("Host other\n Port 22 23\n", "h", "/x/config"),
+                            pssh::HostArgumentError, "takes exactly one argument");
+    CHECK_THROWS_CONTAINING(lookup_ssh_config("Host h\n Porrt 22\n", "h", "/x/config"),
+                            pssh::HostArgumentError, "'porrt' is not an OpenSSH client keyword");
+    CHECK(lookup_ssh_config("IgnoreUnknown porrt\nHost h\n Porrt 22\n", "h", "c").options.port == std::nullopt);
   }
 
   TEST_CASE("Include: globs in order, only where its block matches, relative paths from ~/.ssh") {
@@ -80,35 +87,36 @@ TEST_SUITE("config") {
                        "  Port 2200\n"
                        "Host db1\n"
                        "  Include " + (dir.path() / "db.conf").string() + "\n";
-    auto reader = [&](const std::string& pattern) { return read_included_files(pattern, top); };
-    auto web1 = lookup_ssh_config(text, "web1", top, reader);
+    auto reader = [&](const std::string& pattern, bool system) { return read_included_files(pattern, system); };
+    auto web1 = lookup_ssh_config(text, "web1", top, reader).options;
     CHECK(web1.hostname == "10.0.0.9");
     CHECK(web1.port == 2201);  // the included file came first
     CHECK(web1.user == "from-include");
-    auto db1 = lookup_ssh_config(text, "db1", top, reader);
+    auto db1 = lookup_ssh_config(text, "db1", top, reader).options;
     CHECK(db1.port == 2202);
     CHECK_FALSE(db1.user.has_value());  // web*'s Include does not apply to db1
-    CHECK_FALSE(lookup_ssh_config(text, "web1", top).hostname.has_value());  // no reader: ignored
+    CHECK_FALSE(lookup_ssh_config(text, "web1", top).options.hostname.has_value());  // no reader: ignored
 
     // A relative path is taken from ~/.ssh, as ssh(1) does for a user config.
     fs::path ssh_dir = fs::path(std::getenv("HOME")) / ".ssh";
     fs::create_directories(ssh_dir);
     rig::write_file(ssh_dir / "pssh-test-include.conf", "User relative\n");
-    CHECK(lookup_ssh_config("Include pssh-test-include.conf\n", "h", top, reader).user == "relative");
+    CHECK(lookup_ssh_config("Include pssh-test-include.conf\n", "h", top, reader).options.user == "relative");
     fs::remove(ssh_dir / "pssh-test-include.conf");
 
     // A client's config reads each Include once, however many hosts it resolves.
     rig::write_file(top, text);
-    pssh::detail::SshConfigFile file(top);
-    CHECK(file.lookup("web1").hostname == "10.0.0.9");
+    pssh::detail::SshConfigFile file(top, std::nullopt);
+    auto lookup = [&](const std::string& host) { return file.lookup(host, host, {}).options; };
+    CHECK(lookup("web1").hostname == "10.0.0.9");
     fs::remove(dir.path() / "conf.d" / "10-web.conf");
-    CHECK(file.lookup("web2.example").port == 2201);
-    CHECK(file.lookup("web1").hostname == "10.0.0.9");  // kept from the first read
+    CHECK(lookup("web2.example").port == 2201);
+    CHECK(lookup("web1").hostname == "10.0.0.9");  // kept from the first read
 
     rig::write_file(dir.path() / "loop.conf", "Include " + (dir.path() / "loop.conf").string() + "\n");
     CHECK_THROWS_CONTAINING(lookup_ssh_config("Include " + (dir.path() / "loop.conf").string() + "\n",
                                               "h", top, reader),
-                            pssh::Error, "loop.conf line 1: Include nests more than 16 files deep");
+                            pssh::HostArgumentError, "loop.conf line 1: Include nests more than 16 files deep");
   }
 
   TEST_CASE("algorithm lists, UserKnownHostsFile, StrictHostKeyChecking and ConnectionAttempts") {
@@ -121,15 +129,15 @@ TEST_SUITE("config") {
                             "Host 127.0.0.3\n  Ciphers no-such-cipher\n"
                             "Host 127.0.0.4\n  StrictHostKeyChecking yes\n"
                             "Host *\n  UserKnownHostsFile " + known.string() + "\n  ConnectionAttempts 1\n");
-    auto entry = lookup_ssh_config(rig::read_file(config), "127.0.0.2", config.string());
+    auto entry = lookup_ssh_config(rig::read_file(config), "127.0.0.2", config.string()).options;
     CHECK(entry.ciphers == "aes128-ctr");
     CHECK(entry.connection_attempts == 1);
     CHECK(entry.strict_host_key_checking == std::nullopt);
-    CHECK(lookup_ssh_config(rig::read_file(config), "127.0.0.4", "cfg").strict_host_key_checking ==
+    CHECK(lookup_ssh_config(rig::read_file(config), "127.0.0.4", "cfg").options.strict_host_key_checking ==
           pssh::HostKeyPolicy::strict);
 
     auto options = server().options();
-    options.known_hosts = pssh::ClientOptions{}.known_hosts;  // the default: the config's file applies
+    options.known_hosts.reset();  // unset: the config's file applies
     options.ssh_config = config.string();
     pssh::ParallelClient client({"127.0.0.2", "127.0.0.3", "127.0.0.4"}, options);
     auto output = client.run_command("true", {.stop_on_errors = false});
@@ -140,7 +148,7 @@ TEST_SUITE("config") {
     CHECK(error_message(output[1]).find("Ciphers 'no-such-cipher'") != std::string::npos);
     REQUIRE(host_error_is<pssh::HostKeyError>(output[2]));  // strict: 127.0.0.4 is not known
     CHECK_THROWS_CONTAINING(lookup_ssh_config("StrictHostKeyChecking maybe\n", "h", "/x/config"),
-                            pssh::Error, "/x/config line 1: StrictHostKeyChecking 'maybe'");
+                            pssh::HostArgumentError, "/x/config line 1: stricthostkeychecking maybe: expected");
   }
 
   TEST_CASE("HostName, Port, User and IdentityFile from the config reach the host") {
@@ -153,8 +161,8 @@ TEST_SUITE("config") {
                         "\n  User root\n  IdentityFile " + server().user_key().string() + "\n");
     auto options = server().options();
     options.pkey.reset();
-    options.port = 22;  // the default: the config's Port applies
-    options.user.clear();
+    options.port.reset();  // unset: the config's Port applies
+    options.user.reset();
     options.identity_auth = true;
     options.ssh_config = config.string();
     pssh::Client client("db-alias", options);

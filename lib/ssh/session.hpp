@@ -18,9 +18,6 @@
 
 namespace pssh::detail {
 
-/// How many keepalive intervals a server gets to answer one keepalive
-/// (OpenSSH's ServerAliveCountMax).
-inline constexpr int keepalive_count_max = 3;
 
 class Session {
  public:
@@ -53,6 +50,7 @@ class Session {
     // ssh_userauth_none after a cancel took 62 s). No step starts then.
     throw_aborted("the session");
     set_backstop(limit);
+    step_limit_ = limit;
     auto ticket = watchdog_.arm(Clock::now() + limit, [this] { abort(StopReason::timeout); });
     return call();
   }
@@ -107,6 +105,7 @@ class Session {
   UniqueFd agent_;  // see use_agent_socket()
   std::condition_variable aborted_cv_;
   std::atomic<StopReason> aborted_{StopReason::none};
+  duration step_limit_{};  // the running (or last) step's limit, for messages
 };
 
 /// Checks the server's key against known_hosts per host_key_policy.

@@ -236,6 +236,8 @@ pssh::ClientOptions Sshd::options() const {
   o.timeout = std::chrono::seconds(60);
   o.known_hosts = known_hosts().string();
   o.ssh_config = ssh_config().string();
+  // Never the machine's /etc/ssh/ssh_config (Debian's sends LANG, turns GSSAPI on).
+  o.system_ssh_config = std::nullopt;
   return o;
 }
 
