@@ -162,4 +162,25 @@ TEST_SUITE("cli") {
     CHECK(j[0]["error_type"] == "Timeout");
     CHECK(j[0]["error"].get<std::string>().find("DNS server did not answer") != std::string::npos);
   }
+
+  TEST_CASE("-G prints what effective_ssh_options() gives; -F reads that file alone") {
+    rig::TempDir dir;
+    rig::write_file(dir.path() / "config", "Host web*\n  HostName %h.example.com\n  User ops\n"
+                                             "  ProxyJump jump1,ops@jump2:2222\n  SendEnv LANG\n");
+    std::string out;
+    REQUIRE(rig::run({std::getenv("PSSH_CLI"), "-F", (dir.path() / "config").string(), "-p", "2200", "-G",
+                      "web1"}, &out) == 0);
+    pssh::ClientOptions options;
+    options.ssh_config = (dir.path() / "config").string();
+    options.system_ssh_config.reset();
+    options.port = 2200;
+    std::string expected;
+    for (const auto& [keyword, value] : pssh::effective_ssh_options("web1", options))
+      expected += keyword + " " + value + "\n";
+    CHECK(out == expected);
+    CHECK(out.find("hostname web1.example.com\n") != std::string::npos);
+    CHECK(out.find("port 2200\n") != std::string::npos);
+    CHECK(out.find("proxyjump jump1,ops@jump2:2222\n") != std::string::npos);
+    CHECK(rig::run({std::getenv("PSSH_CLI"), "-F", (dir.path() / "missing").string(), "-G", "h"}) == 2);
+  }
 }

@@ -3,8 +3,39 @@
 
 #include "config/ssh_config.hpp"
 
+#include <pssh/json.hpp>
+
 using pssh::detail::lookup_ssh_config;
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The value `effective_ssh_options` gives for `keyword` ("" if none).
+std::string effective(const std::string& host, const pssh::ClientOptions& options,
+                      const std::string& keyword) {
+  for (const auto& [key, value] : pssh::effective_ssh_options(host, options))
+    if (key == keyword) return value;
+  return "";
+}
+
+/// Options reading `text` as the user's config and no system config.
+pssh::ClientOptions with_config(const rig::TempDir& dir, const std::string& text) {
+  auto options = server().options();
+  rig::write_file(dir.path() / "config", text);
+  options.ssh_config = (dir.path() / "config").string();
+  return options;
+}
+
+int run_true(const std::string& host, const pssh::ClientOptions& options) {
+  pssh::Client client(host, options);
+  auto output = client.run_command("true");
+  client.wait_finished(output);
+  if (output.exception()) std::rethrow_exception(output.exception());
+  return *output.exit_code();
+}
+
+}  // namespace
 
 TEST_SUITE("config") {
   TEST_CASE("first value wins, patterns and negation select blocks") {
@@ -171,5 +202,153 @@ TEST_SUITE("config") {
     REQUIRE(out.size() == 1);
     CHECK(out[0].rfind("root ", 0) == 0);
     CHECK(out[0].find("127.0.0.7 " + std::to_string(server().port())) != std::string::npos);
+  }
+
+  TEST_CASE("a set option beats the config whatever its value: port 22 over Port 2222") {
+    rig::TempDir dir;
+    pssh::ClientOptions options;
+    options.system_ssh_config.reset();
+    rig::write_file(dir.path() / "config", "Host *\n  Port 2222\n  User config-user\n  Compression yes\n");
+    options.ssh_config = (dir.path() / "config").string();
+    CHECK(effective("h", options, "port") == "2222");
+    options.port = 22;
+    options.compress = false;
+    CHECK(effective("h", options, "port") == "22");
+    CHECK(effective("h", options, "compression") == "no");
+    CHECK(effective("h", options, "user") == "config-user");
+    pssh::HostConfig host;
+    host.user = "host-user";
+    for (const auto& [key, value] : pssh::effective_ssh_options("h", options, host))
+      if (key == "user") CHECK(value == "host-user");
+  }
+
+  TEST_CASE("StrictHostKeyChecking no means ignore through -x, PSSH_OPTIONS, JSON and the config") {
+    pssh::ClientOptions options;
+    pssh::apply_ssh_option(options, "StrictHostKeyChecking=no");
+    CHECK(options.host_key_policy == pssh::HostKeyPolicy::ignore);
+    CHECK(lookup_ssh_config("StrictHostKeyChecking no\n", "h", "cfg").options.strict_host_key_checking ==
+          pssh::HostKeyPolicy::ignore);
+    ::setenv("PSSH_OPTIONS", "StrictHostKeyChecking=no Port=2200", 1);
+    auto from_env = pssh::ClientOptions::from_env();
+    ::unsetenv("PSSH_OPTIONS");
+    CHECK(from_env.host_key_policy == pssh::HostKeyPolicy::ignore);
+    CHECK(from_env.port == 2200);
+    auto inventory = pssh::inventory_from_json(nlohmann::json::parse(
+        R"({"defaults": {"ssh_options": ["StrictHostKeyChecking no"]},
+            "hosts": [{"host": "h", "ssh_options": ["StrictHostKeyChecking=accept-new", "Port 2201"]}]})"));
+    CHECK(inventory.defaults.host_key_policy == pssh::HostKeyPolicy::ignore);
+    CHECK(inventory.host_config[0].host_key_policy == pssh::HostKeyPolicy::accept_new);
+    CHECK(inventory.host_config[0].port == 2201);
+    CHECK_THROWS_CONTAINING(pssh::apply_ssh_option(options, "StrictHostKeyChecking=maybe"),
+                            std::invalid_argument, "expected yes, ask, accept-new or no");
+    CHECK_THROWS_CONTAINING(pssh::apply_ssh_option(options, "BindAddress=10.0.0.1"),
+                            std::invalid_argument, "pssh cannot honour this");
+    CHECK_THROWS_CONTAINING(pssh::apply_ssh_option(options, "Ciphers=aes128-ctr"), std::invalid_argument,
+                            "set it in an ssh config file");
+    pssh::apply_ssh_option(options, "LogLevel=ERROR");  // ignored, as in a config
+  }
+
+  TEST_CASE("a keyword that would change the route is that host's error, naming file, line and fix") {
+    rig::TempDir dir;
+    auto options = with_config(dir, "Host 127.0.0.3\n  BindAddress 10.9.9.9\n"
+                                    "Host 127.0.0.4\n  CanonicalizeHostname yes\n"
+                                    "Host *\n  CanonicalizeHostname no\n");
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3", "127.0.0.4"}, options);
+    auto output = client.run_command("true", {.stop_on_errors = false});
+    client.join(output);
+    CHECK(output[0].exit_code() == 0);
+    REQUIRE(host_error_is<pssh::HostArgumentError>(output[1]));
+    std::string config = (dir.path() / "config").string();
+    CHECK(error_message(output[1]) ==
+          "ssh config for 127.0.0.3: " + config + " line 2: bindaddress 10.9.9.9: pssh cannot honour this "
+          "(it would change the route, the identity or host-key checking); remove BindAddress for the "
+          "hosts pssh reaches");
+    REQUIRE(host_error_is<pssh::HostArgumentError>(output[2]));
+    CHECK(error_message(output[2]).find(config + " line 4: canonicalizehostname yes") != std::string::npos);
+    CHECK_THROWS_CONTAINING(pssh::effective_ssh_options("127.0.0.3", options), pssh::HostArgumentError,
+                            "line 2: bindaddress");
+  }
+
+  TEST_CASE("Match exec: a hanging command is killed at the host's timeout") {
+    rig::TempDir dir;
+    auto options = with_config(dir, "Match exec \"sleep 30\"\n  User never\n");
+    options.timeout = 1s;
+    within(20s, [&] {
+      auto start = std::chrono::steady_clock::now();
+      CHECK_THROWS_CONTAINING(pssh::effective_ssh_options("h", options), pssh::HostArgumentError,
+                              "Match exec 'sleep 30' did not finish within 1 s and was killed");
+      CHECK(seconds_since(start) < 3 * slowdown);
+      pssh::ParallelClient client({"127.0.0.2"}, options);
+      auto output = client.run_command("true", {.stop_on_errors = false});
+      client.join(output);
+      CHECK(host_error_is<pssh::HostArgumentError>(output[0]));
+      CHECK(seconds_since(start) < 6 * slowdown);
+    });
+  }
+
+  TEST_CASE("Match user sees the user set so far; a system config comes after the user's") {
+    rig::TempDir dir;
+    auto options = with_config(dir, "Host h\n  User alice\nMatch user alice\n  Port 2001\n");
+    rig::write_file(dir.path() / "system", "Host *\n  Port 2002\n  User system\n  Compression yes\n");
+    options.system_ssh_config = (dir.path() / "system").string();
+    options.user.reset();
+    options.port.reset();
+    CHECK(effective("h", options, "port") == "2001");
+    CHECK(effective("h", options, "compression") == "yes");  // from the system file
+    CHECK(effective("other", options, "user") == "system");
+    options.user = "bob";  // explicit: Match user sees it
+    CHECK(effective("h", options, "port") == "2002");
+  }
+
+  TEST_CASE("HostKeyAlias names the host in known_hosts, recorded and then checked") {
+    rig::TempDir dir;
+    auto options = with_config(dir, "Host 127.0.0.5\n  HostKeyAlias Fleet-Key\n");
+    options.known_hosts = (dir.path() / "known_hosts").string();
+    CHECK(run_true("127.0.0.5", options) == 0);
+    std::string known = rig::read_file(dir.path() / "known_hosts");
+    CHECK(known.rfind("fleet-key ", 0) == 0);  // no address, no port: the alias alone
+    CHECK(known.find("127.0.0.5") == std::string::npos);
+    options.host_key_policy = pssh::HostKeyPolicy::strict;
+    CHECK(run_true("127.0.0.5", options) == 0);  // found under the alias
+    CHECK_THROWS_AS(run_true("127.0.0.6", options), pssh::HostKeyError);  // no alias: unknown
+  }
+
+  TEST_CASE("IdentityAgent picks the agent (none: no agent); IdentitiesOnly keeps to the key files") {
+    rig::Agent agent;
+    agent.add(server().user_key());
+    rig::TempDir dir;
+    auto options = with_config(dir, "Host 127.0.0.2\n  IdentityAgent " + agent.socket() + "\n"
+                                    "Host 127.0.0.3\n  IdentityAgent none\n"
+                                    "Host 127.0.0.4\n  IdentityAgent " + agent.socket() + "\n  IdentitiesOnly yes\n"
+                                    "Host 127.0.0.5\n  IdentityAgent $PSSH_TEST_AGENT\n");
+    options.pkey.reset();
+    options.allow_agent = true;
+    ::setenv("PSSH_TEST_AGENT", agent.socket().c_str(), 1);  // SSH_AUTH_SOCK stays unset
+    CHECK(run_true("127.0.0.2", options) == 0);
+    CHECK(run_true("127.0.0.5", options) == 0);
+    CHECK_THROWS_AS(run_true("127.0.0.3", options), pssh::AuthenticationError);
+    CHECK_THROWS_AS(run_true("127.0.0.4", options), pssh::AuthenticationError);
+    options.identity_auth = true;  // the key file itself, under IdentitiesOnly
+    rig::write_file(dir.path() / "config", "Host 127.0.0.4\n  IdentityAgent " + agent.socket() +
+                                               "\n  IdentitiesOnly yes\n  IdentityFile " +
+                                               server().user_key().string() + "\n");
+    CHECK(run_true("127.0.0.4", options) == 0);
+    ::unsetenv("PSSH_TEST_AGENT");
+  }
+
+  TEST_CASE("ConnectTimeout limits the connect and handshake, not the other steps") {
+    rig::FakeServer blackhole(rig::FakeServer::Behaviour::blackhole);
+    rig::TempDir dir;
+    auto options = with_config(dir, "Host *\n  ConnectTimeout 1\n");
+    options.port = blackhole.port();
+    options.timeout = 30s;
+    within(20s, [&] {
+      auto start = std::chrono::steady_clock::now();
+      CHECK_THROWS_CONTAINING(run_true("127.0.0.1", options), pssh::Timeout,
+                              "timed out after 1 s (connect_timeout)");
+      CHECK(seconds_since(start) < 4 * slowdown);
+    });
+    options.port = server().port();
+    CHECK(run_true("127.0.0.2", options) == 0);
   }
 }

@@ -150,15 +150,17 @@ const std::map<std::string, Handler>& keyword_table() {
            a.bad("'" + v + "' is not an environment variable name");
          a.set(a.o.identity_agent, v);
        }},
+      // As ssh(1): a ProxyJump other than none also obtains ProxyCommand
+      // (as "none"), so whichever of the two comes first wins; ProxyJump
+      // none leaves ProxyCommand free.
       {"proxyjump",
        [](Apply& a) {
          check_jump(a, a.line.rest);
-         if (!a.o.proxy_command && !a.o.proxy_jump) a.set(a.o.proxy_jump, a.line.rest);
+         if (!a.active || a.o.proxy_command || a.o.proxy_jump) return;
+         a.o.proxy_jump = a.line.rest;
+         if (lower(a.line.rest) != "none") a.o.proxy_command = "none";
        }},
-      {"proxycommand",
-       [](Apply& a) {
-         if (!a.o.proxy_command && !a.o.proxy_jump) a.set(a.o.proxy_command, a.line.rest);
-       }},
+      {"proxycommand", [](Apply& a) { a.set(a.o.proxy_command, a.line.rest); }},
       {"forwardagent",
        [](Apply& a) {
          std::string v = lower(a.one());
