@@ -162,4 +162,19 @@ TEST_SUITE("ssh_config") {
     }
     MESSAGE(compared_values << " keyword values compared");
   }
+
+  TEST_CASE("a config ssh -G refuses is the host's HostArgumentError in pssh") {
+    rig::TempDir dir;
+    copy_corpus(dir.path());
+    int refused = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
+      if (entry.path().extension() != ".bad") continue;
+      INFO(entry.path().filename().string());
+      CHECK(rig::run({"sh", "-c", "exec ssh -F \"$0\" -G h 2>/dev/null >/dev/null", entry.path().string()}) != 0);
+      CHECK_THROWS_AS(pssh::effective_ssh_options("h", reading(entry.path(), std::nullopt)),
+                      pssh::HostArgumentError);
+      ++refused;
+    }
+    CHECK(refused >= 8);
+  }
 }

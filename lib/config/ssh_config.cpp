@@ -123,7 +123,7 @@ class ConfigReader {
         if (line->keyword == "host") {
           active = !never_match && host_matches(line->args);
         } else if (line->keyword == "match") {
-          active = match(line->args, never_match) && !never_match;
+          active = match(line->args) && !never_match;
         } else if (line->keyword == "include") {
           include(line->args, system, depth, active, never_match);
         } else {
@@ -182,7 +182,7 @@ class ConfigReader {
     return Tokens{{{'h', original_}}}.expand(*options.hostname, "HostName");
   }
 
-  bool match(const std::vector<std::string>& words, bool never_match) {
+  bool match(const std::vector<std::string>& words) {
     if (words.empty()) throw OptionError("Match needs criteria; use Match all for every host");
     bool result = true;
     for (std::size_t i = 0; i < words.size(); ++i) {
@@ -190,15 +190,15 @@ class ConfigReader {
       bool negated = !criterion.empty() && criterion.front() == '!';
       if (negated) criterion.erase(0, 1);
       if (criterion == "all") {
-        if (i + 1 < words.size() || (i > 0 && lower(words[0]) != "canonical" && lower(words[0]) != "final"))
-          throw OptionError("Match all cannot be combined with other criteria but canonical or final");
+        // OpenSSH 9.2 refuses anything after "all", and takes what comes before.
+        if (i + 1 < words.size()) throw OptionError("nothing may follow 'all' in a Match line");
         if (result) result = !negated;
         continue;
       }
       if (criterion == "canonical" || criterion == "final") {
         // ssh(1) with CanonicalizeHostname off: only `Match final` asks for a
         // second pass, and both match in that pass alone.
-        if (criterion == "final" && !never_match) want_final_ |= !negated;
+        if (criterion == "final") want_final_ |= !negated;
         if (final_ == negated) result = false;
         continue;
       }
@@ -215,9 +215,9 @@ class ConfigReader {
       } else if (criterion == "localuser") {
         matched = match_pattern_list(LocalFacts::get().user, argument, false) == 1;
       } else if (criterion == "exec") {
-        // As ssh(1): not run once an earlier criterion failed, nor in a
-        // block that can never match.
-        if (!result || never_match) continue;
+        // As ssh(1): not run once an earlier criterion failed (but run in an
+        // Include that an inactive block reads, whose Match never applies).
+        if (!result) continue;
         if (!context_.run_exec) throw OptionError("Match exec is not run here");
         matched = run_match_exec(exec_tokens().expand(argument, "Match exec"), context_.exec_timeout);
       } else {
