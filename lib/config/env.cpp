@@ -55,7 +55,7 @@ template <class Target>
 void set_fields(Target& target, const detail::SshOptions& o, const std::string& keyword) {
   if (o.hostname || o.ciphers || o.macs || o.kex_algorithms || o.host_key_algorithms ||
       o.server_alive_count_max || !o.send_env.empty() || o.set_env) {
-    throw detail::OptionError("has no option field in pssh; set it in an ssh config file (Host block)");
+    throw detail::OptionError("pssh has no option field for it; set it in an ssh config file (a Host block)");
   }
   if (o.user) target.user = *o.user;
   if (o.port) target.port = *o.port;
