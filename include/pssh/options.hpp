@@ -59,7 +59,9 @@ struct ProxyConfig {
 /// built-in default named below. Per host, a set HostConfig field beats
 /// both. Precedence: HostConfig > ClientOptions > ssh config (the user's
 /// file, then the system's; the first value obtained wins, as in
-/// ssh_config(5)) > built-in default.
+/// ssh_config(5)) > built-in default. The last member, `proxy_command`, is
+/// ProxyCommand (%h, %n, %p, %r and %% expanded); it and `proxy` beat the
+/// config's ProxyJump and ProxyCommand.
 struct ClientOptions {
   /// Login name. Unset: the config's User, else the current user.
   std::optional<std::string> user{};

@@ -128,7 +128,7 @@ Tokens path_tokens(const HostSettings& s, const std::string& original) {
   std::string port = std::to_string(s.port);
   return Tokens{{{'C', connection_hash(local.hostname, s.hostname, port, s.user)},
                  {'L', local.short_hostname},
-                 {'d', local.home},
+                 {'d', expand_home("~")},
                  {'h', s.hostname},
                  {'i', local.uid},
                  {'k', s.host_key_alias.value_or(original)},

@@ -236,7 +236,7 @@ class ConfigReader {
     std::string user = remote_user();
     return Tokens{{{'C', connection_hash(local.hostname, host, port, user)},
                    {'L', local.short_hostname},
-                   {'d', local.home},
+                   {'d', expand_home("~")},
                    {'h', host},
                    {'k', options.host_key_alias.value_or(host)},
                    {'l', local.hostname},
@@ -301,7 +301,6 @@ const LocalFacts& LocalFacts::get() {
     LocalFacts f;
     const passwd* pw = ::getpwuid(::geteuid());
     f.user = pw != nullptr ? pw->pw_name : "root";
-    f.home = expand_home("~");
     f.uid = std::to_string(::geteuid());
     std::array<char, 256> name{};
     if (::gethostname(name.data(), name.size() - 1) == 0) f.hostname = name.data();

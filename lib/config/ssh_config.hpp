@@ -110,10 +110,10 @@ struct JumpHop {
 std::vector<JumpHop> parse_proxy_jump(const std::string& value, const std::string& host,
                                       const std::string& origin);
 
-/// The local facts tokens and Match use: user name, home (from $HOME, as
-/// everywhere in pssh), uid and host names.
+/// The local facts tokens and Match use, read once: user name, uid and
+/// host names. (%d is $HOME, read at each use, as "~" everywhere in pssh.)
 struct LocalFacts {
-  std::string user, home, uid, hostname, short_hostname;
+  std::string user, uid, hostname, short_hostname;
   static const LocalFacts& get();
 };
 
