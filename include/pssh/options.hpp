@@ -97,7 +97,8 @@ struct ClientOptions {
   std::optional<duration> keepalive{};
   /// StrictHostKeyChecking; default accept_new.
   std::optional<HostKeyPolicy> host_key_policy{};
-  /// UserKnownHostsFile; default "~/.ssh/known_hosts".
+  /// UserKnownHostsFile, with its tokens (%h, %p, %r, ...) and ${NAME}
+  /// expanded as in an ssh config; default "~/.ssh/known_hosts".
   std::optional<std::string> known_hosts{};
   /// IdentitiesOnly: log in only with pkey and the IdentityFile keys read
   /// from their files; the agent is not asked. Default false.

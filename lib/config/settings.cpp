@@ -199,7 +199,8 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
   Tokens tokens = path_tokens(s, name);
 
   if (config.known_hosts || options.known_hosts) {
-    s.known_hosts_files = {expand_home(config.known_hosts ? *config.known_hosts : *options.known_hosts)};
+    s.known_hosts_files = {expand_path(config.known_hosts ? *config.known_hosts : *options.known_hosts,
+                                       tokens, "UserKnownHostsFile")};
   } else if (file.user_known_hosts_files) {
     for (const auto& f : *file.user_known_hosts_files)
       s.known_hosts_files.push_back(expand_path(f, tokens, "UserKnownHostsFile"));

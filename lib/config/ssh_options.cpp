@@ -56,6 +56,7 @@ struct Apply {
       std::size_t start = i;
       while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
       if (i == start) bad("expected a time such as 30, 30s, 5m or 1h");
+      if (i - start > 9) bad("the time is too long");
       long n = std::stol(v.substr(start, i - start));
       long unit = 1;
       if (i < v.size()) {
