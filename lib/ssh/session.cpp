@@ -259,8 +259,11 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, settings_.known_hosts.c_str());
   ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
   if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
-  if (settings_.gssapi_server_identity)
-    ssh_options_set(s, SSH_OPTIONS_GSSAPI_SERVER_IDENTITY, settings_.gssapi_server_identity->c_str());
+  // GSSAPI's default service name follows SSH_OPTIONS_HOST: the real name
+  // when an alias took its place.
+  if (settings_.gssapi_server_identity || settings_.host_key_alias)
+    ssh_options_set(s, SSH_OPTIONS_GSSAPI_SERVER_IDENTITY,
+                    settings_.gssapi_server_identity.value_or(settings_.hostname).c_str());
   if (settings_.gssapi_client_identity)
     ssh_options_set(s, SSH_OPTIONS_GSSAPI_CLIENT_IDENTITY, settings_.gssapi_client_identity->c_str());
   int delegate = settings_.gssapi_delegate_credentials ? 1 : 0;
