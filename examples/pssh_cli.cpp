@@ -25,6 +25,7 @@ namespace {
 constexpr const char* usage_text = R"(usage: pssh [options] command...
        pssh [options] --copy LOCAL REMOTE
        pssh [options] --slurp REMOTE LOCAL_DIR
+       pssh [options] -G HOST
 
 Hosts (at least one source; ranges like web[01-20] and 10.0.0.[1-5,9] expand):
   -H HOST            [user@]host[:port]; repeatable
@@ -38,7 +39,12 @@ Connection:
   -P N               hosts worked on at once (PSSH_PAR; default 100)
   -t SECONDS         per-host command timeout; 0: none (default)
   -x OPTION          OpenSSH option, e.g. -x StrictHostKeyChecking=no or
-                     -x "IdentityFile=~/.ssh/ops ConnectTimeout=5" (PSSH_OPTIONS)
+                     -x "IdentityFile=~/.ssh/ops ConnectTimeout=5" (PSSH_OPTIONS);
+                     it beats the ssh config, as ssh's -o
+  -F FILE            read this ssh config alone (default: ~/.ssh/config,
+                     then /etc/ssh/ssh_config), as ssh -F
+  -G HOST            print the settings pssh would use for HOST, as ssh -G
+                     does, and exit
 
 Output:
   (default)          lines as they arrive: "host: line"
@@ -80,6 +86,7 @@ struct Arguments {
   bool sudo = false, pty = false, no_stdin = false;
   std::vector<std::string> copy, slurp;
   std::string command;
+  std::optional<std::string> show_config;  ///< -G HOST
 };
 
 /// Everything on our standard input, read once for every host.
@@ -146,6 +153,13 @@ Arguments parse(int argc, char** argv) {
     } else if (arg == "-t") {
       double t = number_of(arg, next_value(i, argc, argv));
       if (t > 0) a.command_timeout = t;
+    } else if (arg == "-F") {
+      std::string file = next_value(i, argc, argv);
+      if (!std::ifstream(file)) throw UsageError("-F " + file + ": cannot read the ssh config file");
+      a.options.ssh_config = file;
+      a.options.system_ssh_config.reset();
+    } else if (arg == "-G") {
+      a.show_config = next_value(i, argc, argv);
     } else if (arg == "-x") {
       apply_options(a.options, next_value(i, argc, argv));
     } else if (arg == "-i") {
@@ -186,12 +200,16 @@ Arguments parse(int argc, char** argv) {
     defaults.pool_size = a.options.pool_size;
     a.options = defaults;
   }
+  if (user) a.options.user = *user;
+  if (port) a.options.port = *port;
+  if (a.show_config) {
+    if (!a.command.empty()) throw UsageError("-G takes no command");
+    return a;
+  }
   if (a.hosts.empty()) a.hosts = env.hosts;
   if (a.hosts.empty()) throw UsageError("no hosts: give -H, -h, --inventory or PSSH_HOSTS");
   int actions = !a.command.empty() + !a.copy.empty() + !a.slurp.empty();
   if (actions != 1) throw UsageError("give exactly one of: a command, --copy, --slurp");
-  if (user) a.options.user = *user;
-  if (port) a.options.port = *port;
   return a;
 }
 
@@ -387,6 +405,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (a.show_config) {
+      for (const auto& [keyword, value] : pssh::effective_ssh_options(*a.show_config, a.options))
+        std::cout << keyword << ' ' << value << '\n';
+      return 0;
+    }
     Console console;
     if (a.mode == Mode::stream && a.copy.empty() && a.slurp.empty()) {
       a.options.on_event = [&console](const pssh::Event& e) {

@@ -235,7 +235,7 @@ TEST_SUITE("auth") {
     rig::run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ca.string()});
     rig::run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key.string()});
     auto options = server().options();
-    REQUIRE(rig::run({"ssh-keygen", "-q", "-s", ca.string(), "-I", "pssh-test", "-n", options.user,
+    REQUIRE(rig::run({"ssh-keygen", "-q", "-s", ca.string(), "-I", "pssh-test", "-n", *options.user,
                       key.string() + ".pub"}) == 0);
     rig::Sshd trusting({.listeners = 1,
                         .extra_config = {"TrustedUserCAKeys " + ca.string() + ".pub"},

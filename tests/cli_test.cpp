@@ -21,9 +21,10 @@ int cli(std::vector<std::string> args, std::string* out = nullptr,
   REQUIRE(binary != nullptr);
   auto options = server().options();
   std::vector<std::string> argv = std::move(wrapper);
-  argv.insert(argv.end(), {binary, "-p", std::to_string(server().port()), "-x",
-                           "IdentityFile=" + options.pkey->path(), "-x",
-                           "UserKnownHostsFile=" + options.known_hosts, "-x",
+  // -F: the rig's empty config alone, never the machine's /etc/ssh/ssh_config.
+  argv.insert(argv.end(), {binary, "-F", *options.ssh_config, "-p", std::to_string(server().port()),
+                           "-x", "IdentityFile=" + options.pkey->path(), "-x",
+                           "UserKnownHostsFile=" + *options.known_hosts, "-x",
                            "ConnectionAttempts=1"});
   argv.insert(argv.end(), args.begin(), args.end());
   std::string ignored;
@@ -94,7 +95,8 @@ TEST_SUITE("cli") {
     auto options = server().options();
     std::string command = std::string(std::getenv("PSSH_CLI")) + " -p " + std::to_string(server().port()) +
                           " -x IdentityFile=" + options.pkey->path() +
-                          " -x UserKnownHostsFile=" + options.known_hosts + " -H 127.0.0.[2-3] 'sleep 0.3'";
+                          " -F " + *options.ssh_config + " -x UserKnownHostsFile=" +
+                          *options.known_hosts + " -H 127.0.0.[2-3] 'sleep 0.3'";
     std::string drawn;
     CHECK(rig::run({"script", "-qec", command, "/dev/null"}, &drawn) == 0);
     CHECK(drawn.find("[0/2 done, 0 failed, 2 running]") != std::string::npos);
@@ -159,5 +161,26 @@ TEST_SUITE("cli") {
     REQUIRE(j.size() == 1);
     CHECK(j[0]["error_type"] == "Timeout");
     CHECK(j[0]["error"].get<std::string>().find("DNS server did not answer") != std::string::npos);
+  }
+
+  TEST_CASE("-G prints what effective_ssh_options() gives; -F reads that file alone") {
+    rig::TempDir dir;
+    rig::write_file(dir.path() / "config", "Host web*\n  HostName %h.example.com\n  User ops\n"
+                                             "  ProxyJump jump1,ops@jump2:2222\n  SendEnv LANG\n");
+    std::string out;
+    REQUIRE(rig::run({std::getenv("PSSH_CLI"), "-F", (dir.path() / "config").string(), "-p", "2200", "-G",
+                      "web1"}, &out) == 0);
+    pssh::ClientOptions options;
+    options.ssh_config = (dir.path() / "config").string();
+    options.system_ssh_config.reset();
+    options.port = 2200;
+    std::string expected;
+    for (const auto& [keyword, value] : pssh::effective_ssh_options("web1", options))
+      expected += keyword + " " + value + "\n";
+    CHECK(out == expected);
+    CHECK(out.find("hostname web1.example.com\n") != std::string::npos);
+    CHECK(out.find("port 2200\n") != std::string::npos);
+    CHECK(out.find("proxyjump jump1,ops@jump2:2222\n") != std::string::npos);
+    CHECK(rig::run({std::getenv("PSSH_CLI"), "-F", (dir.path() / "missing").string(), "-G", "h"}) == 2);
   }
 }

@@ -150,24 +150,18 @@ TEST_SUITE("command") {
     CHECK(lines(shell.stdout_lines()) == std::vector<std::string>{"shell-yes"});
   }
 
-  TEST_CASE_FIXTURE(EnvServer, "a host's SetEnv and SendEnv reach the command; RunOptions::env wins") {
-    pssh::detail::KeyCache keys;
-    auto settings = pssh::detail::resolve_settings("127.0.0.2", 0, sshd.options(), {},
-                                                   pssh::detail::SshConfigFile(), keys);
-    settings.set_env = {{"PSSH_SET", "from-setenv"}, {"PSSH_BOTH", "from-setenv"}};
-    settings.send_env = {"PSSH_SENT_*"};
+  TEST_CASE_FIXTURE(EnvServer, "the ssh config's SetEnv and SendEnv reach the command; RunOptions::env wins") {
+    rig::write_file(sshd.ssh_config(), "Host *\n"
+                                       "  SetEnv PSSH_SET=from-setenv PSSH_BOTH=from-setenv\n"
+                                       "  SendEnv PSSH_SENT_*\n");
     ::setenv("PSSH_SENT_ONE", "from-sendenv", 1);
-    pssh::detail::Watchdog watchdog;
-    pssh::detail::Session session(settings, watchdog);
-    session.open([](pssh::Event::Kind) {});
-    pssh::detail::HostState state(settings, {});
-    pssh::detail::run_on_channel(session, state,
-                                 {.command = "echo $PSSH_SET $PSSH_SENT_ONE $PSSH_BOTH",
-                                  .env = {{"PSSH_BOTH", "from-run"}}});
-    state.finish();
+    pssh::Client client("127.0.0.2", sshd.options());
+    auto output = client.run_command("echo $PSSH_SET $PSSH_SENT_ONE $PSSH_BOTH",
+                                     {.env = {{"PSSH_BOTH", "from-run"}}});
+    client.wait_finished(output, 60s);
     ::unsetenv("PSSH_SENT_ONE");
-    CHECK(state.next_line(pssh::Stream::out) == "from-setenv from-sendenv from-run");
-    CHECK(state.exit_code() == 0);
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"from-setenv from-sendenv from-run"});
+    CHECK(output.exit_code() == 0);
   }
 
   TEST_CASE("SendEnv patterns pick local variables; \"-pattern\" drops patterns; the later source wins") {

@@ -152,7 +152,13 @@ TEST_SUITE("everyday") {
   }
 
   TEST_CASE("keepalive is on by default: 30 s, so a vanished host ends within about 2 minutes") {
-    CHECK(pssh::ClientOptions{}.keepalive == 30s);
+    pssh::ClientOptions options;  // keepalive unset: the config's ServerAliveInterval, else 30 s
+    options.ssh_config.reset();
+    options.system_ssh_config.reset();
+    CHECK_FALSE(options.keepalive.has_value());
+    auto effective = pssh::effective_ssh_options("h", options);
+    CHECK(std::find(effective.begin(), effective.end(),
+                    std::pair<std::string, std::string>("serveraliveinterval", "30")) != effective.end());
   }
 
   TEST_CASE("a timed-out or cancelled command reports its error and no exit code") {

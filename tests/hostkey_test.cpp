@@ -29,7 +29,7 @@ TEST_SUITE("hostkey") {
     rig::TempDir dir;
     auto options = with_known_hosts(dir, pssh::HostKeyPolicy::accept_new);
     run_true(options);
-    std::string recorded = rig::read_file(options.known_hosts);
+    std::string recorded = rig::read_file((*options.known_hosts));
     CHECK(recorded.find("[127.0.0.2]:" + std::to_string(server().port())) != std::string::npos);
     CHECK(recorded.find(public_key_of(server().host_key())) != std::string::npos);
     options.host_key_policy = pssh::HostKeyPolicy::strict;
@@ -40,7 +40,7 @@ TEST_SUITE("hostkey") {
     rig::TempDir dir;
     auto options = with_known_hosts(dir, pssh::HostKeyPolicy::strict);
     CHECK_THROWS_CONTAINING(run_true(options), pssh::HostKeyError,
-                            "is not in " + options.known_hosts + " and host_key_policy is strict");
+                            "is not in " + (*options.known_hosts) + " and host_key_policy is strict");
   }
 
   TEST_CASE("a changed key is refused, naming the file and line; ignore accepts it") {
@@ -50,13 +50,13 @@ TEST_SUITE("hostkey") {
     auto options = with_known_hosts(dir, pssh::HostKeyPolicy::accept_new);
     std::filesystem::create_directories(dir.path() / "sub");
     std::string token = "[127.0.0.2]:" + std::to_string(server().port());
-    rig::write_file(options.known_hosts,
+    rig::write_file((*options.known_hosts),
                     "# comment\n[127.0.0.9]:22 " + public_key_of(other) + "\n" + token + " " +
                         public_key_of(other) + "\n");
     CHECK_THROWS_CONTAINING(run_true(options), pssh::HostKeyError,
-                            options.known_hosts + " line 3 holds another key");
+                            (*options.known_hosts) + " line 3 holds another key");
     CHECK_THROWS_CONTAINING(run_true(options), pssh::HostKeyError,
-                            "ssh-keygen -f '" + options.known_hosts + "' -R '" + token + "'");
+                            "ssh-keygen -f '" + (*options.known_hosts) + "' -R '" + token + "'");
     options.host_key_policy = pssh::HostKeyPolicy::ignore;
     CHECK_NOTHROW(run_true(options));
   }
@@ -68,11 +68,11 @@ TEST_SUITE("hostkey") {
     rig::Sshd impostor;
     options.port = impostor.port();
     // Copy the known entry onto the impostor's port, as if it were the same host.
-    std::string known = rig::read_file(options.known_hosts);
+    std::string known = rig::read_file((*options.known_hosts));
     std::string from = "[127.0.0.2]:" + std::to_string(server().port());
     std::string to = "[127.0.0.2]:" + std::to_string(impostor.port());
     known.replace(known.find(from), from.size(), to);
-    rig::write_file(options.known_hosts, known);
+    rig::write_file((*options.known_hosts), known);
     CHECK_THROWS_CONTAINING(run_true(options), pssh::HostKeyError, "has changed");
   }
 }

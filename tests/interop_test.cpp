@@ -194,12 +194,16 @@ TEST_SUITE("interop") {
     }
   }
 
-  TEST_CASE("ten hosts at once on one server, two rounds on the kept connections") {
+  TEST_CASE("ten hosts on one server, two rounds on the kept connections") {
     INFO(interop_server().name());
     std::vector<std::string> hosts(10, "127.0.0.1");
     std::vector<pssh::HostConfig> configs(10);
     for (std::size_t i = 0; i < configs.size(); ++i) configs[i].alias = "h" + std::to_string(i);
-    pssh::ParallelClient client(hosts, interop_server().options(), configs);
+    auto options = interop_server().options();
+    // Dropbear hangs up on a sixth login at once from one address
+    // (MAX_UNAUTH_PER_IP): the README's server matrix says so.
+    if (interop_server().kind() == rig::InteropServer::Kind::dropbear) options.pool_size = 5;
+    pssh::ParallelClient client(hosts, options, configs);
     for (int round = 0; round < 2; ++round) {
       auto output = client.run_command("echo round " + std::to_string(round));
       client.join(output, {.timeout = 120s});

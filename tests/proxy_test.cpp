@@ -207,18 +207,21 @@ TEST_SUITE("proxy") {
     rig::TempDir dir;
     auto config_path = dir.path() / "config";
     rig::write_file(config_path, "Host web1\n  HostName 10.0.0.1\n");
-    pssh::detail::SshConfigFile config(config_path.string());
+    pssh::detail::SshConfigFile config(config_path.string(), std::nullopt);
     pssh::detail::KeyCache keys;
     pssh::ClientOptions options{.user = "deploy", .port = 2222};
     options.proxy_command = "connect %h:%p as %r for %n at 100%%";
     auto resolved = [&](const pssh::HostConfig& host) {
-      return pssh::detail::resolve_settings("web1", 0, options, host, config, keys);
+      return pssh::detail::resolve_settings("web1", 0, options, host, config, &keys);
     };
     CHECK(resolved({}).proxy_command == "connect 10.0.0.1:2222 as deploy for web1 at 100%");
     CHECK(resolved({.proxy_command = "none"}).proxy_command == std::nullopt);
     CHECK_THROWS_CONTAINING(resolved({.proxy_command = "nc %h %x"}), pssh::HostArgumentError,
-                            "unknown token '%x'");
-    CHECK_THROWS_CONTAINING(resolved({.proxy = pssh::ProxyConfig{.host = "bastion"}}),
+                            "uses %x, which ProxyCommand does not accept");
+    // The host's own route beats the client's; both on one level is an error.
+    CHECK(resolved({.proxy = pssh::ProxyConfig{.host = "bastion"}}).proxy_command == std::nullopt);
+    CHECK_THROWS_CONTAINING(resolved({.proxy = pssh::ProxyConfig{.host = "bastion"},
+                                      .proxy_command = "nc %h %p"}),
                             pssh::HostArgumentError,
                             "both a ProxyCommand and a proxy are set for web1");
     pssh::ClientOptions from_cli;  // pssh -x 'ProxyCommand=ssh -W %h:%p bastion'

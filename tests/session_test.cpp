@@ -94,7 +94,7 @@ TEST_SUITE("session") {
     options.port = rig::refused_port();
     pssh::Client client("127.0.0.2", options);
     CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::ConnectionError,
-                            "cannot connect to 127.0.0.2 port " + std::to_string(options.port));
+                            "cannot connect to 127.0.0.2 port " + std::to_string(*options.port));
   }
 
   TEST_CASE("num_retries retries a refused connection after retry_delay") {
@@ -164,7 +164,7 @@ TEST_SUITE("session") {
       options.port = peer.port();
       pssh::Client client("127.0.0.1", options);
       CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::ConnectionError,
-                              "SSH handshake with " + options.user + "@127.0.0.1:" +
+                              "SSH handshake with " + options.user.value_or("") + "@127.0.0.1:" +
                                   std::to_string(peer.port()) + " failed: " + said);
     }
   }

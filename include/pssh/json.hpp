@@ -41,6 +41,9 @@ struct Inventory {
 // Durations are seconds (numbers); keys are the C++ field names; a private
 // key is a path, {"file": path, "passphrase": ...} or {"pem": ...}. Keys
 // held only in memory are never written out. on_event is not serialisable.
+// "ssh_options": ["StrictHostKeyChecking=no", ...] (options and each host)
+// is read after the other keys, each through apply_ssh_option(); it is
+// never written (to_json writes the fields it set).
 PSSH_API nlohmann::json to_json(const ClientOptions& options);
 PSSH_API ClientOptions client_options_from_json(const nlohmann::json& json);
 PSSH_API nlohmann::json to_json(const HostConfig& config);

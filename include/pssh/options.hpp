@@ -52,39 +52,69 @@ struct ProxyConfig {
 };
 
 /// Defaults for every host of a client.
+///
+/// Fields an OpenSSH config can also set are optional: a field that is set
+/// beats the ssh config, whatever its value (`options.port = 22` beats the
+/// config's `Port 2222`); one left unset takes the config's value, else the
+/// built-in default named below. Per host, a set HostConfig field beats
+/// both. Precedence: HostConfig > ClientOptions > ssh config (the user's
+/// file, then the system's; the first value obtained wins, as in
+/// ssh_config(5)) > built-in default. The last member, `proxy_command`, is
+/// ProxyCommand (%h, %n, %p, %r and %% expanded); it and `proxy` beat the
+/// config's ProxyJump and ProxyCommand.
 struct ClientOptions {
-  /// Login name. Empty: ~/.ssh/config's User for the host, else the current user.
-  std::string user{};
+  /// Login name. Unset: the config's User, else the current user.
+  std::optional<std::string> user{};
   std::optional<std::string> password{};
-  int port = 22;
+  std::optional<int> port{};  ///< unset: the config's Port, else 22
+  /// Unset: the config's IdentityFile keys are tried (when identity_auth).
   std::optional<PrivateKey> pkey{};
   std::optional<std::string> cert_file{};  ///< OpenSSH certificate for pkey
   bool allow_agent = true;
   bool identity_auth = true;  ///< try ~/.ssh/id_* or the config's IdentityFile
-  bool forward_agent = false;
-  bool gssapi_auth = false;
+  std::optional<bool> forward_agent{};  ///< ForwardAgent; default false
+  std::optional<bool> gssapi_auth{};    ///< GSSAPIAuthentication; default false
   std::optional<std::string> gssapi_server_identity{};  ///< default: the host name
   std::optional<std::string> gssapi_client_identity{};  ///< default: the cached principal
   bool gssapi_delegate_credentials = false;
-  int num_retries = 3;  ///< extra connection attempts after a failed one
+  /// Extra connection attempts after a failed one (ConnectionAttempts - 1); default 3.
+  std::optional<int> num_retries{};
   duration retry_delay = std::chrono::seconds(5);
   duration timeout = std::chrono::seconds(60);  ///< each blocking session step
+  /// Limit for the TCP connect and the SSH handshake (ConnectTimeout);
+  /// unset: `timeout`.
+  std::optional<duration> connect_timeout{};
   std::size_t pool_size = 100;                  ///< hosts worked on at once
+  /// A bastion for every host; beats the config's ProxyJump and ProxyCommand.
   std::optional<ProxyConfig> proxy{};
-  bool ipv6_only = false;
-  bool compress = false;
-  /// Liveness of idle connections: a keepalive request after this long
-  /// without traffic, and the host is lost (Timeout) when 3 in a row go
-  /// unanswered; TCP keepalive and TCP_USER_TIMEOUT (4 intervals) on every
-  /// socket. A vanished host thus ends within about 4 intervals (2 minutes
-  /// by default). 0: off.
-  duration keepalive = std::chrono::seconds(30);
-  HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;
-  std::string known_hosts = "~/.ssh/known_hosts";
-  /// OpenSSH client config honoured for HostName, User, Port, IdentityFile,
-  /// ProxyJump, ForwardAgent, Compression and ServerAliveInterval (explicit
-  /// options win); nullopt: read none.
+  std::optional<bool> ipv6_only{};  ///< AddressFamily inet6; default false
+  std::optional<bool> compress{};   ///< Compression; default false
+  /// Liveness of idle connections (ServerAliveInterval): a keepalive request
+  /// after this long without traffic, and the host is lost (Timeout) when 3
+  /// (ServerAliveCountMax) in a row go unanswered; TCP keepalive and
+  /// TCP_USER_TIMEOUT (4 intervals) on every socket. A vanished host thus
+  /// ends within about 4 intervals. 0: off. Default 30 s (2 minutes).
+  std::optional<duration> keepalive{};
+  /// StrictHostKeyChecking; default accept_new.
+  std::optional<HostKeyPolicy> host_key_policy{};
+  /// UserKnownHostsFile, with its tokens (%h, %p, %r, ...) and ${NAME}
+  /// expanded as in an ssh config; default "~/.ssh/known_hosts".
+  std::optional<std::string> known_hosts{};
+  /// IdentitiesOnly: log in only with pkey and the IdentityFile keys read
+  /// from their files; the agent is not asked. Default false.
+  std::optional<bool> identities_only{};
+  /// IdentityAgent: the agent's socket path; "none" for no agent,
+  /// "SSH_AUTH_SOCK" or "$NAME" for an environment variable's value.
+  /// Unset: $SSH_AUTH_SOCK.
+  std::optional<std::string> identity_agent{};
+  /// HostKeyAlias: the name looked up and recorded in known_hosts instead
+  /// of the host name (without a port).
+  std::optional<std::string> host_key_alias{};
+  /// The user's OpenSSH client config; nullopt: read none. Read first.
   std::optional<std::string> ssh_config = "~/.ssh/config";
+  /// The system's OpenSSH client config, read after the user's, as ssh(1)
+  /// does (its relative Includes are taken from /etc/ssh); nullopt: none.
+  std::optional<std::string> system_ssh_config = "/etc/ssh/ssh_config";
   /// Bytes of unread output kept per host and stream before the host's reader
   /// stops reading from the server (back-pressure). 0: unlimited.
   std::size_t max_buffered_output = 0;
@@ -120,12 +150,14 @@ struct HostConfig {
   std::optional<std::string> cert_file{};
   std::optional<bool> allow_agent{}, identity_auth{}, forward_agent{}, gssapi_auth{};
   std::optional<int> num_retries{};
-  std::optional<duration> retry_delay{}, timeout{};
+  std::optional<duration> retry_delay{}, timeout{}, connect_timeout{};
   std::optional<ProxyConfig> proxy{};
   std::optional<bool> ipv6_only{}, compress{};
   std::optional<duration> keepalive{};
   std::optional<HostKeyPolicy> host_key_policy{};
   std::optional<std::string> known_hosts{};
+  std::optional<bool> identities_only{};
+  std::optional<std::string> identity_agent{}, host_key_alias{};
   std::optional<std::string> proxy_command{};  ///< see ClientOptions::proxy_command
   bool operator==(const HostConfig&) const = default;
 };

@@ -1,5 +1,9 @@
 // PSSH_* variables and OpenSSH-style options.
+#include "config/ssh_config.hpp"
+#include "config/ssh_options.hpp"
 #include "text/text.hpp"
+
+#include <pssh/errors.hpp>
 
 #include <pssh/env.hpp>
 #include <pssh/options.hpp>
@@ -43,70 +47,74 @@ std::optional<std::string> variable(const char* name) {
 
 }  // namespace
 
-void apply_ssh_option(ClientOptions& options, std::string_view option) {
-  auto split = option.find_first_of("= ");
-  if (split == std::string_view::npos) bad("ssh option", option, "Key=Value");
-  std::string key = lower(option.substr(0, split));
-  std::string value(option.substr(option.find_first_not_of("= ", split) == std::string_view::npos
-                                      ? option.size()
-                                      : option.find_first_not_of("= ", split)));
-  std::string what = "ssh option " + std::string(option.substr(0, split));
-  auto positive = [&](double low) {
-    auto n = number(value);
-    if (!n || *n < low) bad(what, value, "a number of at least " + std::to_string(static_cast<int>(low)));
-    return *n;
-  };
-  auto flag = [&] {
-    auto b = yes_no(value);
-    if (!b) bad(what, value, "yes or no");
-    return *b;
-  };
-  if (key == "port") {
-    double port = positive(1);
-    if (port > 65535) bad(what, value, "a port (1-65535)");
-    options.port = static_cast<int>(port);
-  } else if (key == "user") {
-    options.user = value;
-  } else if (key == "identityfile") {
-    options.pkey = PrivateKey::file(value);
-  } else if (key == "stricthostkeychecking") {
-    std::string v = lower(value);
-    if (v == "yes") options.host_key_policy = HostKeyPolicy::strict;
-    else if (v == "accept-new") options.host_key_policy = HostKeyPolicy::accept_new;
-    else if (v == "no" || v == "off") options.host_key_policy = HostKeyPolicy::ignore;
-    else bad(what, value, "yes, accept-new or no");
-  } else if (key == "userknownhostsfile") {
-    options.known_hosts = value;
-  } else if (key == "connecttimeout") {
-    options.timeout = seconds(positive(1));
-  } else if (key == "connectionattempts") {
-    options.num_retries = static_cast<int>(positive(1)) - 1;
-  } else if (key == "serveraliveinterval") {
-    options.keepalive = seconds(positive(0));
-  } else if (key == "compression") {
-    options.compress = flag();
-  } else if (key == "forwardagent") {
-    options.forward_agent = flag();
-  } else if (key == "gssapiauthentication") {
-    options.gssapi_auth = flag();
-  } else if (key == "proxyjump") {
-    auto hops = parse_host_entry(value);
-    if (hops.size() != 1) bad(what, value, "one [user@]host[:port]");
-    options.proxy = ProxyConfig{.host = hops[0].host,
-                                .port = hops[0].config.port.value_or(22),
-                                .user = hops[0].config.user,
-                                .password = std::nullopt,
-                                .pkey = std::nullopt};
-  } else if (key == "proxycommand") {
-    options.proxy_command = value;  // tokens are expanded per host
-  } else {
-    throw std::invalid_argument(what + " is not supported; pssh understands Port, User, "
-                                "IdentityFile, StrictHostKeyChecking, UserKnownHostsFile, "
-                                "ConnectTimeout, ConnectionAttempts, ServerAliveInterval, "
-                                "Compression, ForwardAgent, ProxyJump, ProxyCommand, "
-                                "GSSAPIAuthentication");
+namespace {
+
+/// The fields of `target` (ClientOptions or HostConfig) that `option` set:
+/// the one place where a keyword becomes an option field.
+template <class Target>
+void set_fields(Target& target, const detail::SshOptions& o, const std::string& keyword) {
+  if (o.hostname || o.ciphers || o.macs || o.kex_algorithms || o.host_key_algorithms ||
+      o.server_alive_count_max || !o.send_env.empty() || o.set_env) {
+    throw detail::OptionError("pssh has no option field for it; set it in an ssh config file (a Host block)");
+  }
+  if (o.user) target.user = *o.user;
+  if (o.port) target.port = *o.port;
+  if (!o.identity_files.empty()) target.pkey = PrivateKey::file(o.identity_files.front());
+  if (!o.certificate_files.empty()) target.cert_file = o.certificate_files.front();
+  if (o.identities_only) target.identities_only = *o.identities_only;
+  if (o.identity_agent) target.identity_agent = *o.identity_agent;
+  if (o.host_key_alias) target.host_key_alias = *o.host_key_alias;
+  if (o.forward_agent) target.forward_agent = *o.forward_agent;
+  if (o.compression) target.compress = *o.compression;
+  if (o.gssapi_authentication) target.gssapi_auth = *o.gssapi_authentication;
+  if (o.server_alive_interval) target.keepalive = std::chrono::seconds(*o.server_alive_interval);
+  if (o.connection_attempts) target.num_retries = *o.connection_attempts - 1;
+  if (o.connect_timeout) {
+    if (*o.connect_timeout > 0) target.connect_timeout = std::chrono::seconds(*o.connect_timeout);
+    else target.connect_timeout.reset();
+  }
+  if (o.strict_host_key_checking) target.host_key_policy = *o.strict_host_key_checking;
+  if (o.user_known_hosts_files) target.known_hosts = o.user_known_hosts_files->front();
+  if (o.address_family) target.ipv6_only = *o.address_family == "inet6";
+  if (o.proxy_command) {
+    if (lower(*o.proxy_command) == "none") target.proxy_command.reset();
+    else target.proxy_command = *o.proxy_command;
+    target.proxy.reset();
+  }
+  if (o.proxy_jump) {
+    target.proxy.reset();
+    target.proxy_command.reset();
+    if (lower(*o.proxy_jump) == "none") return;
+    auto hops = detail::parse_proxy_jump(*o.proxy_jump, "", keyword);
+    if (hops.size() != 1) throw detail::OptionError("takes one [user@]host[:port] here; chain hops in an ssh config");
+    target.proxy = ProxyConfig{.host = hops[0].host, .port = hops[0].port.value_or(22), .user = hops[0].user,
+                               .password = std::nullopt, .pkey = std::nullopt};
   }
 }
+
+template <class Target>
+void apply_option_to(Target& target, std::string_view option) {
+  std::string what = "ssh option '" + std::string(option) + "'";
+  try {
+    auto line = detail::split_option_line(option);
+    if (!line) bad("ssh option", option, "Key=Value");
+    if (line->keyword == "host" || line->keyword == "match" || line->keyword == "include")
+      throw detail::OptionError("belongs in an ssh config file, not in an option");
+    detail::SshOptions parsed;
+    detail::apply_option(parsed, *line, true);
+    set_fields(target, parsed, line->keyword);
+  } catch (const detail::OptionError& e) {
+    throw std::invalid_argument(what + ": " + e.what());
+  } catch (const Error& e) {
+    throw std::invalid_argument(what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+void apply_ssh_option(ClientOptions& options, std::string_view option) { apply_option_to(options, option); }
+
+void apply_ssh_option(HostConfig& config, std::string_view option) { apply_option_to(config, option); }
 
 namespace {
 

@@ -1,5 +1,6 @@
 // JSON mapping: one field list per struct, walked by a reader (with key
 // paths in errors and unknown keys refused) and by a writer.
+#include <pssh/env.hpp>
 #include <pssh/hosts.hpp>
 #include <pssh/json.hpp>
 
@@ -161,13 +162,17 @@ void shared_fields(Visit& v, Settings& s) {
   v("num_retries", s.num_retries);
   v("retry_delay", s.retry_delay);
   v("timeout", s.timeout);
+  v("connect_timeout", s.connect_timeout);
   v("proxy", s.proxy);
+  v("proxy_command", s.proxy_command);
   v("ipv6_only", s.ipv6_only);
   v("compress", s.compress);
   v("keepalive", s.keepalive);
   v("host_key_policy", s.host_key_policy);
   v("known_hosts", s.known_hosts);
-  v("proxy_command", s.proxy_command);
+  v("identities_only", s.identities_only);
+  v("identity_agent", s.identity_agent);
+  v("host_key_alias", s.host_key_alias);
 }
 
 template <class Visit, class Options>
@@ -178,6 +183,7 @@ void client_fields(Visit& v, Options& o) {
   v("gssapi_delegate_credentials", o.gssapi_delegate_credentials);
   v("pool_size", o.pool_size);
   v("ssh_config", o.ssh_config);
+  v("system_ssh_config", o.system_ssh_config);
   v("max_buffered_output", o.max_buffered_output);
 }
 
@@ -215,13 +221,47 @@ json write_value(const ProxyConfig& proxy) {
   return w.j;
 }
 
-HostConfig host_config_at(const json& j, const std::string& path, bool with_host_key) {
-  HostConfig config;
+/// "ssh_options": ["Key=Value", ...], applied after the other keys through
+/// the one keyword table (apply_ssh_option), so a keyword means what it
+/// means in an ssh config.
+template <class Settings>
+void read_ssh_options(const json& j, const std::string& path, Settings& settings) {
+  auto found = j.find("ssh_options");
+  if (found == j.end()) return;
+  std::string where = path + (path.empty() ? "" : ".") + "ssh_options";
+  if (!found->is_array()) fail(where, "expected a list of \"Key=Value\" strings");
+  for (std::size_t i = 0; i < found->size(); ++i) {
+    std::string at = where + "[" + std::to_string(i) + "]";
+    std::string option;
+    read_value((*found)[i], at, option);
+    try {
+      apply_ssh_option(settings, option);
+    } catch (const std::invalid_argument& e) {
+      fail(at, e.what());
+    }
+  }
+}
+
+template <class Settings, class Fields>
+Settings settings_at(const json& j, const std::string& path, Fields fields, const char* extra_key) {
+  Settings settings;
   Reader r(j, path);
-  if (with_host_key) r.skip("host");
-  host_fields(r, config);
+  if (extra_key != nullptr) r.skip(extra_key);
+  r.skip("ssh_options");
+  fields(r, settings);
   r.done();
-  return config;
+  read_ssh_options(j, path, settings);
+  return settings;
+}
+
+HostConfig host_config_at(const json& j, const std::string& path, bool with_host_key) {
+  return settings_at<HostConfig>(j, path, [](Reader& r, HostConfig& c) { host_fields(r, c); },
+                                 with_host_key ? "host" : nullptr);
+}
+
+ClientOptions client_options_at(const json& j, const std::string& path) {
+  return settings_at<ClientOptions>(j, path, [](Reader& r, ClientOptions& o) { client_fields(r, o); },
+                                    nullptr);
 }
 
 // --- output -------------------------------------------------------------------
@@ -258,16 +298,11 @@ json to_json(const ClientOptions& options) {
   Writer w;
   client_fields(w, options);
   if (!options.ssh_config) w.j["ssh_config"] = nullptr;
+  if (!options.system_ssh_config) w.j["system_ssh_config"] = nullptr;
   return w.j;
 }
 
-ClientOptions client_options_from_json(const json& j) {
-  ClientOptions options;
-  Reader r(j, "");
-  client_fields(r, options);
-  r.done();
-  return options;
-}
+ClientOptions client_options_from_json(const json& j) { return client_options_at(j, ""); }
 
 json to_json(const HostConfig& config) {
   Writer w;
@@ -293,11 +328,8 @@ Inventory inventory_from_json(const json& j) {
   top.skip("defaults");
   top.skip("hosts");
   top.done();
-  if (auto defaults = j.find("defaults"); defaults != j.end()) {
-    Reader r(*defaults, "defaults");
-    client_fields(r, inventory.defaults);
-    r.done();
-  }
+  if (auto defaults = j.find("defaults"); defaults != j.end())
+    inventory.defaults = client_options_at(*defaults, "defaults");
   auto hosts = j.find("hosts");
   if (hosts == j.end()) fail("hosts", "missing; give a list of hosts");
   if (!hosts->is_array()) fail("hosts", "expected a list");

@@ -2,7 +2,9 @@
 #include "config/settings.hpp"
 
 #include "config/ssh_config.hpp"
+#include "text/text.hpp"
 
+#include <pssh/env.hpp>
 #include <pssh/errors.hpp>
 
 #include <pwd.h>
@@ -39,66 +41,11 @@ std::string home_directory() {
   return "/";
 }
 
-std::string current_user() {
-  if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr) return pw->pw_name;
-  if (const char* user = std::getenv("USER"); user != nullptr) return user;
-  return "root";
-}
-
 /// "[::1]" -> "::1": IPv6 literals may be bracketed in host lists.
 std::string strip_brackets(const std::string& host) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     return host.substr(1, host.size() - 2);
   return host;
-}
-
-/// %h, %u, %d and %% in IdentityFile, as ssh(1) expands them.
-std::string expand_tokens(const std::string& text, const std::string& host,
-                          const std::string& user) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%' || i + 1 == text.size()) {
-      out += text[i];
-      continue;
-    }
-    switch (text[++i]) {
-      case 'h': out += host; break;
-      case 'u': out += user; break;
-      case 'd': out += home_directory(); break;
-      case '%': out += '%'; break;
-      default: out += '%'; out += text[i];
-    }
-  }
-  return out;
-}
-
-/// ProxyCommand's tokens, as ssh(1) expands them: %h the HostName, %p the
-/// port, %r the remote user, %n the host as given, %%. Any other token is
-/// refused, as ssh(1) refuses it, rather than run a command that was
-/// probably meant otherwise.
-std::string expand_proxy_command(const std::string& command, const std::string& name,
-                                 const HostSettings& s) {
-  std::string out;
-  for (std::size_t i = 0; i < command.size(); ++i) {
-    if (command[i] != '%') {
-      out += command[i];
-      continue;
-    }
-    char token = i + 1 < command.size() ? command[++i] : '\0';
-    switch (token) {
-      case 'h': out += s.hostname; break;
-      case 'p': out += std::to_string(s.port); break;
-      case 'r': out += s.user; break;
-      case 'n': out += name; break;
-      case '%': out += '%'; break;
-      default:
-        throw HostArgumentError(s.host, "ProxyCommand '" + command + "' for " + s.host +
-                                            " has an unknown token '%" +
-                                            std::string(token ? 1 : 0, token) +
-                                            "'; use %h, %p, %r, %n, or %% for a percent sign");
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -156,91 +103,245 @@ SharedKey KeyCache::load(const PrivateKey& key, const std::optional<std::string>
   return shared;
 }
 
-HostSettings resolve_settings(const std::string& host, std::size_t index,
-                              const ClientOptions& options, const HostConfig& config,
-                              const SshConfigFile& ssh_config, KeyCache& keys) {
-  HostSettings s;
-  s.host = host;
-  s.index = index;
-  s.alias = config.alias.value_or(host);
-  std::string name = strip_brackets(host);
-  SshConfigEntry file = ssh_config.lookup(name);
+namespace {
 
-  s.hostname = file.hostname ? expand_tokens(*file.hostname, name, "") : name;
-  // Explicit settings beat the ssh config; ClientOptions' defaults do not.
-  if (config.user) s.user = *config.user;
-  else if (!options.user.empty()) s.user = options.user;
-  else s.user = file.user.value_or(current_user());
-  if (config.port) s.port = *config.port;
-  else if (options.port != 22) s.port = options.port;
-  else s.port = file.port.value_or(22);
+/// The host's value if set, else the client's, else the config's.
+template <class T>
+std::optional<T> first_set(const std::optional<T>& host, const std::optional<T>& client,
+                           const std::optional<T>& file) {
+  return host ? host : client ? client : file;
+}
+
+/// first_set(), else the built-in default.
+template <class T>
+T layered(const std::optional<T>& host, const std::optional<T>& client, const std::optional<T>& file,
+          T fallback) {
+  return first_set(host, client, file).value_or(std::move(fallback));
+}
+
+std::string yes_no(bool value) { return value ? "yes" : "no"; }
+
+/// The tokens of CertificateFile, IdentityAgent, IdentityFile and
+/// UserKnownHostsFile (ssh_config(5) TOKENS), with the host's final values.
+Tokens path_tokens(const HostSettings& s, const std::string& original) {
+  const LocalFacts& local = LocalFacts::get();
+  std::string port = std::to_string(s.port);
+  return Tokens{{{'C', connection_hash(local.hostname, s.hostname, port, s.user)},
+                 {'L', local.short_hostname},
+                 {'d', expand_home("~")},
+                 {'h', s.hostname},
+                 {'i', local.uid},
+                 {'k', s.host_key_alias.value_or(original)},
+                 {'l', local.hostname},
+                 {'n', original},
+                 {'p', port},
+                 {'r', s.user},
+                 {'u', local.user}}};
+}
+
+/// "~", ${VAR} and %-tokens in a path, as ssh(1) expands them.
+std::string expand_path(const std::string& path, const Tokens& tokens, const std::string& keyword) {
+  return tokens.expand(expand_environment(expand_home(path), keyword), keyword);
+}
+
+void resolve(HostSettings& s, const std::string& name, const ClientOptions& options,
+             const HostConfig& config, const SshConfigFile& ssh_config, KeyCache* keys) {
+  LookupContext context;
+  context.user = config.user ? config.user : options.user;
+  context.port = config.port ? config.port : options.port;
+  context.exec_timeout = config.timeout.value_or(options.timeout);
+  SshConfigEntry entry = ssh_config.lookup(name, s.host, context);
+  const SshOptions& file = entry.options;
+
+  s.hostname = entry.hostname;
+  s.user = layered(config.user, options.user, file.user, LocalFacts::get().user);
+  s.port = layered(config.port, options.port, file.port, 22);
   if (s.port < 1 || s.port > 65535) {
-    throw HostArgumentError(host, "port " + std::to_string(s.port) + " for " + host +
-                                      " is not a port number (1-65535)");
+    throw HostArgumentError(s.host, "port " + std::to_string(s.port) + " for " + s.host +
+                                        " is not a port number (1-65535)");
   }
-
   s.password = config.password ? config.password : options.password;
   const auto& pkey = config.pkey ? config.pkey : options.pkey;
   const auto& cert = config.cert_file ? config.cert_file : options.cert_file;
   if (pkey) {
-    s.pkey = keys.load(*pkey, cert, host);
+    if (keys != nullptr) s.pkey = keys->load(*pkey, cert, s.host);
     s.pkey_description = pkey->path();
   }
   s.allow_agent = config.allow_agent.value_or(options.allow_agent);
   s.identity_auth = config.identity_auth.value_or(options.identity_auth);
-  // Flags: a host's setting, else the client's if turned on, else the ssh config's.
-  s.forward_agent = config.forward_agent.value_or(options.forward_agent ||
-                                                  file.forward_agent.value_or(false));
-  s.gssapi_auth = config.gssapi_auth.value_or(options.gssapi_auth);
+  s.forward_agent = layered(config.forward_agent, options.forward_agent, file.forward_agent, false);
+  s.gssapi_auth = layered(config.gssapi_auth, options.gssapi_auth, file.gssapi_authentication, false);
   s.gssapi_server_identity = options.gssapi_server_identity;
   s.gssapi_client_identity = options.gssapi_client_identity;
   s.gssapi_delegate_credentials = options.gssapi_delegate_credentials;
-  static const ClientOptions defaults;
-  s.num_retries = config.num_retries.value_or(
-      options.num_retries == defaults.num_retries && file.connection_attempts
-          ? *file.connection_attempts - 1
-          : options.num_retries);
+  std::optional<int> file_retries;
+  if (file.connection_attempts) file_retries = *file.connection_attempts - 1;
+  s.num_retries = layered(config.num_retries, options.num_retries, file_retries, 3);
   s.retry_delay = config.retry_delay.value_or(options.retry_delay);
   s.timeout = config.timeout.value_or(options.timeout);
-  s.proxy = config.proxy ? config.proxy : options.proxy;
-  if (!s.proxy) s.proxy_jump = file.proxy_jump;
-  const auto& proxy_command = config.proxy_command ? config.proxy_command : options.proxy_command;
-  if (proxy_command && *proxy_command != "none") {
-    if (s.proxy) {
-      throw HostArgumentError(host, "both a ProxyCommand and a proxy are set for " + host +
-                                        "; give one of them");
-    }
-    s.proxy_command = expand_proxy_command(*proxy_command, name, s);
-    s.proxy_jump.reset();  // an explicit ProxyCommand beats the ssh config's ProxyJump
+  std::optional<duration> file_connect_timeout;
+  if (file.connect_timeout.value_or(0) > 0) file_connect_timeout = std::chrono::seconds(*file.connect_timeout);
+  s.connect_timeout = layered(config.connect_timeout, options.connect_timeout, file_connect_timeout, s.timeout);
+  std::optional<bool> file_ipv6;
+  if (file.address_family) file_ipv6 = *file.address_family == "inet6";
+  s.ipv6_only = layered(config.ipv6_only, options.ipv6_only, file_ipv6, false);
+  s.compress = layered(config.compress, options.compress, file.compression, false);
+  std::optional<duration> file_keepalive;
+  if (file.server_alive_interval) file_keepalive = std::chrono::seconds(*file.server_alive_interval);
+  s.keepalive = layered(config.keepalive, options.keepalive, file_keepalive,
+                        duration(std::chrono::seconds(30)));
+  s.keepalive_count_max = file.server_alive_count_max.value_or(3);
+  s.host_key_policy = layered(config.host_key_policy, options.host_key_policy,
+                              file.strict_host_key_checking, HostKeyPolicy::accept_new);
+  s.identities_only = layered(config.identities_only, options.identities_only, file.identities_only, false);
+  auto alias = first_set(config.host_key_alias, options.host_key_alias, file.host_key_alias);
+  if (alias) s.host_key_alias = lower(*alias);
+  Tokens tokens = path_tokens(s, name);
+
+  if (config.known_hosts || options.known_hosts) {
+    s.known_hosts_files = {expand_path(config.known_hosts ? *config.known_hosts : *options.known_hosts,
+                                       tokens, "UserKnownHostsFile")};
+  } else if (file.user_known_hosts_files) {
+    for (const auto& f : *file.user_known_hosts_files)
+      s.known_hosts_files.push_back(expand_path(f, tokens, "UserKnownHostsFile"));
+  } else {
+    s.known_hosts_files = {expand_home("~/.ssh/known_hosts")};
   }
-  s.ipv6_only = config.ipv6_only.value_or(options.ipv6_only);
-  s.compress = config.compress.value_or(options.compress || file.compression.value_or(false));
-  s.keepalive = config.keepalive.value_or(
-      options.keepalive == defaults.keepalive && file.server_alive_interval
-          ? std::chrono::seconds(*file.server_alive_interval)
-          : options.keepalive);
-  s.host_key_policy = config.host_key_policy.value_or(
-      options.host_key_policy == defaults.host_key_policy
-          ? file.strict_host_key_checking.value_or(options.host_key_policy)
-          : options.host_key_policy);
-  s.known_hosts = expand_home(config.known_hosts.value_or(
-      options.known_hosts == defaults.known_hosts && file.user_known_hosts_file
-          ? expand_tokens(*file.user_known_hosts_file, name, s.user)
-          : options.known_hosts));
+  // libssh checks and writes one file: the first, as ssh(1) writes there.
+  s.known_hosts = s.known_hosts_files.front() == "none" ? "/dev/null" : s.known_hosts_files.front();
+
+  auto agent = first_set(config.identity_agent, options.identity_agent, file.identity_agent);
+  if (agent) s.identity_agent = expand_path(*agent, tokens, "IdentityAgent");
   s.ciphers = file.ciphers;
   s.macs = file.macs;
   s.kex_algorithms = file.kex_algorithms;
   s.host_key_algorithms = file.host_key_algorithms;
 
+  s.written.identity_files = file.identity_files;
   if (file.identity_files.empty()) {
-    for (const char* name_of_key : {"id_ed25519", "id_ecdsa", "id_rsa"})
-      s.identity_files.push_back(home_directory() + "/.ssh/" + name_of_key);
-  } else {
-    for (const auto& f : file.identity_files)
-      s.identity_files.push_back(expand_home(expand_tokens(f, name, s.user)));
+    for (const char* key : {"id_ed25519", "id_ecdsa", "id_rsa"})
+      s.written.identity_files.push_back(std::string("~/.ssh/") + key);
+  }
+  for (const auto& f : s.written.identity_files)
+    s.identity_files.push_back(expand_path(f, tokens, "IdentityFile"));
+  s.written.certificate_files = file.certificate_files;
+  for (const auto& f : file.certificate_files)
+    s.certificate_files.push_back(expand_path(f, tokens, "CertificateFile"));
+
+  // The route: the first level that names one wins; in the config, the
+  // first of ProxyJump and ProxyCommand obtained (the other was not kept).
+  Tokens proxy_tokens{{{'h', s.hostname}, {'n', name}, {'p', std::to_string(s.port)}, {'r', s.user}}};
+  bool routed = false;
+  for (auto [proxy, command] : {std::pair{&config.proxy, &config.proxy_command},
+                                std::pair{&options.proxy, &options.proxy_command}}) {
+    if (routed) break;
+    bool runs_command = *command && lower(**command) != "none";
+    if (*proxy && runs_command) {
+      throw HostArgumentError(s.host, "both a ProxyCommand and a proxy are set for " + s.host +
+                                          "; give one of them");
+    }
+    if (*proxy) s.proxy = **proxy;
+    else if (runs_command) s.written.proxy_command = **command;
+    routed = *proxy || *command;  // "none" too: it routes directly
+  }
+  if (!routed) {
+    if (file.proxy_jump && lower(*file.proxy_jump) != "none") s.proxy_jump = file.proxy_jump;
+    if (file.proxy_command && lower(*file.proxy_command) != "none") s.written.proxy_command = file.proxy_command;
+  }
+  if (s.written.proxy_command) s.proxy_command = proxy_tokens.expand(*s.written.proxy_command, "ProxyCommand");
+  s.send_env = file.send_env;
+  s.set_env = file.set_env.value_or(std::vector<std::pair<std::string, std::string>>{});
+}
+
+}  // namespace
+
+HostSettings resolve_settings(const std::string& host, std::size_t index,
+                              const ClientOptions& options, const HostConfig& config,
+                              const SshConfigFile& ssh_config, KeyCache* keys) {
+  HostSettings s;
+  s.host = host;
+  s.index = index;
+  s.alias = config.alias.value_or(host);
+  std::string name = strip_brackets(host);
+  try {
+    resolve(s, name, options, config, ssh_config, keys);
+  } catch (const OptionError& e) {
+    throw HostArgumentError(host, "ssh config for " + host + ": " + e.what());
   }
   return s;
 }
 
+std::vector<std::pair<std::string, std::string>> ssh_g_lines(const HostSettings& s) {
+  std::vector<std::pair<std::string, std::string>> lines;
+  auto add = [&](const char* key, std::string value) { lines.emplace_back(key, std::move(value)); };
+  auto seconds = [](duration d) { return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()); };
+  add("host", strip_brackets(s.host));
+  add("user", s.user);
+  add("hostname", s.hostname);
+  add("port", std::to_string(s.port));
+  add("addressfamily", s.ipv6_only ? "inet6" : "any");
+  add("compression", yes_no(s.compress));
+  add("forwardagent", yes_no(s.forward_agent));
+  add("gssapiauthentication", yes_no(s.gssapi_auth));
+  add("identitiesonly", yes_no(s.identities_only));
+  const char* strictness = s.host_key_policy == HostKeyPolicy::strict   ? "true"
+                           : s.host_key_policy == HostKeyPolicy::ignore ? "false"
+                                                                        : "accept-new";
+  add("stricthostkeychecking", strictness);
+  add("connectionattempts", std::to_string(s.num_retries + 1));
+  add("connecttimeout", seconds(s.connect_timeout));
+  add("serveralivecountmax", std::to_string(s.keepalive_count_max));
+  add("serveraliveinterval", seconds(s.keepalive));
+  if (s.host_key_alias) add("hostkeyalias", *s.host_key_alias);
+  if (s.identity_agent) add("identityagent", *s.identity_agent);
+  if (s.pkey_description.size()) add("identityfile", s.pkey_description);
+  for (const auto& f : s.written.identity_files) add("identityfile", f);
+  for (const auto& f : s.written.certificate_files) add("certificatefile", f);
+  std::string known;
+  for (const auto& f : s.known_hosts_files) known += (known.empty() ? "" : " ") + f;
+  add("userknownhostsfile", known);
+  for (const auto& name : s.send_env) add("sendenv", name);
+  for (const auto& [name, value] : s.set_env) add("setenv", name + "=" + value);
+  const std::pair<const char*, const std::optional<std::string>*> lists[] = {
+      {"ciphers", &s.ciphers}, {"macs", &s.macs}, {"kexalgorithms", &s.kex_algorithms},
+      {"hostkeyalgorithms", &s.host_key_algorithms}};
+  for (auto [key, value] : lists)
+    if (*value) add(key, **value);
+  if (s.proxy) {
+    add("proxyjump", (s.proxy->user ? *s.proxy->user + "@" : "") + s.proxy->host + ":" +
+                         std::to_string(s.proxy->port));
+  } else if (s.proxy_jump) {
+    // As ssh -G: the hops before the last as written, the last rebuilt.
+    auto hops = parse_proxy_jump(*s.proxy_jump, s.host, "ProxyJump");
+    auto comma = s.proxy_jump->rfind(',');
+    std::string text = comma == std::string::npos ? "" : s.proxy_jump->substr(0, comma + 1);
+    const JumpHop& last = hops.back();
+    text += (last.user ? *last.user + "@" : "") + last.host +
+            (last.port ? ":" + std::to_string(*last.port) : "");
+    add("proxyjump", text);
+  }
+  if (s.written.proxy_command) add("proxycommand", *s.written.proxy_command);
+  return lines;
+}
+
+std::optional<std::string> agent_socket_path(const HostSettings& s) {
+  auto from_environment = [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+  };
+  if (!s.identity_agent || *s.identity_agent == "SSH_AUTH_SOCK") return from_environment("SSH_AUTH_SOCK");
+  if (*s.identity_agent == "none") return std::nullopt;
+  if (s.identity_agent->front() == '$') return from_environment(s.identity_agent->c_str() + 1);
+  return s.identity_agent;
+}
+
 }  // namespace detail
+std::vector<std::pair<std::string, std::string>> effective_ssh_options(const std::string& host,
+                                                                  const ClientOptions& options,
+                                                                  const HostConfig& config) {
+  detail::SshConfigFile files(options.ssh_config, options.system_ssh_config);
+  return detail::ssh_g_lines(detail::resolve_settings(host, 0, options, config, files, nullptr));
+}
+
 }  // namespace pssh

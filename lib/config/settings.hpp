@@ -23,27 +23,44 @@ struct HostSettings {
   std::string host;      ///< as the caller wrote it: names the host in messages
   std::string alias;     ///< HostConfig::alias or host
   std::size_t index = 0;
-  std::string hostname;  ///< what is resolved and checked against known_hosts
+  std::string hostname;  ///< what is resolved (HostName, as ssh(1) makes it)
   std::string user;
   int port = 22;
   std::optional<std::string> password;
   SharedKey pkey;                ///< loaded ClientOptions/HostConfig pkey (+ cert)
   std::string pkey_description;  ///< its path, for messages
-  std::vector<std::string> identity_files;  ///< expanded; tried when identity_auth
+  std::vector<std::string> identity_files;     ///< expanded; tried when identity_auth
+  std::vector<std::string> certificate_files;  ///< expanded; tried with each identity file
   bool allow_agent = true, identity_auth = true, forward_agent = false, gssapi_auth = false;
+  bool identities_only = false;  ///< only pkey and identity_files; no agent
+  /// IdentityAgent as ssh -G shows it (tokens expanded); nullopt: $SSH_AUTH_SOCK.
+  std::optional<std::string> identity_agent;
   std::optional<std::string> gssapi_server_identity, gssapi_client_identity;
   bool gssapi_delegate_credentials = false;
   int num_retries = 3;
   duration retry_delay{}, timeout{};
+  duration connect_timeout{};  ///< TCP connect and SSH handshake
   std::optional<ProxyConfig> proxy;       ///< ClientOptions/HostConfig proxy
   std::optional<std::string> proxy_jump;  ///< the ssh config's ProxyJump
   std::shared_ptr<ProxyHub> proxy_hub;    ///< the tunnel the host is reached through
   bool ipv6_only = false, compress = false;
   duration keepalive{};
+  int keepalive_count_max = 3;  ///< ServerAliveCountMax
   HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;
-  std::string known_hosts;
+  std::string known_hosts;  ///< the file checked and written
+  std::vector<std::string> known_hosts_files;  ///< every UserKnownHostsFile, for -G
+  /// known_hosts' name for the host instead of hostname (lower case, no port).
+  std::optional<std::string> host_key_alias;
   /// The ssh config's algorithm lists, handed to libssh as written.
   std::optional<std::string> ciphers, macs, kex_algorithms, host_key_algorithms;
+  /// What the host cannot be connected with (an unsupported or bad ssh
+  /// config line): its HostArgumentError, thrown when the host is worked on.
+  std::optional<std::string> config_error;
+  /// Values as written, which ssh -G shows unexpanded.
+  struct {
+    std::vector<std::string> identity_files, certificate_files;
+    std::optional<std::string> proxy_command;
+  } written;
   std::optional<std::string> proxy_command;  ///< ProxyCommand, tokens expanded; nullopt: none
   std::vector<std::string> send_env;         ///< SendEnv patterns of local variable names
   std::vector<std::pair<std::string, std::string>> set_env;  ///< SetEnv NAME=VALUE
@@ -66,9 +83,19 @@ class KeyCache {
   std::map<std::tuple<bool, std::string, std::string, std::string>, SharedKey> keys_;
 };
 
-/// Resolves every setting for hosts[index].
+/// Resolves every setting for hosts[index]: HostConfig > ClientOptions >
+/// ssh config > built-in default, each field taken from the first that
+/// sets it. Loads pkey through `keys` (none: not loaded, for -G).
+/// HostArgumentError naming the host for a bad or unsupported config line.
 HostSettings resolve_settings(const std::string& host, std::size_t index,
                               const ClientOptions& options, const HostConfig& config,
-                              const SshConfigFile& ssh_config, KeyCache& keys);
+                              const SshConfigFile& ssh_config, KeyCache* keys);
+
+/// The settings as `ssh -G` prints them: lower-case keyword and value, in
+/// ssh's spelling, for every keyword pssh supports.
+std::vector<std::pair<std::string, std::string>> ssh_g_lines(const HostSettings& s);
+
+/// The agent socket the host's IdentityAgent names; nullopt: no agent.
+std::optional<std::string> agent_socket_path(const HostSettings& s);
 
 }  // namespace pssh::detail

@@ -80,9 +80,7 @@ struct ParallelClient::Impl {
 
   Impl(std::vector<std::string> host_list, ClientOptions opts, std::vector<HostConfig> config)
       : options(std::move(opts)), pool(options.pool_size) {
-    if (options.ssh_config) {
-      ssh_config = detail::SshConfigFile(detail::expand_home(*options.ssh_config));
-    }
+    ssh_config = detail::SshConfigFile(options.ssh_config, options.system_ssh_config);
     set_hosts(std::move(host_list), std::move(config));
   }
 
@@ -116,9 +114,17 @@ struct ParallelClient::Impl {
         next->slots.push_back(current->slots[i]);
         continue;
       }
-      auto settings =
-          detail::resolve_settings(host_list[i], i, options, host_config, ssh_config, keys);
-      settings.proxy_hub = proxy_hub_for(settings);
+      detail::HostSettings settings;
+      try {
+        settings = detail::resolve_settings(host_list[i], i, options, host_config, ssh_config, &keys);
+        settings.proxy_hub = proxy_hub_for(settings);
+      } catch (const HostArgumentError& e) {
+        // A config this host cannot be reached with fails this host alone.
+        settings.host = settings.alias = host_list[i];
+        if (host_config.alias) settings.alias = *host_config.alias;
+        settings.index = i;
+        settings.config_error = e.what();
+      }
       next->slots.push_back(std::make_shared<HostSlot>(std::move(settings), std::move(host_config)));
     }
     next->names = std::move(host_list);
@@ -139,8 +145,8 @@ struct ParallelClient::Impl {
     } else if (host.proxy_jump) {
       // As ssh(1) runs a jump: the hop's own config entry (or the defaults)
       // fills what the hop leaves out, not the targets' user and port.
-      hop_options.user.clear();
-      hop_options.port = ClientOptions{}.port;
+      hop_options.user.reset();
+      hop_options.port.reset();
       for (auto& hop : detail::parse_proxy_jump(*host.proxy_jump, host.host, ssh_config.path()))
         hops.push_back({hop.host, {.user = hop.user, .port = hop.port}});
     }
@@ -148,7 +154,7 @@ struct ParallelClient::Impl {
     std::string chain;
     for (const auto& [hop_host, credentials] : hops) {
       auto settings = detail::resolve_settings(hop_host, 0, hop_options, credentials,
-                                               ssh_config, keys);
+                                               ssh_config, &keys);
       settings.proxy_jump.reset();  // a hop's own ProxyJump is not followed
       settings.proxy_hub = via;
       chain += (chain.empty() ? "" : " > ") + settings.destination();

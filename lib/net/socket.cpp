@@ -148,12 +148,11 @@ int finish_connect(int fd, Clock::time_point deadline) {
   }
 }
 
-UniqueFd connect_local_agent() {
-  const char* path = std::getenv("SSH_AUTH_SOCK");
+UniqueFd connect_local_agent(const std::optional<std::string>& path) {
   sockaddr_un address{};
-  if (path == nullptr || std::strlen(path) >= sizeof address.sun_path) return {};
+  if (!path || path->size() >= sizeof address.sun_path) return {};
   address.sun_family = AF_UNIX;
-  std::strcpy(address.sun_path, path);
+  std::strcpy(address.sun_path, path->c_str());
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
     return {};

@@ -33,9 +33,10 @@ std::vector<Address> resolve(const std::string& label, const std::string& hostna
 /// A non-blocking socket with connect() started towards `address`.
 UniqueFd start_connect(const Address& address, int& error);
 
-/// A non-blocking connection to the local agent at $SSH_AUTH_SOCK, or an
-/// empty fd (no agent, or its backlog is full: connect never waits).
-UniqueFd connect_local_agent();
+/// A non-blocking connection to the local agent at `path` (see
+/// agent_socket_path), or an empty fd (no agent, or its backlog is full:
+/// connect never waits).
+UniqueFd connect_local_agent(const std::optional<std::string>& path);
 
 /// Lets the kernel notice a peer that vanished without a reset: TCP
 /// keepalive probes after `interval` idle, and TCP_USER_TIMEOUT for data

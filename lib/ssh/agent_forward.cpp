@@ -13,7 +13,8 @@ int ignore_event(socket_t, int, void*) { return 0; }
 
 }  // namespace
 
-AgentForwarding::AgentForwarding(Session& session, ssh_channel channel) : ssh_(session.handle()) {
+AgentForwarding::AgentForwarding(Session& session, ssh_channel channel)
+    : ssh_(session.handle()), agent_path_(agent_socket_path(session.settings())) {
   callbacks_.userdata = this;
   callbacks_.channel_open_request_auth_agent_function = on_open;
   ssh_callbacks_init(&callbacks_);
@@ -34,7 +35,7 @@ AgentForwarding::~AgentForwarding() {
 
 ssh_channel AgentForwarding::on_open(ssh_session session, void* self) {
   auto* forwarding = static_cast<AgentForwarding*>(self);
-  UniqueFd agent = connect_local_agent();
+  UniqueFd agent = connect_local_agent(forwarding->agent_path_);
   ChannelPtr channel(ssh_channel_new(session));
   if (!agent || !channel) return nullptr;  // libssh refuses the channel
   ssh_channel raw = channel.get();

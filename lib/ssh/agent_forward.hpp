@@ -9,6 +9,8 @@
 #include <libssh/callbacks.h>
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace pssh::detail {
@@ -35,6 +37,7 @@ class AgentForwarding {
     short polled = 0;  // the events `event` polls the socket for
   };
   ssh_session ssh_;
+  std::optional<std::string> agent_path_;  // the host's IdentityAgent, as ssh(1) forwards it
   ssh_callbacks_struct callbacks_{};
   std::vector<std::unique_ptr<Connection>> connections_;
 };

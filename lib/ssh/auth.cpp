@@ -47,7 +47,9 @@ class Login {
           return ssh_userauth_publickey(ssh_, nullptr, s.pkey.get());
         }))
       return;
-    if (publickey && s.allow_agent && std::getenv("SSH_AUTH_SOCK") != nullptr && agent())
+    // IdentitiesOnly: libssh 0.10 can only offer every agent key (it
+    // exports no way to pick some), so the agent is not asked at all.
+    if (publickey && s.allow_agent && !s.identities_only && agent_socket_path(s) && agent())
       return;
     if (publickey && s.identity_auth && identities()) return;
     if (s.gssapi_auth && (methods_ & SSH_AUTH_METHOD_GSSAPI_MIC) != 0 &&
@@ -100,7 +102,7 @@ class Login {
     struct SlotReturn {
       ~SlotReturn() { agent_slots.release(); }
     } slot_return;
-    if (!session_.use_agent_socket(connect_local_agent())) {
+    if (!session_.use_agent_socket(connect_local_agent(agent_socket_path(s)))) {
       note("publickey (agent unreachable)");
       return false;
     }
@@ -110,17 +112,40 @@ class Login {
   bool identities() {
     for (const std::string& file : session_.settings().identity_files) {
       if (::access(file.c_str(), R_OK) != 0) continue;
-      ssh_key raw = nullptr;
-      if (ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK) {
+      KeyPtr key = load_key(file);
+      if (!key) {
         note(file + " (unreadable or encrypted, skipped)");
         continue;
       }
-      KeyPtr key(raw);
+      // As ssh(1): the key with each CertificateFile that belongs to it, then alone.
+      for (const std::string& cert : session_.settings().certificate_files) {
+        KeyPtr with_cert = certified(file, cert);
+        if (with_cert && attempt("publickey (" + file + ", certificate " + cert + ")",
+                                 [&] { return ssh_userauth_publickey(ssh_, nullptr, with_cert.get()); }))
+          return true;
+      }
       if (attempt("publickey (" + file + ")",
                   [&] { return ssh_userauth_publickey(ssh_, nullptr, key.get()); }))
         return true;
     }
     return false;
+  }
+
+  static KeyPtr load_key(const std::string& file) {
+    ssh_key raw = nullptr;
+    if (ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK) return {};
+    return KeyPtr(raw);
+  }
+
+  /// The key in `key_file` carrying the certificate in `cert_file`; empty if
+  /// that is no certificate or one for another key.
+  static KeyPtr certified(const std::string& key_file, const std::string& cert_file) {
+    ssh_key raw_cert = nullptr;
+    if (ssh_pki_import_cert_file(cert_file.c_str(), &raw_cert) != SSH_OK) return {};
+    KeyPtr cert(raw_cert);
+    KeyPtr key = load_key(key_file);
+    if (!key || ssh_pki_copy_cert_to_privkey(cert.get(), key.get()) != SSH_OK) return {};
+    return key;
   }
 
   int keyboard_interactive(const std::string& password) {

@@ -286,11 +286,12 @@ class Pump {
   /// shows as this step running out of time.
   void send_keepalive() {
     duration interval = session_.settings().keepalive;
-    session_.step_within(interval * keepalive_count_max,
+    int count_max = session_.settings().keepalive_count_max;
+    session_.step_within(interval * count_max,
                          [&] { return ssh_send_keepalive(session_.handle()); });
     if (session_.aborted() == StopReason::timeout) {
       throw Timeout(state_.host, "no answer from " + state_.host + " to a keepalive within " +
-                                     duration_text(interval * keepalive_count_max) +
+                                     duration_text(interval * count_max) +
                                      "; the connection is dead (keepalive " +
                                      duration_text(interval) + ")");
     }

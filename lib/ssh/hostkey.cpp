@@ -30,8 +30,10 @@ std::string fingerprint(ssh_session s) {
   return result;
 }
 
-/// How known_hosts names the host: "name" on port 22, "[name]:port" elsewhere.
+/// How known_hosts names the host: "name" on port 22, "[name]:port" elsewhere;
+/// HostKeyAlias alone when set, as in ssh(1).
 std::string known_hosts_token(const HostSettings& s) {
+  if (s.host_key_alias) return *s.host_key_alias;
   return s.port == 22 ? s.hostname : "[" + s.hostname + "]:" + std::to_string(s.port);
 }
 

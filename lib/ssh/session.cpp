@@ -32,7 +32,7 @@ bool peer_closed(int fd) {
 }  // namespace
 
 Session::Session(HostSettings settings, Watchdog& watchdog)
-    : settings_(std::move(settings)), watchdog_(watchdog) {}
+    : settings_(std::move(settings)), watchdog_(watchdog), step_limit_(settings_.timeout) {}
 
 Session::~Session() { close(); }
 
@@ -130,10 +130,15 @@ void Session::close() noexcept {
 
 void Session::throw_aborted(std::string_view what) const {
   switch (aborted_.load()) {
-    case StopReason::timeout:
+    case StopReason::timeout: {
+      // The handshake runs under connect_timeout, every other step under timeout.
+      std::string limit = step_limit_ != settings_.timeout && step_limit_ == settings_.connect_timeout
+                              ? "connect_timeout"
+                              : "timeout";
       throw Timeout(settings_.host, std::string(what) + " on " + settings_.destination() +
-                                        " timed out after " + duration_text(settings_.timeout) +
-                                        " (timeout); raise the timeout or check the host");
+                                        " timed out after " + duration_text(step_limit_) + " (" + limit +
+                                        "); raise the " + limit + " or check the host");
+    }
     case StopReason::cancelled:
       throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
                                           " was cancelled");
@@ -166,6 +171,7 @@ std::string Session::failure_message(std::string_view what) const {
 }
 
 void Session::open(const std::function<void(Event::Kind)>& progress) {
+  if (settings_.config_error) throw HostArgumentError(settings_.host, *settings_.config_error);
   for (int attempt = 0;; ++attempt) {
     try {
       connect_once(progress);
@@ -208,7 +214,7 @@ void Session::sleep_before_retry() {
 }
 
 UniqueFd Session::connect_socket() {
-  auto deadline = Clock::now() + settings_.timeout;
+  auto deadline = Clock::now() + settings_.connect_timeout;
   auto addresses = resolve(settings_.host, settings_.hostname, settings_.port, settings_.ipv6_only,
                            deadline, [this] { return aborted_.load() != StopReason::none; });
   throw_aborted("resolving the name");
@@ -234,8 +240,8 @@ UniqueFd Session::connect_socket() {
     if (error == ETIMEDOUT) {
       throw Timeout(settings_.host, "connecting to " + settings_.host + " (" + address.text + ":" +
                                         std::to_string(settings_.port) + ") timed out after " +
-                                        duration_text(settings_.timeout) +
-                                        " (timeout); check the address and firewalls");
+                                        duration_text(settings_.connect_timeout) +
+                                        " (connect_timeout); check the address and firewalls");
     }
     if (!errors.empty()) errors += ", ";
     errors += address.text + ": " + std::strerror(error);
@@ -247,7 +253,7 @@ UniqueFd Session::connect_socket() {
 
 UniqueFd Session::connect_through_proxy() {
   auto opened = settings_.proxy_hub->open(settings_.host, settings_.hostname, settings_.port,
-                                          Clock::now() + settings_.timeout,
+                                          Clock::now() + settings_.connect_timeout,
                                           [this] { return aborted_.load() != StopReason::none; });
   if (!opened) {
     throw_aborted("connecting");
@@ -282,9 +288,10 @@ void Session::fail_handshake(const std::string& first_line) {
   std::string with = "SSH handshake with " + settings_.destination() + " failed: ";
   if (first_line.empty()) {
     throw ConnectionError(settings_.host, with + "the server closed the connection before sending its "
-                                                 "banner; check that this port is sshd's and that sshd "
+                                                 "banner; check that this port is sshd's and that it "
                                                  "takes connections from here (MaxStartups, AllowUsers, "
-                                                 "tcp wrappers)");
+                                                 "tcp wrappers; Dropbear: at most 5 logins at once from "
+                                                 "one address, lower pool_size)");
   }
   const char* banner = ssh_get_serverbanner(session_.get());
   std::string line = first_line.substr(0, first_line.find_last_not_of("\r\n") + 1);
@@ -294,7 +301,8 @@ void Session::fail_handshake(const std::string& first_line) {
   }
   std::string reason = ssh_get_error(session_.get());
   std::string said = " (server '" + printable(banner ? banner : line) + "')";
-  if (reason.find("disconnected") != std::string::npos) {
+  // "disconnected", or a reset when it closed with our packets unread.
+  if (reason.rfind("Socket error", 0) == 0) {
     throw ConnectionError(settings_.host, with + "the server closed the connection during key exchange" +
                                               said + "; its log says why (often no common algorithm)");
   }
@@ -365,14 +373,20 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   unsigned int port = static_cast<unsigned int>(settings_.port);
   ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
   ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);  // we read ssh_config ourselves
-  ssh_options_set(s, SSH_OPTIONS_HOST, settings_.hostname.c_str());
+  // libssh names the host in known_hosts by these two (we hand it the
+  // socket): HostKeyAlias replaces the name, and the port too, as in ssh(1).
+  if (settings_.host_key_alias) port = 22;
+  ssh_options_set(s, SSH_OPTIONS_HOST, settings_.host_key_alias.value_or(settings_.hostname).c_str());
   ssh_options_set(s, SSH_OPTIONS_PORT, &port);
   ssh_options_set(s, SSH_OPTIONS_USER, settings_.user.c_str());
   ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, settings_.known_hosts.c_str());
   ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
   if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
-  if (settings_.gssapi_server_identity)
-    ssh_options_set(s, SSH_OPTIONS_GSSAPI_SERVER_IDENTITY, settings_.gssapi_server_identity->c_str());
+  // GSSAPI's default service name follows SSH_OPTIONS_HOST: the real name
+  // when an alias took its place.
+  if (settings_.gssapi_server_identity || settings_.host_key_alias)
+    ssh_options_set(s, SSH_OPTIONS_GSSAPI_SERVER_IDENTITY,
+                    settings_.gssapi_server_identity.value_or(settings_.hostname).c_str());
   if (settings_.gssapi_client_identity)
     ssh_options_set(s, SSH_OPTIONS_GSSAPI_CLIENT_IDENTITY, settings_.gssapi_client_identity->c_str());
   int delegate = settings_.gssapi_delegate_credentials ? 1 : 0;
@@ -385,13 +399,15 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
                                            settings_.host + ": " + std::strerror(errno));
   }
   ssh_options_set(s, SSH_OPTIONS_FD, &libssh_fd_);
-  set_backstop(settings_.timeout);  // also for the calls made outside a step
+  set_backstop(settings_.connect_timeout);  // also for the calls made outside a step
 
-  std::string first_line = step([&] { return peek_first_line(socket_.get()); });
+  std::string first_line =
+      step_within(settings_.connect_timeout, [&] { return peek_first_line(socket_.get()); });
   throw_aborted("SSH handshake");
   if (first_line.empty()) fail_handshake(first_line);
   libssh_connected_ = true;  // from here on the duplicate is libssh's to close
-  if (step([&] { return ssh_connect(s); }) != SSH_OK) fail_handshake(first_line);
+  if (step_within(settings_.connect_timeout, [&] { return ssh_connect(s); }) != SSH_OK)
+    fail_handshake(first_line);
   progress(Event::Kind::connected);
   verify_host_key(*this);
   authenticate(*this);

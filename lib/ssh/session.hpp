@@ -19,9 +19,6 @@
 
 namespace pssh::detail {
 
-/// How many keepalive intervals a server gets to answer one keepalive
-/// (OpenSSH's ServerAliveCountMax).
-inline constexpr int keepalive_count_max = 3;
 
 class Session {
  public:
@@ -89,6 +86,7 @@ class Session {
     // ssh_userauth_none after a cancel took 62 s). No step starts then.
     throw_aborted("the session");
     set_backstop(limit);
+    step_limit_ = limit;
     auto ticket = watchdog_.arm(Clock::now() + limit, [this] { abort(StopReason::timeout); });
     return call();
   }
@@ -156,6 +154,7 @@ class Session {
   std::unique_ptr<ProxyCommand> proxy_command_;
   std::condition_variable aborted_cv_;
   std::atomic<StopReason> aborted_{StopReason::none};
+  duration step_limit_{};  // the running (or last) step's limit, for messages
 };
 
 /// Checks the server's key against known_hosts per host_key_policy.

@@ -129,7 +129,7 @@ Figures ssh_run(const rig::Sshd& sshd, std::size_t n) {
 Figures bare_libssh_run(const rig::Sshd& sshd, std::size_t n) {
   ssh_key key = nullptr;
   ssh_pki_import_privkey_file(sshd.user_key().c_str(), nullptr, nullptr, nullptr, &key);
-  std::string user = sshd.options().user;
+  std::string user = *sshd.options().user;
   double cpu = cpu_seconds(RUSAGE_SELF);
   auto start = Clock::now();
   for (std::size_t i = 0; i < n; ++i) {

@@ -238,6 +238,8 @@ pssh::ClientOptions Sshd::options() const {
   o.timeout = std::chrono::seconds(60);
   o.known_hosts = known_hosts().string();
   o.ssh_config = ssh_config().string();
+  // Never the machine's /etc/ssh/ssh_config (Debian's sends LANG, turns GSSAPI on).
+  o.system_ssh_config = std::nullopt;
   return o;
 }
 
@@ -379,6 +381,7 @@ pssh::ClientOptions InteropServer::options() const {
   o.retry_delay = std::chrono::milliseconds(100);
   o.known_hosts = (dir_.path() / "known_hosts").string();
   o.ssh_config = std::nullopt;
+  o.system_ssh_config = std::nullopt;
   return o;
 }
 
