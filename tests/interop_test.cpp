@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 
@@ -142,7 +143,12 @@ TEST_SUITE("interop") {
 
   TEST_CASE("a connection the server dropped while idle is replaced, not failed") {
     INFO(interop_server().name());
-    pssh::Client client("127.0.0.1", interop_server().options());
+    std::atomic<int> connects{0};
+    auto options = interop_server().options();
+    options.on_event = [&](const pssh::Event& e) {
+      if (e.kind == pssh::Event::Kind::connecting) ++connects;
+    };
+    pssh::Client client("127.0.0.1", options);
     auto first = client.run_command("echo first");
     client.wait_finished(first, 60s);
     REQUIRE(first.exit_code() == 0);
@@ -153,6 +159,9 @@ TEST_SUITE("interop") {
         if (::kill(pid, 0) == 0) return false;
       return true;
     }));
+    // Noticed before any work is given to it: connect_auth() reconnects.
+    client.connect_auth();
+    CHECK(connects == 2);
     auto second = client.run_command("echo second");
     client.wait_finished(second, 60s);
     CHECK_FALSE(second.exception());
@@ -214,5 +223,23 @@ TEST_SUITE("interop") {
               std::vector<std::string>{"round " + std::to_string(round)});
       }
     }
+  }
+
+  TEST_CASE("through a ProxyCommand (nc): operations in a row on kept connections") {
+    INFO(interop_server().name());
+    auto options = interop_server().options();
+    options.proxy_command = "nc %h %p";
+    options.timeout = 20s;
+    pssh::Client client("127.0.0.1", options);
+    within(120s, [&] {
+      for (int i = 0; i < 6; ++i) {
+        INFO("operation " << i);
+        auto out = client.run_command("echo " + std::to_string(i), {.stop_on_errors = false});
+        client.wait_finished(out, 60s);
+        INFO("error: " << error_message(out));
+        CHECK_FALSE(out.exception());
+        CHECK(lines(out.stdout_lines()) == std::vector<std::string>{std::to_string(i)});
+      }
+    });
   }
 }

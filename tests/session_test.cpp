@@ -1,6 +1,8 @@
 // Connecting: addresses, deadlines, retries and each connection error.
 #include "common.hpp"
 
+#include <ctime>
+
 #include <signal.h>
 
 using namespace std::chrono_literals;
@@ -148,6 +150,25 @@ TEST_SUITE("session") {
     auto start = std::chrono::steady_clock::now();
     CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::Timeout, "timed out after 1 s");
     CHECK(seconds_since(start) < 3.0);
+  }
+
+  TEST_CASE("half a banner: a peer that stalls times out without spinning, one that closes fails at once") {
+    rig::FakeServer stalling(rig::FakeServer::Behaviour::partial_banner);
+    auto options = fast_failing();
+    options.port = stalling.port();
+    pssh::Client client("127.0.0.1", options);
+    std::clock_t cpu_before = std::clock();
+    CHECK_THROWS_AS(client.run_command("true"), pssh::Timeout);
+    // The wait was 1 s: a busy loop on the peeked bytes would burn all of it.
+    CHECK(double(std::clock() - cpu_before) / CLOCKS_PER_SEC < 0.5);
+
+    rig::FakeServer closing(rig::FakeServer::Behaviour::partial_then_close);
+    options.port = closing.port();
+    options.timeout = 30s;
+    pssh::Client other("127.0.0.1", options);
+    auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(other.run_command("true"), pssh::ConnectionError);
+    CHECK(seconds_since(start) < 10);
   }
 
   TEST_CASE("a handshake that fails says what the peer did, as a ConnectionError") {

@@ -34,7 +34,6 @@ struct HostSlot {
   std::mutex busy;             // one piece of work at a time on the connection
   std::mutex session_mutex;    // guards `session` against cancel()
   std::shared_ptr<detail::Session> session;
-  bool one_channel_per_connection = false;  // learnt from a refused second channel
 };
 
 /// What a host's task does once its session is open; empty: only connect.
@@ -371,9 +370,8 @@ struct ParallelClient::Impl {
   /// a stop request (cancel, timeout, close) cuts the connection, at once
   /// while connecting, after the grace period once the command runs (the
   /// pump sends TERM meanwhile). A kept connection the server has given up
-  /// (it hung up while idle, or refuses the job's first channel, as tinysshd
-  /// does after one session) is replaced by a new one, once: nothing had run
-  /// on the host.
+  /// (it hung up while idle, or refuses the job's first channel) is replaced
+  /// by a new one, once: nothing had run on the host.
   void work_on_session(HostSlot& slot, HostState& state, const Job& job) {
     for (bool retried = false;; retried = true) {
       std::shared_ptr<detail::Session> session = session_for(slot);
@@ -407,9 +405,6 @@ struct ParallelClient::Impl {
         return;
       } catch (const Error&) {
         if (!kept || retried || !session->refused_first_channel()) throw;
-        // tinysshd allows one session channel per connection: later work
-        // on this host starts on a new connection without asking.
-        if (session->is_open()) slot.one_channel_per_connection = true;
         std::lock_guard lock(slot.session_mutex);
         if (slot.session == session) slot.session.reset();
       }
@@ -425,7 +420,7 @@ struct ParallelClient::Impl {
       session = slot.session;
     }
     if (session && session->still_open() &&
-        !(slot.one_channel_per_connection && session->channels_opened() > 0))
+        !(session->one_channel_only() && session->channels_opened() > 0))
       return session;
     session = std::make_shared<detail::Session>(slot.settings, watchdog);
     std::lock_guard lock(slot.session_mutex);

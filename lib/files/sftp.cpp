@@ -57,6 +57,7 @@ class Sftp {
   Sftp(Session& session, HostState& state) : session_(session), state_(state) {
     ChannelPtr channel = session.open_channel<SFTPError>("starting SFTP");
     if (session.step([&] { return ssh_channel_request_subsystem(channel.get(), "sftp"); }) != SSH_OK) {
+      if (!ssh_is_connected(session.handle())) session.fail<SFTPError>("starting SFTP");
       session.throw_aborted("starting SFTP");
       throw SFTPError(state.host, "starting SFTP on " + session.settings().destination() +
                                       " failed: the server refused the sftp subsystem; enable it "

@@ -38,6 +38,10 @@ class ProxyCommand {
   /// How the command ended, if it has within `limit`: "exited with status
   /// 1: <the end of its stderr>". Never waits longer.
   std::optional<std::string> exit_within(duration limit);
+  /// It has exited with status 0 (as seen by exit_within).
+  bool exited_successfully() const noexcept {
+    return exit_ && exit_->si_code == CLD_EXITED && exit_->si_status == 0;
+  }
 
   /// How long the destructor lets the group end after TERM before KILL.
   static constexpr duration kill_grace = std::chrono::milliseconds(200);

@@ -60,14 +60,6 @@ struct ProxyHub::Route {
   std::optional<ChannelBridge> bridge;
 };
 
-namespace {
-
-struct EventDeleter {
-  void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
-};
-
-}  // namespace
-
 ProxyHub::ProxyHub(HostSettings proxy, Watchdog& watchdog)
     : proxy_(std::move(proxy)), watchdog_(watchdog),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -189,7 +181,7 @@ std::optional<ProxyHub::Opened> ProxyHub::open(const std::string& target, const 
 
 void ProxyHub::pump() {
   ssh_session ssh = session_->handle();
-  std::unique_ptr<ssh_event_struct, EventDeleter> event(ssh_event_new());
+  EventPtr event(ssh_event_new());
   ssh_event_add_session(event.get(), ssh);
   std::vector<std::unique_ptr<Route>> routes;
   std::string lost;

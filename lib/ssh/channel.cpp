@@ -64,10 +64,6 @@ int drain_wake_fd(socket_t fd, int, void* user) {
   return 0;
 }
 
-struct EventDeleter {
-  void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
-};
-
 /// Waits on the session's socket and the host's wake fd at once, so that
 /// output, stdin writes, reads freeing buffer room and stop requests all wake
 /// the worker, and idle waiting costs no CPU.
@@ -104,7 +100,7 @@ class Waiter {
 
  private:
   bool woken_ = false;
-  std::unique_ptr<ssh_event_struct, EventDeleter> event_;
+  EventPtr event_;
   ssh_session session_;
   int wake_fd_;
 };

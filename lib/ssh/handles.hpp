@@ -32,7 +32,11 @@ struct SftpAttributesDeleter {
   void operator()(sftp_attributes a) const noexcept { sftp_attributes_free(a); }
 };
 
+struct EventDeleter {
+  void operator()(ssh_event e) const noexcept { ssh_event_free(e); }
+};
 using SessionPtr = std::unique_ptr<ssh_session_struct, SessionDeleter>;
+using EventPtr = std::unique_ptr<ssh_event_struct, EventDeleter>;
 using ChannelPtr = std::unique_ptr<ssh_channel_struct, ChannelDeleter>;
 using KeyPtr = std::unique_ptr<ssh_key_struct, KeyDeleter>;
 /// Private keys are loaded once per client and shared by its hosts' sessions.

@@ -45,10 +45,26 @@ bool Session::still_open() {
   if (!is_open()) return false;
   pollfd pending{socket_.get(), POLLIN, 0};
   if (::poll(&pending, 1, 0) <= 0) return true;
-  // A disconnect message, an EOF, or only a keepalive: libssh tells which.
+  // A disconnect message, an EOF, or only a keepalive: libssh tells which
+  // once it reads them (ssh_blocking_flush reads nothing when it has
+  // nothing to send).
+  char byte;
+  if (::recv(socket_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) return false;
   set_backstop(settings_.timeout);
-  ssh_blocking_flush(session_.get(), 0);
+  EventPtr event(ssh_event_new());
+  if (event && ssh_event_add_session(event.get(), session_.get()) == SSH_OK) {
+    ssh_event_dopoll(event.get(), 0);
+    ssh_event_remove_session(event.get(), session_.get());
+  }
   return is_open();
+}
+
+bool Session::one_channel_only() const {
+  // tinysshd ("SSH-2.0-tinyssh_...") refuses a second session channel and
+  // hangs up after the first; behind a ProxyCommand such as nc its hang-up
+  // may never reach us.
+  const char* banner = session_ ? ssh_get_serverbanner(session_.get()) : nullptr;
+  return banner != nullptr && std::string_view(banner).find("-tinyssh") != std::string_view::npos;
 }
 
 void Session::finish_channel(ssh_channel channel) noexcept {
@@ -158,6 +174,8 @@ void Session::throw_if_proxy_failed(std::string_view what) const {
   }
   if (proxy_command_ && socket_ && peer_closed(socket_.get())) {
     auto how = proxy_command_->exit_within(proxy_command_exit_wait);
+    // Status 0: it passed on the server's close; the server is to blame.
+    if (proxy_command_->exited_successfully()) return;
     throw ProxyError(settings_.host, "ProxyCommand '" + proxy_command_->command() + "' for " +
                                          settings_.host + " " +
                                          how.value_or("closed the connection and still runs") +
@@ -266,19 +284,18 @@ UniqueFd Session::connect_through_proxy() {
 }
 
 std::string Session::peek_first_line(int fd) {
+  // Waits for the server's first bytes (a cut by the watchdog wakes the
+  // poll) and takes what came, up to its first line end: a banner cut in
+  // two is left to libssh, which reads the rest.
   char text[256];
-  for (ssize_t seen = 0;;) {
-    // Nothing yet: wait for the server (a cut by the watchdog wakes the
-    // poll). Part of a line: wait for the rest in short naps.
+  for (;;) {
     pollfd readable{fd, POLLIN, 0};
-    if (::poll(&readable, 1, seen == 0 ? -1 : 10) < 0 && errno != EINTR) return {};
+    if (::poll(&readable, 1, -1) < 0 && errno != EINTR) return {};
     ssize_t n = ::recv(fd, text, sizeof text, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0 || aborted_.load() != StopReason::none) return {};
     std::string_view peeked(text, static_cast<std::size_t>(n));
-    if (auto end = peeked.find('\n'); end != std::string_view::npos) return std::string(peeked.substr(0, end + 1));
-    if (n == sizeof text) return std::string(peeked);
-    seen = n;
+    return std::string(peeked.substr(0, peeked.find('\n')));
   }
 }
 
@@ -294,7 +311,7 @@ void Session::fail_handshake(const std::string& first_line) {
                                                  "one address, lower pool_size)");
   }
   const char* banner = ssh_get_serverbanner(session_.get());
-  std::string line = first_line.substr(0, first_line.find_last_not_of("\r\n") + 1);
+  std::string line = first_line.substr(0, first_line.find_last_not_of('\r') + 1);
   if (banner == nullptr && line.rfind("SSH-", 0) != 0) {
     throw ConnectionError(settings_.host, with + "it is not an SSH server: it sent '" + printable(line) +
                                               "'; check the port");

@@ -41,6 +41,9 @@ class Session {
   /// one session, an idle timeout, a restart) is noticed here, before a
   /// command is given to a dead connection.
   bool still_open();
+  /// The server takes one session channel per connection (tinysshd): a
+  /// connection that served one is not used again.
+  bool one_channel_only() const;
 
   /// Opens a session channel; E names the failure (what: "opening a
   /// channel", "starting SFTP", ...). A refusal of the work's first channel

@@ -490,6 +490,13 @@ void FakeServer::serve() {
       ::close(client);
       continue;
     }
+    if (behaviour_ == Behaviour::partial_banner || behaviour_ == Behaviour::partial_then_close) {
+      const char half[] = "SSH-2.0-OpenSSH_9";
+      [[maybe_unused]] auto n = ::write(client, half, sizeof half - 1);
+      if (behaviour_ == Behaviour::partial_then_close) ::close(client);
+      else clients_.push_back(client);
+      continue;
+    }
     const char banner[] = "SSH-2.0-OpenSSH_9.2p1 FakeServer\r\n";
     [[maybe_unused]] auto n = ::write(client, banner, sizeof banner - 1);
     if (behaviour_ == Behaviour::banner_then_silence) {

@@ -157,6 +157,8 @@ class FakeServer {
     close_mid_handshake,  ///< sends a banner, reads the client's, closes
     close_at_once,        ///< closes without a word
     http,                 ///< answers as a web server does, closes
+    partial_banner,       ///< sends half a banner line, then nothing
+    partial_then_close,   ///< sends half a banner line, closes
   };
   explicit FakeServer(Behaviour behaviour);
   ~FakeServer();
