@@ -92,7 +92,7 @@ TEST_SUITE("interop") {
     pssh::Client client("127.0.0.1", interop_server().options());
     pssh::Shell shell = client.open_shell();
     shell.run("x=kept; cd /");
-    shell.run(std::vector<std::string>{"echo $x; pwd", "sh -c 'exit 6'"});
+    shell.run({"echo $x; pwd", "sh -c 'exit 6'"});
     shell.join(60s);
     CHECK_FALSE(shell.exception());
     CHECK(lines(shell.stdout_lines()) == std::vector<std::string>{"kept", "/"});

@@ -4,6 +4,14 @@
 
 #include <doctest/doctest.h>
 
+// The headers' own examples compile: a braced list of commands is a list,
+// not a string_view's (first, last). Compiled, never called.
+void header_examples(pssh::ParallelClient& client, pssh::Shell& shell) {
+  auto shells = client.open_shell();
+  client.run_shell_commands(shells, {"cd /srv", "ls"});
+  shell.run({"echo a", "echo b"});
+}
+
 TEST_CASE("the public API is self-contained and checks its inputs") {
   CHECK(pssh::shell_quote("it's") == "'it'\\''s'");
   pssh::ClientOptions options;

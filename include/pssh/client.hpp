@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -121,6 +122,9 @@ class PSSH_API ParallelClient {
   /// was joined.
   void run_shell_commands(std::vector<Shell>& shells, std::string_view commands);
   void run_shell_commands(std::vector<Shell>& shells, const std::vector<std::string>& commands);
+  void run_shell_commands(std::vector<Shell>& shells, std::initializer_list<std::string> commands) {
+    run_shell_commands(shells, std::vector<std::string>(commands));
+  }
   /// Ends every shell's input and waits for them to exit; JoinTimeout (with
   /// the shells' outputs) if `timeout` passes first.
   void join_shells(std::vector<Shell>& shells, std::optional<duration> timeout = {});

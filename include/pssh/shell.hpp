@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,9 @@ class PSSH_API Shell {
   /// ShellError once the shell was joined; the host's error if it failed.
   void run(std::string_view commands);
   void run(const std::vector<std::string>& commands);
+  /// run({"cd /srv", "ls"}): without it, two literals would also read as a
+  /// string_view's (first, last).
+  void run(std::initializer_list<std::string> commands) { run(std::vector<std::string>(commands)); }
   /// Ends the input ("exit", then EOF) and waits for the shell to exit;
   /// Timeout if `timeout` passes first (join again to wait longer).
   void join(std::optional<duration> timeout = {});
