@@ -422,10 +422,15 @@ struct ParallelClient::Impl {
     if (session && session->still_open() &&
         !(session->one_channel_only() && session->channels_opened() > 0))
       return session;
-    session = std::make_shared<detail::Session>(slot.settings, watchdog);
-    std::lock_guard lock(slot.session_mutex);
-    slot.session = session;
-    return session;
+    auto fresh = std::make_shared<detail::Session>(slot.settings, watchdog);
+    {
+      // The old connection closes after the lock is released: closing may
+      // wait (a disconnect message, a ProxyCommand's group to end).
+      std::lock_guard lock(slot.session_mutex);
+      slot.session.swap(session);
+      slot.session = fresh;
+    }
+    return fresh;
   }
 
   static void drop_broken_session(HostSlot& slot) {

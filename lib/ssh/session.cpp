@@ -283,27 +283,27 @@ UniqueFd Session::connect_through_proxy() {
   return std::move(opened->fd);
 }
 
-std::string Session::peek_first_line(int fd) {
+std::optional<std::string> Session::peek_first_line(int fd) {
   // Waits for the server's first bytes (a cut by the watchdog wakes the
   // poll) and takes what came, up to its first line end: a banner cut in
   // two is left to libssh, which reads the rest.
   char text[256];
   for (;;) {
     pollfd readable{fd, POLLIN, 0};
-    if (::poll(&readable, 1, -1) < 0 && errno != EINTR) return {};
+    if (::poll(&readable, 1, -1) < 0 && errno != EINTR) return std::nullopt;
     ssize_t n = ::recv(fd, text, sizeof text, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0 || aborted_.load() != StopReason::none) return {};
+    if (n <= 0 || aborted_.load() != StopReason::none) return std::nullopt;
     std::string_view peeked(text, static_cast<std::size_t>(n));
     return std::string(peeked.substr(0, peeked.find('\n')));
   }
 }
 
-void Session::fail_handshake(const std::string& first_line) {
+void Session::fail_handshake(const std::optional<std::string>& first_line) {
   throw_aborted("SSH handshake");
   throw_if_proxy_failed("SSH handshake");
   std::string with = "SSH handshake with " + settings_.destination() + " failed: ";
-  if (first_line.empty()) {
+  if (!first_line) {
     throw ConnectionError(settings_.host, with + "the server closed the connection before sending its "
                                                  "banner; check that this port is sshd's and that it "
                                                  "takes connections from here (MaxStartups, AllowUsers, "
@@ -311,7 +311,7 @@ void Session::fail_handshake(const std::string& first_line) {
                                                  "one address, lower pool_size)");
   }
   const char* banner = ssh_get_serverbanner(session_.get());
-  std::string line = first_line.substr(0, first_line.find_last_not_of('\r') + 1);
+  std::string line = first_line->substr(0, first_line->find_last_not_of('\r') + 1);
   if (banner == nullptr && line.rfind("SSH-", 0) != 0) {
     throw ConnectionError(settings_.host, with + "it is not an SSH server: it sent '" + printable(line) +
                                               "'; check the port");
@@ -418,10 +418,10 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   ssh_options_set(s, SSH_OPTIONS_FD, &libssh_fd_);
   set_backstop(settings_.connect_timeout);  // also for the calls made outside a step
 
-  std::string first_line =
+  std::optional<std::string> first_line =
       step_within(settings_.connect_timeout, [&] { return peek_first_line(socket_.get()); });
   throw_aborted("SSH handshake");
-  if (first_line.empty()) fail_handshake(first_line);
+  if (!first_line) fail_handshake(first_line);
   libssh_connected_ = true;  // from here on the duplicate is libssh's to close
   if (step_within(settings_.connect_timeout, [&] { return ssh_connect(s); }) != SSH_OK)
     fail_handshake(first_line);

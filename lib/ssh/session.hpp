@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -124,10 +125,10 @@ class Session {
   UniqueFd connect_through_proxy();
   /// The server's first line (its banner, or what a server that is not SSH
   /// says), read without taking it from the socket: libssh reads it again.
-  /// Empty if the server closed the connection without a word.
-  std::string peek_first_line(int fd);
+  /// Nothing if the server closed the connection without a word.
+  std::optional<std::string> peek_first_line(int fd);
   /// ConnectionError saying what the server did when the handshake failed.
-  [[noreturn]] void fail_handshake(const std::string& first_line);
+  [[noreturn]] void fail_handshake(const std::optional<std::string>& first_line);
   UniqueFd start_proxy_command();
   void sleep_before_retry();
   /// libssh's own timeout, a backstop 2 s after the step's deadline: libssh
