@@ -97,6 +97,14 @@ void check_environment_references(const Apply& a, const std::string& value) {
   }
 }
 
+/// IdentityFile, CertificateFile: every file counts, each once, in the
+/// order first met (ssh_config(5)).
+void add_file_once(Apply& a, std::vector<std::string>& files) {
+  check_environment_references(a, a.one());
+  if (a.active && std::find(files.begin(), files.end(), a.one()) == files.end())
+    files.push_back(a.one());
+}
+
 /// ProxyJump's syntax, checked as ssh(1) does: [ssh://][user@]host[:port], comma-separated.
 void check_jump(const Apply& a, const std::string& value) {
   if (lower(value) == "none") return;
@@ -127,20 +135,8 @@ const std::map<std::string, Handler>& keyword_table() {
            a.bad("'" + v + "' is not a port number (1-65535)");
          a.set(a.o.port, port);
        }},
-      {"identityfile",
-       [](Apply& a) {
-         check_environment_references(a, a.one());
-         auto& files = a.o.identity_files;
-         if (a.active && std::find(files.begin(), files.end(), a.one()) == files.end())
-           files.push_back(a.one());
-       }},
-      {"certificatefile",
-       [](Apply& a) {
-         check_environment_references(a, a.one());
-         auto& files = a.o.certificate_files;
-         if (a.active && std::find(files.begin(), files.end(), a.one()) == files.end())
-           files.push_back(a.one());
-       }},
+      {"identityfile", [](Apply& a) { add_file_once(a, a.o.identity_files); }},
+      {"certificatefile", [](Apply& a) { add_file_once(a, a.o.certificate_files); }},
       {"identitiesonly", [](Apply& a) { a.set(a.o.identities_only, a.flag()); }},
       {"identityagent",
        [](Apply& a) {
