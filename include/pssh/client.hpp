@@ -40,6 +40,16 @@ struct RunOptions {
   /// server's AcceptEnv decides: a variable it refuses is left out, and the
   /// command runs all the same (as with ssh(1)).
   std::map<std::string, std::string> env{};
+  /// Takes every host's output as it arrives, in place of the buffers that
+  /// stdout_lines()/stdout_chunks() read (they then end empty): for writing
+  /// many hosts' output to files or pipes without a reader thread per host.
+  /// Called on the host's worker, in order for one host and concurrently
+  /// for different ones, with the bytes as the server sent them (as chunks
+  /// are); each host's calls are over when it is finished(). The host reads
+  /// no more from its server while the sink runs, so a slow sink holds the
+  /// command back as a full buffer would. What the sink throws becomes the
+  /// host's error, and its command is ended (TERM, channel closed).
+  OutputSink on_output{};
 };
 
 struct JoinOptions {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <iosfwd>
 #include <iterator>
 #include <memory>
@@ -24,13 +25,25 @@ std::shared_ptr<HostState> state_of(const HostOutput& output);
 HostOutput output_of(std::shared_ptr<HostState> state);
 }  // namespace detail
 
-/// A blocking input range over one output stream of one host. Each line is
-/// taken out of the host's buffer as it is read; iterating again later resumes
-/// where the last read stopped. Lines keep their bytes (binary-safe) without the
-/// trailing "\n" (and "\r\n" with a PTY); a last line without "\n" is kept.
-/// With a read timeout set, waiting longer than it for a line throws Timeout.
-class PSSH_API LineRange {
+/// A blocking input range over one output stream of one host, by lines
+/// (LineRange) or by chunks (ChunkRange). What is read is taken out of the
+/// host's buffer; iterating again later resumes where the last read stopped,
+/// and line and chunk reads of one stream share it (each byte goes to one).
+/// With a read timeout set, waiting longer than it throws Timeout.
+///
+/// Lines keep their bytes (binary-safe), decoded from RunOptions::encoding,
+/// without the trailing "\n" (and "\r\n" with a PTY); a last line without
+/// "\n" is kept. With max_buffered_output set, a line longer than it arrives
+/// in pieces of that many bytes: reading by lines then cannot tell a piece
+/// from a line, so read by chunks when lines may be that long.
+///
+/// Chunks are the bytes as the server sent them, not decoded or split
+/// ("\r\n" kept with a PTY): each read takes everything received since the
+/// last one, at most about max_buffered_output. For files, pipes, terminals.
+class PSSH_API OutputRange {
  public:
+  enum class Unit { line, chunk };
+
   class PSSH_API iterator {
    public:
     using iterator_category = std::input_iterator_tag;
@@ -40,30 +53,34 @@ class PSSH_API LineRange {
     using reference = const std::string&;
 
     iterator() = default;
-    const std::string& operator*() const { return *line_; }
-    const std::string* operator->() const { return &*line_; }
+    const std::string& operator*() const { return *item_; }
+    const std::string* operator->() const { return &*item_; }
     iterator& operator++();
     void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return !line_.has_value(); }
+    bool operator==(std::default_sentinel_t) const { return !item_.has_value(); }
 
    private:
-    friend class LineRange;
-    iterator(std::shared_ptr<detail::HostState> state, Stream stream);
+    friend class OutputRange;
+    iterator(std::shared_ptr<detail::HostState> state, Stream stream, Unit unit);
     std::shared_ptr<detail::HostState> state_;
     Stream stream_ = Stream::out;
-    std::optional<std::string> line_;
+    Unit unit_ = Unit::line;
+    std::optional<std::string> item_;
   };
 
-  iterator begin() { return iterator(state_, stream_); }
+  iterator begin() { return iterator(state_, stream_, unit_); }
   std::default_sentinel_t end() const { return {}; }
 
  private:
   friend class HostOutput;
-  LineRange(std::shared_ptr<detail::HostState> state, Stream stream)
-      : state_(std::move(state)), stream_(stream) {}
+  OutputRange(std::shared_ptr<detail::HostState> state, Stream stream, Unit unit)
+      : state_(std::move(state)), stream_(stream), unit_(unit) {}
   std::shared_ptr<detail::HostState> state_;
   Stream stream_;
+  Unit unit_;
 };
+using LineRange = OutputRange;
+using ChunkRange = OutputRange;
 
 /// Writes to the remote command's stdin. Calls are queued and sent by the
 /// host's worker, so they are safe from any thread and never block on the network.
@@ -92,8 +109,10 @@ class PSSH_API HostOutput {
   /// Position in the client's host list (duplicates have distinct indexes).
   std::size_t index() const;
 
-  LineRange stdout_lines() const { return LineRange(state_, Stream::out); }
-  LineRange stderr_lines() const { return LineRange(state_, Stream::err); }
+  LineRange stdout_lines() const { return {state_, Stream::out, OutputRange::Unit::line}; }
+  LineRange stderr_lines() const { return {state_, Stream::err, OutputRange::Unit::line}; }
+  ChunkRange stdout_chunks() const { return {state_, Stream::out, OutputRange::Unit::chunk}; }
+  ChunkRange stderr_chunks() const { return {state_, Stream::err, OutputRange::Unit::chunk}; }
   StdinWriter stdin_writer() const { return StdinWriter(state_); }
 
   /// Set once the command exited; empty while it runs, if the host failed,
@@ -110,7 +129,7 @@ class PSSH_API HostOutput {
   /// received; the host reports no error, and an exit code only if the
   /// server sent one first. Before the command started: Cancelled.
   void close_channel() const;
-  /// How long stdout_lines()/stderr_lines() wait for a line; zero: forever.
+  /// How long reading the output waits for a line or chunk; zero: forever.
   void set_read_timeout(duration timeout) const;
 
  private:
@@ -121,6 +140,9 @@ class PSSH_API HostOutput {
 };
 
 using Output = std::vector<HostOutput>;
+
+/// RunOptions::on_output: takes each host's output as it arrives.
+using OutputSink = std::function<void(const HostOutput& host, Stream stream, std::string_view bytes)>;
 
 /// join() ran out of time. Both lists are usable; a later join() waits for
 /// the unfinished ones.
@@ -136,6 +158,7 @@ class PSSH_API JoinTimeout : public Timeout {
 };
 
 /// Prints "[host]\tline" to `out` for every line as the caller reads it
+/// (lines only: chunks and the on_output sink are not logged)
 /// (pass nullptr to stop). The stream must outlive the logging.
 PSSH_API void enable_host_logger(std::ostream* out);
 inline void enable_host_logger(std::ostream& out) { enable_host_logger(&out); }

@@ -24,10 +24,47 @@ HostState::HostState(const HostSettings& settings, const RunSettings& run)
       pty_(run.pty),
       max_buffered_(run.max_buffered),
       on_event_(run.on_event),
+      on_output_(run.on_output),
       read_timeout_(run.read_timeout),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wake_fd_) throw std::system_error(errno, std::generic_category(), "cannot create eventfd");
-  if (!is_utf8(run.encoding)) recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
+  if (!is_utf8(run.encoding)) {
+    reader_recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
+    if (on_event_) event_recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
+  }
+}
+
+std::optional<LineCut> cut_line(std::string_view unread, std::size_t cap, bool ended,
+                                std::size_t& searched) {
+  // One byte past the cap tells whether a line of exactly `cap` bytes ends there.
+  std::size_t window = cap == 0 ? unread.size() : std::min(unread.size(), cap + 1);
+  std::size_t newline = unread.substr(0, window).find('\n', std::min(searched, window));
+  if (newline != std::string_view::npos) {
+    searched = 0;
+    return LineCut{newline, newline + 1};
+  }
+  searched = window;
+  if (cap != 0 && unread.size() > cap) {
+    searched = 0;
+    return LineCut{cap, cap};
+  }
+  if (ended && !unread.empty()) {
+    searched = 0;
+    return LineCut{unread.size(), unread.size()};
+  }
+  return std::nullopt;
+}
+
+void HostState::Buffer::consume(std::size_t count) {
+  read_from += count;
+  searched = 0;
+  if (read_from == bytes.size()) {
+    bytes.clear();
+    read_from = 0;
+  } else if (read_from >= 64 * 1024 && read_from * 2 >= bytes.size()) {
+    bytes.erase(0, read_from);
+    read_from = 0;
+  }
 }
 
 void HostState::deliver(const Event& event) const {
@@ -60,50 +97,42 @@ void HostState::wake() const {
   [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
 }
 
-void HostState::take_line(Stream stream, std::string line, std::string& batch) {
-  if (pty_ && !line.empty() && line.back() == '\r') line.pop_back();
-  if (recoder_) line = recoder_->convert(line);
-  if (on_event_)
+std::string HostState::finish_line(std::string_view raw, Recoder* recoder) const {
+  if (pty_ && !raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  return recoder ? recoder->convert(raw) : std::string(raw);
+}
+
+void HostState::announce_lines(Stream stream, std::string_view bytes, bool ended) {
+  EventLines& lines = event_lines_[stream == Stream::err ? 1 : 0];
+  lines.partial.append(bytes);
+  std::string_view rest = lines.partial;
+  while (auto cut = cut_line(rest, max_buffered_, ended, lines.searched)) {
     deliver({.kind = Event::Kind::line, .host = host, .alias = alias, .index = index,
-             .stream = stream, .text = line});
-  batch += line;
-  batch += '\n';
+             .stream = stream, .text = finish_line(rest.substr(0, cut->length), event_recoder_.get())});
+    rest.remove_prefix(cut->taken);
+  }
+  lines.partial.erase(0, lines.partial.size() - rest.size());
 }
 
 void HostState::append(Stream stream, std::string_view bytes) {
-  // Only the worker touches `partial`, so lines are split outside the lock
-  // and published under it once per chunk.
-  Buffer& b = buffer(stream);
-  std::string batch;
-  for (auto newline = bytes.find('\n'); newline != std::string_view::npos;
-       newline = bytes.find('\n')) {
-    b.partial.append(bytes.substr(0, newline));
-    take_line(stream, std::exchange(b.partial, {}), batch);
-    bytes.remove_prefix(newline + 1);
+  // Line events go out before the bytes can be read, as they always have.
+  if (on_event_) announce_lines(stream, bytes, false);
+  if (on_output_) {
+    on_output_(output_of(shared_from_this()), stream, bytes);
+    return;
   }
-  b.partial.append(bytes);
-  // A line longer than the cap would hold the reader and the worker waiting
-  // for each other: it is delivered in pieces of the cap's size.
-  if (max_buffered_ != 0 && b.partial.size() >= max_buffered_)
-    take_line(stream, std::exchange(b.partial, {}), batch);
-  publish(stream, batch);
-}
-
-void HostState::publish(Stream stream, std::string_view batch) {
-  Buffer& b = buffer(stream);
   std::lock_guard lock(mutex_);
   if (discard_) return;
-  b.lines.append(batch);
-  b.partial_bytes = b.partial.size();
-  if (!batch.empty()) changed_.notify_all();
+  buffer(stream).bytes.append(bytes);
+  changed_.notify_all();
 }
 
 std::size_t HostState::room(Stream stream) const {
-  if (max_buffered_ == 0) return SIZE_MAX;
+  if (max_buffered_ == 0 || on_output_) return SIZE_MAX;
   std::lock_guard lock(mutex_);
   const Buffer& b = buffer(stream);
   if (discard_) return SIZE_MAX;
-  if (!full(b)) return max_buffered_ - b.held();
+  if (!full(b)) return max_buffered_ + 1 - b.held();
   // Both streams share one SSH window: data of the other stream may be stuck
   // behind this one's. A caller that reads stdout to its end before stderr
   // would then wait for ever; this stream goes over its cap instead, for as
@@ -114,12 +143,9 @@ std::size_t HostState::room(Stream stream) const {
 }
 
 void HostState::end_stream(Stream stream) {
-  Buffer& b = buffer(stream);
-  std::string batch;
-  if (!b.partial.empty()) take_line(stream, std::exchange(b.partial, {}), batch);
-  publish(stream, batch);
+  if (on_event_) announce_lines(stream, {}, true);
   std::lock_guard lock(mutex_);
-  b.ended = true;
+  buffer(stream).ended = true;
   changed_.notify_all();
 }
 
@@ -194,49 +220,62 @@ void HostState::stdin_sent(std::size_t bytes) {
   changed_.notify_all();
 }
 
+template <class Ready>
+void HostState::wait_for_output(std::unique_lock<std::mutex>& lock, Stream stream,
+                                const char* what, Ready ready) {
+  Buffer& b = buffer(stream);
+  // Counted while the reader blocks (see room()); the lock is held from
+  // here to the end, the Timeout's unwinding included.
+  struct Waiting {
+    Buffer& b;
+    explicit Waiting(Buffer& buffer) : b(buffer) { ++b.readers_waiting; }
+    ~Waiting() { --b.readers_waiting; }
+  } waiting(b);
+  // The worker may hold this stream's data back behind the other, full one.
+  if (!ready() && full(other_than(stream))) wake();
+  if (read_timeout_ && read_timeout_->count() > 0) {
+    if (!changed_.wait_for(lock, *read_timeout_, ready)) {
+      throw Timeout(host, std::string("no ") + what + " from " + host + " on " +
+                              (stream == Stream::out ? "stdout" : "stderr") + " within " +
+                              duration_text(*read_timeout_) +
+                              " (read_timeout); read again to go on waiting");
+    }
+  } else {
+    changed_.wait(lock, ready);
+  }
+}
+
 std::optional<std::string> HostState::next_line(Stream stream) {
   std::unique_lock lock(mutex_);
   Buffer& b = buffer(stream);
-  auto ready = [&] { return !b.drained() || b.ended; };
-  {
-    // Counted while the reader blocks (see room()); the lock is held from
-    // here to the end of this block, the Timeout's unwinding included.
-    struct Waiting {
-      Buffer& b;
-      explicit Waiting(Buffer& buffer) : b(buffer) { ++b.readers_waiting; }
-      ~Waiting() { --b.readers_waiting; }
-    } waiting(b);
-    // The worker may hold this stream's data back behind the other, full one.
-    if (!ready() && full(other_than(stream))) wake();
-    if (read_timeout_ && read_timeout_->count() > 0) {
-      if (!changed_.wait_for(lock, *read_timeout_, ready)) {
-        throw Timeout(host, "no output line from " + host + " on " +
-                                (stream == Stream::out ? "stdout" : "stderr") + " within " +
-                                duration_text(*read_timeout_) +
-                                " (read_timeout); read again to go on waiting");
-      }
-    } else {
-      changed_.wait(lock, ready);
-    }
-  }
-  if (b.drained()) return std::nullopt;
+  std::optional<LineCut> cut;
+  wait_for_output(lock, stream, "output line", [&] {
+    cut = cut_line(b.unread(), max_buffered_, b.ended, b.searched);
+    return cut || b.ended;
+  });
+  if (!cut) return std::nullopt;
   bool was_full = full(b);
-  std::size_t end = b.lines.find('\n', b.read_from);
-  std::string line = b.lines.substr(b.read_from, end - b.read_from);
-  b.read_from = end + 1;
-  // Read lines are dropped in bulk: all at once when the reader caught up,
-  // else once they are most of the string (amortised O(1) per byte).
-  if (b.read_from == b.lines.size()) {
-    b.lines.clear();
-    b.read_from = 0;
-  } else if (b.read_from >= 64 * 1024 && b.read_from * 2 >= b.lines.size()) {
-    b.lines.erase(0, b.read_from);
-    b.read_from = 0;
-  }
+  std::string line = finish_line(b.unread().substr(0, cut->length), reader_recoder_.get());
+  b.consume(cut->taken);
   lock.unlock();
   if (was_full) wake();
   log_host_line(alias, line);
   return line;
+}
+
+std::optional<std::string> HostState::next_chunk(Stream stream) {
+  std::unique_lock lock(mutex_);
+  Buffer& b = buffer(stream);
+  wait_for_output(lock, stream, "output", [&] { return !b.drained() || b.ended; });
+  if (b.drained()) return std::nullopt;
+  bool was_full = full(b);
+  std::string chunk;
+  if (b.read_from == 0) chunk.swap(b.bytes);  // the common case: no copy
+  else chunk.assign(b.unread());
+  b.consume(b.held());
+  lock.unlock();
+  if (was_full) wake();
+  return chunk;
 }
 
 void HostState::write_stdin(std::string_view data) {
@@ -277,8 +316,8 @@ void HostState::discard_output() {
     std::lock_guard lock(mutex_);
     discard_ = true;
     for (Buffer* b : {&out_, &err_}) {
-      b->lines = {};
-      b->read_from = b->partial_bytes = 0;
+      b->bytes = {};
+      b->read_from = b->searched = 0;
     }
   }
   wake();

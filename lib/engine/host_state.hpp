@@ -11,6 +11,7 @@
 #include <pssh/errors.hpp>
 #include <pssh/event.hpp>
 #include <pssh/options.hpp>
+#include <pssh/output.hpp>
 
 #include <condition_variable>
 #include <cstdint>
@@ -32,9 +33,21 @@ struct RunSettings {
   std::size_t max_buffered = 0;  ///< per stream; 0 unlimited
   std::string encoding = "utf-8";
   std::function<void(const Event&)> on_event;
+  OutputSink on_output;  ///< RunOptions::on_output: takes the bytes instead of the buffers
 };
 
-class HostState {
+/// Where the next line of `unread` ends: at its '\n', after `cap` bytes of a
+/// line longer than `cap` (0: no cap), or at the end once the stream ended.
+/// `searched` carries over the bytes already known to hold no '\n', so a
+/// long line growing chunk by chunk is scanned once.
+struct LineCut {
+  std::size_t length = 0;  ///< bytes of the line
+  std::size_t taken = 0;   ///< with its '\n'
+};
+std::optional<LineCut> cut_line(std::string_view unread, std::size_t cap, bool ended,
+                                std::size_t& searched);
+
+class HostState : public std::enable_shared_from_this<HostState> {
  public:
   HostState(const HostSettings& host, const RunSettings& run);
   HostState(const HostState&) = delete;
@@ -47,12 +60,15 @@ class HostState {
   void emit(Event::Kind kind, std::string text = {}, std::optional<int> exit_code = {}) const;
   /// A transfer event: `done` of `total` bytes of `path`.
   void progress(const std::string& path, std::uint64_t done, std::uint64_t total) const;
+  /// Output as it arrived: to the on_output sink, else into the buffer (one
+  /// copy, no splitting); line events are cut here when there is a handler.
+  /// What the sink throws comes out of here.
   void append(Stream stream, std::string_view bytes);
   /// Bytes the buffer takes before the cap (SIZE_MAX when unlimited): zero
   /// while the caller has not read enough, unless a reader waits on the
   /// other stream with nothing to read (see the definition).
   std::size_t room(Stream stream) const;
-  /// No more output comes on `stream`: its last partial line is delivered
+  /// No more output comes on `stream`: its last partial line event goes out
   /// and its readers see the end.
   void end_stream(Stream stream);
   /// The host waits for a free worker or for its connection's previous work.
@@ -79,6 +95,8 @@ class HostState {
 
   // Caller side (any thread).
   std::optional<std::string> next_line(Stream stream);
+  /// Everything unread on `stream` at once; nullopt once it ended.
+  std::optional<std::string> next_chunk(Stream stream);
   void write_stdin(std::string_view data);
   void close_stdin();
   void flush_stdin();
@@ -98,36 +116,54 @@ class HostState {
   std::exception_ptr error() const;
 
  private:
-  /// One stream's unread lines, stored back to back, each ended by '\n', in
-  /// one string: holding a line costs its bytes plus one, so the cap bounds
-  /// the memory really used (a deque of strings cost ~40 bytes per line).
+  /// One stream's unread output as it came (a line costs its bytes: the
+  /// cap bounds the memory really used). Lines are cut when read.
   struct Buffer {
-    std::string lines;          // unread from `read_from` on
+    std::string bytes;          // unread from `read_from` on
     std::size_t read_from = 0;
-    std::string partial;        // the unfinished last line: worker only
-    std::size_t partial_bytes = 0;  // partial's size as the cap sees it
+    std::size_t searched = 0;   // unread bytes known to hold no '\n'
     bool ended = false;
     int readers_waiting = 0;
-    std::size_t held() const { return lines.size() - read_from + partial_bytes; }
-    bool drained() const { return read_from == lines.size(); }
+    std::string_view unread() const { return std::string_view(bytes).substr(read_from); }
+    std::size_t held() const { return bytes.size() - read_from; }
+    bool drained() const { return read_from == bytes.size(); }
+    /// Drops `count` read bytes: all at once when the reader caught up, else
+    /// once they are most of the string (amortised O(1) per byte).
+    void consume(std::size_t count);
+  };
+  /// The worker's cut of a stream into line events.
+  struct EventLines {
+    std::string partial;
+    std::size_t searched = 0;
   };
   enum class Phase { submitted, waiting, working, started, finished };
 
   Buffer& buffer(Stream s) { return s == Stream::out ? out_ : err_; }
   const Buffer& buffer(Stream s) const { return s == Stream::out ? out_ : err_; }
   const Buffer& other_than(Stream s) const { return s == Stream::out ? err_ : out_; }
-  /// Decodes a complete line, tells the event handler, and adds it to `batch`.
-  void take_line(Stream stream, std::string line, std::string& batch);
-  /// Moves complete lines into the buffer and records the partial line's size.
-  void publish(Stream stream, std::string_view batch);
-  bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() >= max_buffered_; }
+  /// A cut line as the caller gets it: without a PTY's '\r', in UTF-8.
+  std::string finish_line(std::string_view raw, Recoder* recoder) const;
+  /// Tells the event handler about the lines `bytes` completes.
+  void announce_lines(Stream stream, std::string_view bytes, bool ended);
+  /// Waits until `ready` (under the lock), counted as a waiting reader;
+  /// Timeout ("no <what> from ...") after read_timeout.
+  template <class Ready>
+  void wait_for_output(std::unique_lock<std::mutex>& lock, Stream stream, const char* what,
+                       Ready ready);
+  /// A line may be longer than the cap by the one byte that shows whether
+  /// the next is its '\n': the reader can then always cut, and a line of
+  /// exactly `cap` bytes stays whole.
+  bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() > max_buffered_; }
   void deliver(const Event& event) const;
   void wake() const;
 
   const bool pty_;
   const std::size_t max_buffered_;
   const std::function<void(const Event&)> on_event_;
-  std::unique_ptr<Recoder> recoder_;  // remote encoding -> UTF-8; worker only
+  const OutputSink on_output_;
+  std::unique_ptr<Recoder> event_recoder_;  // remote encoding -> UTF-8; worker only
+  std::unique_ptr<Recoder> reader_recoder_;  // the same for readers, under the lock
+  EventLines event_lines_[2];  // stdout, stderr; worker only
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

@@ -1,15 +1,17 @@
-// HostOutput, LineRange and StdinWriter: the caller's view of a HostState.
+// HostOutput, OutputRange and StdinWriter: the caller's view of a HostState.
 #include "engine/host_state.hpp"
 
 #include <pssh/output.hpp>
 
 namespace pssh {
 
-LineRange::iterator::iterator(std::shared_ptr<detail::HostState> state, Stream stream)
-    : state_(std::move(state)), stream_(stream), line_(state_->next_line(stream_)) {}
+OutputRange::iterator::iterator(std::shared_ptr<detail::HostState> state, Stream stream, Unit unit)
+    : state_(std::move(state)), stream_(stream), unit_(unit) {
+  ++*this;
+}
 
-LineRange::iterator& LineRange::iterator::operator++() {
-  line_ = state_->next_line(stream_);
+OutputRange::iterator& OutputRange::iterator::operator++() {
+  item_ = unit_ == Unit::line ? state_->next_line(stream_) : state_->next_chunk(stream_);
   return *this;
 }
 

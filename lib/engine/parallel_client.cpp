@@ -169,7 +169,8 @@ struct ParallelClient::Impl {
             .read_timeout = run.read_timeout,
             .max_buffered = options.max_buffered_output,
             .encoding = run.encoding,
-            .on_event = options.on_event};
+            .on_event = options.on_event,
+            .on_output = run.on_output};
   }
 
   /// Per-host arguments (host_args, copy_args) must cover every host.

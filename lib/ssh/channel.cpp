@@ -1,8 +1,9 @@
 // The path of a byte of output: sshd -> socket -> libssh decodes the packet
 // into the channel's buffer (in ssh_event_dopoll or any other libssh call of
 // the worker) -> Pump::read_output, the one place output leaves libssh ->
-// HostState::append (split into lines) -> HostState::next_line -> the
-// caller's LineRange.
+// HostState::append, which hands the bytes to RunOptions::on_output or
+// appends them to the host's buffer -> HostState::next_line (cut there) or
+// next_chunk -> the caller's LineRange or ChunkRange.
 #include "ssh/channel.hpp"
 
 #include "ssh/agent_forward.hpp"
@@ -214,11 +215,27 @@ class Pump {
                                            stream == Stream::err ? 1 : 0);
       if (n == SSH_ERROR) lost_connection();
       if (n > 0) {
-        state_.append(stream, std::string_view(buffer_, static_cast<std::size_t>(n)));
+        deliver(stream, std::string_view(buffer_, static_cast<std::size_t>(n)));
         progressed = true;
       }
     }
     return progressed;
+  }
+
+  /// Hands output to the host. An on_output sink that throws fails the
+  /// host: its command is ended as close_channel() would, not left running.
+  void deliver(Stream stream, std::string_view bytes) {
+    try {
+      state_.append(stream, bytes);
+    } catch (...) {
+      hang_up();
+      throw;
+    }
+  }
+
+  void hang_up() {
+    ssh_channel_request_send_signal(channel_, "TERM");
+    ssh_channel_close(channel_);
   }
 
   /// Sends queued stdin within the channel's window only, so that a command
@@ -269,11 +286,11 @@ class Pump {
   /// period to exit before the stop hook cuts the connection.
   void stop() {
     stop_ = state_.stop_reason();
-    ssh_channel_request_send_signal(channel_, "TERM");
     if (stop_ == StopReason::closed_by_caller) {
-      ssh_channel_close(channel_);
+      hang_up();
       return;
     }
+    ssh_channel_request_send_signal(channel_, "TERM");
     if (!eof_sent_) ssh_channel_send_eof(channel_);
     eof_sent_ = true;
   }

@@ -1,0 +1,218 @@
+// The byte-stream path: ChunkRange and the on_output sink, next to lines.
+#include "common.hpp"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string read_chunks(pssh::ChunkRange range, std::size_t* largest = nullptr) {
+  std::string bytes;
+  for (const auto& chunk : range) {
+    CHECK_FALSE(chunk.empty());
+    if (largest != nullptr) *largest = std::max(*largest, chunk.size());
+    bytes += chunk;
+  }
+  return bytes;
+}
+
+/// A local file of random bytes (every value, "\r\n" and NUL included) that
+/// the loopback hosts can `cat`: they share this machine's file system.
+std::filesystem::path random_file(const std::string& name, std::size_t size) {
+  auto path = server().dir() / "home" / name;
+  std::mt19937 random(static_cast<unsigned>(size));
+  std::string bytes(size, '\0');
+  for (auto& b : bytes) b = static_cast<char>(random() & 0xff);
+  rig::write_file(path, bytes);
+  return path;
+}
+
+}  // namespace
+
+TEST_SUITE("output") {
+  TEST_CASE("chunks are the server's bytes, in order, binary data included") {
+    auto file = random_file("binary", 3 << 20);
+    std::string expected = rig::read_file(file);
+    pssh::ParallelClient client(rig::loopback_hosts(3), server().options());
+    auto output = client.run_command("cat " + file.string() + "; cat " + file.string() + " >&2");
+    for (const auto& h : output) {
+      CHECK(read_chunks(h.stdout_chunks()) == expected);
+      CHECK(read_chunks(h.stderr_chunks()) == expected);
+    }
+    client.join(output);
+    for (const auto& h : output) CHECK(h.exit_code() == 0);
+  }
+
+  TEST_CASE("chunks keep what lines take away: a PTY's \\r\\n and undecoded bytes") {
+    pssh::ParallelClient client({"127.0.0.2"}, server().options());
+    auto output = client.run_command("printf 'caf\\351\\n'", {.use_pty = true, .encoding = "latin1"});
+    CHECK(read_chunks(output[0].stdout_chunks()) == "caf\xe9\r\n");
+    output = client.run_command("printf 'caf\\351\\n'", {.use_pty = true, .encoding = "latin1"});
+    CHECK(lines(output[0].stdout_lines()) == std::vector<std::string>{"caf\xc3\xa9"});
+  }
+
+  TEST_CASE("lines and chunks share one buffer: each byte is read once") {
+    pssh::ParallelClient client({"127.0.0.2"}, server().options());
+    auto output = client.run_command("printf 'one\\ntwo\\nthree\\n'; sleep 0.3; printf 'four\\n'");
+    auto range = output[0].stdout_lines();
+    auto line = range.begin();
+    CHECK(*line == "one");
+    CHECK(read_chunks(output[0].stdout_chunks()) == "two\nthree\nfour\n");
+  }
+
+  TEST_CASE("max_buffered_output holds a chunk reader's command back, and chunks stay near the cap") {
+    auto flag = server().dir() / "home" / "chunk-backpressure-done";
+    std::filesystem::remove(flag);
+    auto options = server().options();
+    options.max_buffered_output = 64 * 1024;
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto output = client.run_command("head -c 50000000 /dev/zero; touch " + flag.string());
+    std::this_thread::sleep_for(1s);
+    CHECK_FALSE(std::filesystem::exists(flag));  // blocked: nobody reads
+    std::size_t largest = 0;
+    CHECK(read_chunks(output[0].stdout_chunks(), &largest).size() == 50000000);
+    // The cap, one byte to see a line's end, and one read of the other stream's grace.
+    CHECK(largest <= 64 * 1024 + 1 + 32 * 1024);
+    client.join(output);
+    CHECK(std::filesystem::exists(flag));
+  }
+
+  TEST_CASE("a line longer than the cap comes in cap-sized pieces; one of exactly the cap stays whole") {
+    auto options = server().options();
+    options.max_buffered_output = 1000;
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto output = client.run_command("head -c 2500 /dev/zero | tr '\\0' a; echo; "
+                                     "head -c 1000 /dev/zero | tr '\\0' b; echo; echo end");
+    auto got = lines(output[0].stdout_lines());
+    REQUIRE(got.size() == 5);
+    CHECK(got[0] == std::string(1000, 'a'));
+    CHECK(got[1] == std::string(1000, 'a'));
+    CHECK(got[2] == std::string(500, 'a'));
+    CHECK(got[3] == std::string(1000, 'b'));
+    CHECK(got[4] == "end");
+  }
+
+  TEST_CASE("line events and read lines are cut alike") {
+    std::mutex mutex;
+    std::vector<std::string> events;
+    auto options = server().options();
+    options.max_buffered_output = 1000;
+    options.on_event = [&](const pssh::Event& e) {
+      std::lock_guard lock(mutex);
+      if (e.kind == pssh::Event::Kind::line) events.push_back(e.text);
+    };
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto output = client.run_command("head -c 2500 /dev/zero | tr '\\0' a; echo; printf tail");
+    auto read = lines(output[0].stdout_lines());
+    client.join(output);
+    std::lock_guard lock(mutex);
+    CHECK(events == read);
+    CHECK(read.size() == 4);
+  }
+
+  TEST_CASE("readers on other threads, two on one stream: every byte once, in order per reader") {
+    auto options = server().options();
+    options.max_buffered_output = 16 * 1024;
+    pssh::ParallelClient client(rig::loopback_hosts(2), options);
+    auto output = client.run_command("seq 1 300000");
+    std::string first;
+    std::thread other([&] { first = read_chunks(output[0].stdout_chunks()); });
+    std::atomic<std::size_t> shared_bytes{0};
+    std::vector<std::thread> pair;
+    for (int k = 0; k < 2; ++k)
+      pair.emplace_back([&] { shared_bytes += read_chunks(output[1].stdout_chunks()).size(); });
+    other.join();
+    for (auto& t : pair) t.join();
+    std::string expected;
+    for (int i = 1; i <= 300000; ++i) expected += std::to_string(i) + '\n';
+    CHECK(first == expected);
+    CHECK(shared_bytes.load() == expected.size());
+    client.join(output);
+  }
+
+  TEST_CASE("cancel while a reader streams: the range ends and the host says Cancelled") {
+    auto options = server().options();
+    options.max_buffered_output = 64 * 1024;
+    pssh::ParallelClient client(rig::loopback_hosts(2), options);
+    auto output = client.run_command("cat /dev/zero");
+    within(20s, [&] {
+      std::vector<std::thread> readers;
+      std::atomic<std::size_t> bytes{0};
+      for (const auto& h : output)
+        readers.emplace_back([&bytes, h] {
+          for (const auto& chunk : h.stdout_chunks()) bytes += chunk.size();
+        });
+      CHECK(eventually([&] { return bytes.load() > 10'000'000; }));
+      client.cancel();
+      for (auto& t : readers) t.join();
+      client.join(output);
+    });
+    for (const auto& h : output) CHECK(host_error_is<pssh::Cancelled>(h));
+  }
+
+  TEST_CASE("a chunk read waits no longer than read_timeout, and can resume") {
+    pssh::ParallelClient client({"127.0.0.2"}, server().options());
+    auto output = client.run_command("sleep 1; echo late", {.read_timeout = 200ms});
+    auto range = output[0].stdout_chunks();
+    CHECK_THROWS_CONTAINING(range.begin(), pssh::Timeout, "no output from 127.0.0.2 on stdout within 200 ms");
+    output[0].set_read_timeout(0ms);
+    CHECK(read_chunks(output[0].stdout_chunks()) == "late\n");
+  }
+
+  TEST_CASE("on_output takes every host's bytes on its worker, and the buffers stay empty") {
+    std::mutex mutex;
+    std::map<std::size_t, std::string> out, err;
+    auto sink = [&](const pssh::HostOutput& h, pssh::Stream stream, std::string_view bytes) {
+      std::lock_guard lock(mutex);
+      (stream == pssh::Stream::out ? out : err)[h.index()] += bytes;
+    };
+    const std::size_t hosts = 10;
+    auto options = server().options();
+    options.max_buffered_output = 4096;  // no reader: the sink must not be held by the cap
+    pssh::ParallelClient client(rig::loopback_hosts(hosts), options);
+    auto output = client.run_command("seq 1 100000; echo oops >&2",
+                                     {.stop_on_errors = true, .on_output = sink});
+    client.join(output);
+    std::string expected;
+    for (int i = 1; i <= 100000; ++i) expected += std::to_string(i) + '\n';
+    std::lock_guard lock(mutex);
+    for (std::size_t i = 0; i < hosts; ++i) {
+      CHECK(out[i] == expected);
+      CHECK(err[i] == "oops\n");
+      CHECK(output[i].exit_code() == 0);
+      CHECK(lines(output[i].stdout_lines()).empty());
+      CHECK(read_chunks(output[i].stderr_chunks()).empty());
+    }
+  }
+
+  TEST_CASE("a sink that throws fails its host, ends its command, and the connection goes on") {
+    auto options = server().options();
+    pssh::ParallelClient client(rig::loopback_hosts(3), options);
+    std::atomic<std::size_t> good_bytes{0};
+    auto sink = [&](const pssh::HostOutput& h, pssh::Stream, std::string_view bytes) {
+      if (h.index() == 1) throw std::runtime_error("disk full writing " + h.host());
+      good_bytes += bytes.size();
+    };
+    within(30s, [&] {
+      // `yes` never ends by itself: the thrown sink must end it.
+      auto output = client.run_command("case $SSH_CONNECTION in *127.0.0.3*) yes;; *) seq 1 1000;; esac",
+                                       {.stop_on_errors = false, .on_output = sink});
+      client.join(output);
+      CHECK(output[0].exit_code() == 0);
+      CHECK(output[2].exit_code() == 0);
+      CHECK(error_message(output[1]) == "disk full writing 127.0.0.3");
+      CHECK_FALSE(output[1].exit_code().has_value());
+    });
+    CHECK(good_bytes.load() == 2 * 3893);  // seq 1 1000
+    auto again = client.run_command("echo again");
+    client.join(again);
+    for (const auto& h : again) CHECK(lines(h.stdout_lines()) == std::vector<std::string>{"again"});
+  }
+}
