@@ -1,5 +1,7 @@
 // pssh: run a command (or copy files) on many hosts, in the spirit of
 // pssh/pdsh/clush, built on the library alone. `pssh --help` for usage.
+#include "cli_output.hpp"
+
 #include <pssh/json.hpp>
 #include <pssh/pssh.hpp>
 
@@ -8,12 +10,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -48,8 +48,12 @@ Connection:
 
 Output:
   (default)          lines as they arrive: "host: line"
-  -i                 each host's output as one block when it finishes
-  -o DIR, -e DIR     each host's stdout / stderr to DIR/<host> (PSSH_OUTDIR for -o)
+  -i                 each host's output as one block when it finishes, after
+                     its status line: [1] 12:00:01 [SUCCESS] web01
+  -o DIR, -e DIR     each host's stdout / stderr streamed to DIR/<host>
+                     (DIR/<host>.N, N its place in the host list, when
+                     several hosts share a name; PSSH_OUTDIR for -o); only
+                     the status lines are printed, unless -i is given too
   -b                 gather hosts with identical output (dshbak -c style)
   --json             one JSON array of every host's result at the end
   --jsonl            one JSON object per host as it finishes
@@ -247,13 +251,6 @@ int combine(int a, int b) {
   return 0;
 }
 
-std::string now_text() {
-  std::time_t t = std::time(nullptr);
-  char text[16];
-  std::strftime(text, sizeof text, "%H:%M:%S", std::localtime(&t));
-  return text;
-}
-
 std::string message_of(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
@@ -262,46 +259,47 @@ std::string message_of(const std::exception_ptr& error) {
   }
 }
 
-/// The progress line on a terminal, and output lines that must not tear it.
-class Console {
- public:
-  Console() : tty_(::isatty(2) != 0) {}
-  void line(std::ostream& out, const std::string& text) {
-    std::lock_guard lock(mutex_);
-    clear();
-    out << text << '\n' << std::flush;
-  }
-  void progress(std::size_t done, std::size_t failed, std::size_t total) {
-    if (!tty_) return;
-    std::lock_guard lock(mutex_);
-    std::cerr << "\r\033[K[" << done << "/" << total << " done, " << failed << " failed, "
-              << total - done << " running]" << std::flush;
-  }
-  void clear() {
-    if (tty_) std::cerr << "\r\033[K" << std::flush;
-  }
-
- private:
-  bool tty_;
-  std::mutex mutex_;
-};
-
 std::string read_all(pssh::LineRange lines) {
   std::string text;
   for (const auto& l : lines) text += l + '\n';
   return text;
 }
 
-void write_file(const std::optional<std::string>& dir, const std::string& host, const std::string& text) {
+void write_file(const std::optional<std::string>& dir, const std::string& name, const std::string& text) {
   if (!dir) return;
   fs::create_directories(*dir);
-  std::ofstream(fs::path(*dir) / host, std::ios::binary) << text;
+  std::ofstream(fs::path(*dir) / name, std::ios::binary) << text;
 }
 
-int run_command(const Arguments& a, pssh::ParallelClient& client, Console& console) {
+/// pssh 2.3's words for how a host ended.
+cli::Outcome outcome_of(const pssh::HostOutput& h, int host_status) {
+  if (host_status == 0) return {};
+  if (h.exception()) return {false, message_of(h.exception())};
+  if (h.exit_signal()) return {false, "Killed by signal " + *h.exit_signal()};
+  return {false, "Exited with error code " + std::to_string(*h.exit_code())};
+}
+
+/// Whether the hosts' bytes stream through the sink (bounded memory), or
+/// every host's output is needed whole at its end (-b, --json).
+bool streams(Mode mode) { return mode == Mode::stream || mode == Mode::inline_blocks; }
+
+int run_command(const Arguments& a, pssh::ParallelClient& client, cli::Console& console) {
   pssh::RunOptions run{.sudo = a.sudo, .use_pty = a.pty, .stop_on_errors = false};
   if (a.command_timeout)
     run.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.command_timeout));
+  std::vector<std::string> aliases;
+  for (const auto& e : a.hosts) aliases.push_back(e.config.alias.value_or(e.host));
+  std::vector<std::string> file_names = cli::output_file_names(aliases);
+  std::optional<cli::HostStreams> host_streams;
+  if (streams(a.mode)) {
+    cli::Layout layout = a.mode == Mode::inline_blocks ? cli::Layout::blocks
+                         : a.out_dir || a.err_dir      ? cli::Layout::status_only
+                                                       : cli::Layout::lines;
+    host_streams.emplace(layout, a.out_dir, a.err_dir, file_names, a.pty, console);
+    run.on_output = [&host_streams](const pssh::HostOutput& h, pssh::Stream stream, std::string_view bytes) {
+      host_streams->take(h, stream, bytes);
+    };
+  }
   std::string input = a.no_stdin || ::isatty(0) ? std::string() : read_stdin();
   pssh::Output output = client.run_command(a.command, run);
   for (pssh::HostOutput& h : output) {
@@ -324,45 +322,32 @@ int run_command(const Arguments& a, pssh::ParallelClient& client, Console& conso
       int host_status = status_of(h.exception(), h.exit_code(), h.exit_signal());
       failed += host_status != 0;
       status = combine(status, host_status);
-      if (a.mode == Mode::json || a.mode == Mode::jsonl) {
+      if (host_streams) {
+        host_streams->finish(h, done, outcome_of(h, host_status));
+      } else if (a.mode == Mode::json || a.mode == Mode::jsonl) {
         nlohmann::json j = pssh::to_json(h);
-        write_file(a.out_dir, h.alias(), j["stdout"].get<std::string>());
-        write_file(a.err_dir, h.alias(), j["stderr"].get<std::string>());
-        if (a.mode == Mode::jsonl) console.line(std::cout, j.dump());
+        write_file(a.out_dir, file_names[k], j["stdout"].get<std::string>());
+        write_file(a.err_dir, file_names[k], j["stderr"].get<std::string>());
+        if (a.mode == Mode::jsonl) console.line(stdout, j.dump());
         else all.push_back(std::move(j));
-        continue;
-      }
-      std::string out = read_all(h.stdout_lines()), err = read_all(h.stderr_lines());
-      write_file(a.out_dir, h.alias(), out);
-      write_file(a.err_dir, h.alias(), err);
-      std::string outcome = h.exception() ? message_of(h.exception())
-                            : h.exit_signal() ? "killed by signal " + *h.exit_signal()
-                                              : "exit code " + std::to_string(*h.exit_code());
-      if (a.mode == Mode::inline_blocks) {
-        std::string block = "[" + std::to_string(done) + "] " + now_text() + " [" +
-                            (host_status == 0 ? "SUCCESS" : "FAILURE") + "] " + h.alias();
-        if (host_status != 0) block += " (" + outcome + ")";
-        if (!out.empty()) block += "\n" + out.substr(0, out.size() - 1);
-        if (!err.empty()) block += "\nStderr: " + err.substr(0, err.size() - 1);
-        console.line(std::cout, block);
-      } else if (a.mode == Mode::gather) {
+      } else {
+        std::string out = read_all(h.stdout_lines()), err = read_all(h.stderr_lines());
+        write_file(a.out_dir, file_names[k], out);
+        write_file(a.err_dir, file_names[k], err);
+        auto outcome = outcome_of(h, host_status);
         groups[out + (err.empty() ? "" : "stderr:\n" + err) +
-               (host_status != 0 ? "(" + outcome + ")\n" : "")]
+               (outcome.success ? "" : "(" + outcome.failure + ")\n")]
             .emplace(h.index(), h.alias());
-      } else if (host_status != 0) {
-        console.line(std::cerr, h.alias() + ": " + outcome);
       }
     }
     console.progress(done, failed, output.size());
     if (done == output.size()) break;
-    // Streamed lines were printed from events: unless -o/-e want them, drop them.
-    bool keep = a.mode != Mode::stream || a.out_dir || a.err_dir;
     try {
-      client.join(output, {.timeout = 50ms, .consume_output = !keep});
+      client.join(output, {.timeout = 50ms});
     } catch (const pssh::JoinTimeout&) {
     }
   }
-  console.clear();
+  console.finish();
   if (a.mode == Mode::json) std::cout << all.dump(2) << '\n';
   for (const auto& [text, hosts] : groups) {
     std::string names;
@@ -375,7 +360,7 @@ int run_command(const Arguments& a, pssh::ParallelClient& client, Console& conso
 
 /// --copy and --slurp are the library's copy() and slurp().
 int run_transfer(const Arguments& a, const std::vector<std::string>& hosts,
-                 const std::vector<pssh::HostConfig>& config, Console& console) {
+                 const std::vector<pssh::HostConfig>& config, cli::Console& console) {
   pssh::CallResults results =
       !a.copy.empty()
           ? pssh::copy(hosts, a.copy[0], a.copy[1], a.options,
@@ -385,7 +370,7 @@ int run_transfer(const Arguments& a, const std::vector<std::string>& hosts,
   for (const auto& [host, result] : results) {
     int host_status = status_of(result.error, std::nullopt, std::nullopt);
     status = combine(status, host_status);
-    console.line(host_status == 0 ? std::cout : std::cerr,
+    console.line(host_status == 0 ? stdout : stderr,
                  host + ": " + (result.error ? result.error_message() : "OK"));
   }
   return status;
@@ -410,13 +395,7 @@ int main(int argc, char** argv) {
         std::cout << keyword << ' ' << value << '\n';
       return 0;
     }
-    Console console;
-    if (a.mode == Mode::stream && a.copy.empty() && a.slurp.empty()) {
-      a.options.on_event = [&console](const pssh::Event& e) {
-        if (e.kind == pssh::Event::Kind::line)
-          console.line(e.stream == pssh::Stream::out ? std::cout : std::cerr, e.alias + ": " + e.text);
-      };
-    }
+    cli::Console console;
     std::vector<std::string> hosts;
     std::vector<pssh::HostConfig> config;
     for (const auto& e : a.hosts) {

@@ -7,28 +7,48 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
 namespace {
 
-/// Runs the CLI with the suite's key and known_hosts (started by the
-/// `wrapper` command, if any); returns its status.
-int cli(std::vector<std::string> args, std::string* out = nullptr,
-        std::vector<std::string> wrapper = {}) {
+/// The CLI's command line with the suite's key and known_hosts.
+std::vector<std::string> cli_argv(const std::vector<std::string>& args) {
   const char* binary = std::getenv("PSSH_CLI");
   REQUIRE(binary != nullptr);
   auto options = server().options();
-  std::vector<std::string> argv = std::move(wrapper);
   // -F: the rig's empty config alone, never the machine's /etc/ssh/ssh_config.
-  argv.insert(argv.end(), {binary, "-F", *options.ssh_config, "-p", std::to_string(server().port()),
-                           "-x", "IdentityFile=" + options.pkey->path(), "-x",
-                           "UserKnownHostsFile=" + *options.known_hosts, "-x",
-                           "ConnectionAttempts=1"});
+  std::vector<std::string> argv{binary, "-F", *options.ssh_config, "-p", std::to_string(server().port()),
+                                "-x", "IdentityFile=" + options.pkey->path(), "-x",
+                                "UserKnownHostsFile=" + *options.known_hosts, "-x",
+                                "ConnectionAttempts=1"};
   argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+/// Runs the CLI (started by the `wrapper` command, if any); returns its status.
+int cli(std::vector<std::string> args, std::string* out = nullptr,
+        std::vector<std::string> wrapper = {}) {
+  std::vector<std::string> argv = std::move(wrapper);
+  for (auto& arg : cli_argv(args)) argv.push_back(std::move(arg));
   std::string ignored;
   return rig::run(argv, out != nullptr ? out : &ignored);
+}
+
+/// Lines of `text` that start with `prefix`.
+std::size_t count_lines_starting(const std::string& text, const std::string& prefix) {
+  std::size_t count = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    count += text.compare(at, prefix.size(), prefix) == 0;
+    std::size_t end = text.find('\n', at);
+    at = end == std::string::npos ? text.size() : end + 1;
+  }
+  return count;
 }
 
 }  // namespace
@@ -85,6 +105,63 @@ TEST_SUITE("cli") {
     rig::TempDir dir;
     CHECK(cli({"-H", "127.0.0.2", "-o", dir.path().string(), "-i", "echo to-file"}) == 0);
     CHECK(rig::read_file(dir.path() / "127.0.0.2") == "to-file\n");
+  }
+
+  TEST_CASE("-o and -e stream into a file per host and print only pssh's status lines") {
+    rig::TempDir dir;
+    auto out_dir = dir.path() / "out", err_dir = dir.path() / "err";
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.[2-3]", "-H", "127.0.0.4", "-o", out_dir.string(), "-e", err_dir.string(),
+               "case $SSH_CONNECTION in *127.0.0.4*) exit 3;; esac; seq 1 50000; echo warn >&2"},
+              &out) == 5);
+    INFO(out);
+    CHECK(count_lines_starting(out, "[") == 3);
+    CHECK(out.find(" [SUCCESS] 127.0.0.2\n") != std::string::npos);
+    CHECK(out.find(" [SUCCESS] 127.0.0.3\n") != std::string::npos);
+    CHECK(out.find(" [FAILURE] 127.0.0.4 Exited with error code 3\n") != std::string::npos);
+    CHECK(out.find("warn") == std::string::npos);
+    std::string expected;
+    for (int i = 1; i <= 50000; ++i) expected += std::to_string(i) + "\n";
+    CHECK(rig::read_file(out_dir / "127.0.0.2") == expected);
+    CHECK(rig::read_file(err_dir / "127.0.0.3") == "warn\n");
+    // A host that printed nothing still has its files.
+    CHECK(std::filesystem::exists(out_dir / "127.0.0.4"));
+    CHECK(rig::read_file(err_dir / "127.0.0.4").empty());
+  }
+
+  TEST_CASE("two hosts of one name get distinct files: NAME.N, N their place in the list") {
+    rig::TempDir dir;
+    CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3", "-H", "127.0.0.2", "-o", dir.path().string(),
+               "echo $SSH_CONNECTION | cut -d' ' -f3"}) == 0);
+    CHECK(rig::read_file(dir.path() / "127.0.0.2.1") == "127.0.0.2\n");
+    CHECK(rig::read_file(dir.path() / "127.0.0.3") == "127.0.0.3\n");
+    CHECK(rig::read_file(dir.path() / "127.0.0.2.3") == "127.0.0.2\n");
+    CHECK_FALSE(std::filesystem::exists(dir.path() / "127.0.0.2"));
+  }
+
+  TEST_CASE("-i prints a block per host: status line, output, then Stderr:") {
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.2", "-i", "printf 'a\\nb'; echo oops >&2; exit 4"}, &out) == 5);
+    CHECK(out.find(" [FAILURE] 127.0.0.2 Exited with error code 4\na\nb\nStderr: oops\n") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("a long line stays one line in every mode, whatever the cap in memory") {
+    // 300 KB without a newline, ten times what a host keeps in memory.
+    std::string command = "head -c 300000 /dev/zero | tr '\\0' a; echo; echo next";
+    std::string long_line(300000, 'a');
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.[2-3]", command}, &out) == 0);
+    for (const char* host : {"127.0.0.2", "127.0.0.3"}) {
+      CHECK(out.find(std::string(host) + ": " + long_line + "\n") != std::string::npos);
+      CHECK(out.find(std::string(host) + ": next\n") != std::string::npos);
+    }
+    CHECK(out.size() == 2 * (11 + long_line.size() + 1 + 11 + 5));
+    CHECK(cli({"-H", "127.0.0.2", "-i", command}, &out) == 0);
+    CHECK(out.find("[SUCCESS] 127.0.0.2\n" + long_line + "\nnext\n") != std::string::npos);
+    // A last line without a newline is printed as a line.
+    CHECK(cli({"-H", "127.0.0.2", "printf tail"}, &out) == 0);
+    CHECK(out == "127.0.0.2: tail\n");
   }
 
   TEST_CASE("a progress line is drawn on a terminal and never in a pipe") {
@@ -182,5 +259,87 @@ TEST_SUITE("cli") {
     CHECK(out.find("port 2200\n") != std::string::npos);
     CHECK(out.find("proxyjump jump1,ops@jump2:2222\n") != std::string::npos);
     CHECK(rig::run({std::getenv("PSSH_CLI"), "-F", (dir.path() / "missing").string(), "-G", "h"}) == 2);
+  }
+}
+
+namespace {
+
+struct MeasuredRun {
+  int status = -1;
+  long peak_rss_kib = 0;
+};
+
+/// Runs the CLI with its stdout in `stdout_file`, reading its peak RSS
+/// (VmHWM) from /proc while it runs.
+MeasuredRun run_measured(const std::vector<std::string>& args, const std::filesystem::path& stdout_file) {
+  std::vector<std::string> argv{"sh", "-c", "exec \"$@\" > \"$0\"", stdout_file.string()};
+  for (auto& arg : cli_argv(args)) argv.push_back(std::move(arg));
+  pid_t pid = rig::spawn(argv);
+  MeasuredRun run;
+  std::string status_path = "/proc/" + std::to_string(pid) + "/status";
+  for (int wstatus = 0;;) {
+    std::ifstream status(status_path);
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmHWM:", 0) == 0) run.peak_rss_kib = std::max(run.peak_rss_kib, std::stol(line.substr(6)));
+    if (::waitpid(pid, &wstatus, WNOHANG) == pid) {
+      run.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+      return run;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/// `size` bytes of `file` from `offset`.
+std::string read_at(const std::filesystem::path& file, std::uintmax_t offset, std::size_t size) {
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
+  return bytes;
+}
+
+}  // namespace
+
+// 1 GiB from one host, as one line without a newline (the worst shape for
+// line handling), through each output mode: the CLI's memory stays bounded.
+TEST_SUITE("cli_load") {
+  TEST_CASE("1 GiB from one host: -o, -i and the default mode stay under 32 MiB") {
+    const std::uintmax_t size = 1ull << 30;
+    const std::string command = "head -c " + std::to_string(size) + " /dev/zero | tr '\\0' a";
+    const long limit_kib = 32 * 1024;
+    rig::TempDir dir;
+    auto printed = dir.path() / "stdout";
+    const std::string host = "127.0.0.2";
+
+    SUBCASE("-o") {
+      auto run = run_measured({"-H", host, "-o", (dir.path() / "out").string(), command}, printed);
+      CHECK(run.status == 0);
+      MESSAGE("-o: peak RSS " << run.peak_rss_kib << " KiB");
+      CHECK(run.peak_rss_kib < limit_kib);
+      CHECK(std::filesystem::file_size(dir.path() / "out" / host) == size);
+      CHECK(read_at(dir.path() / "out" / host, size - 4, 8) == "aaaa");
+      CHECK(rig::read_file(printed).find("[SUCCESS] " + host + "\n") != std::string::npos);
+    }
+    SUBCASE("-i") {
+      auto run = run_measured({"-H", host, "-i", command}, printed);
+      CHECK(run.status == 0);
+      MESSAGE("-i: peak RSS " << run.peak_rss_kib << " KiB");
+      CHECK(run.peak_rss_kib < limit_kib);
+      std::string status_line = read_at(printed, 0, 64);
+      status_line = status_line.substr(0, status_line.find('\n') + 1);
+      CHECK(status_line.find("[SUCCESS] " + host + "\n") != std::string::npos);
+      CHECK(std::filesystem::file_size(printed) == status_line.size() + size + 1);
+      CHECK(read_at(printed, status_line.size() + size - 4, 8) == "aaaa\n");
+    }
+    SUBCASE("default: host: line") {
+      auto run = run_measured({"-H", host, command}, printed);
+      CHECK(run.status == 0);
+      MESSAGE("default: peak RSS " << run.peak_rss_kib << " KiB");
+      CHECK(run.peak_rss_kib < limit_kib);
+      CHECK(std::filesystem::file_size(printed) == host.size() + 2 + size + 1);
+      CHECK(read_at(printed, 0, host.size() + 4) == host + ": aa");
+      CHECK(read_at(printed, host.size() + 2 + size - 4, 8) == "aaaa\n");
+    }
   }
 }
