@@ -187,7 +187,7 @@ TEST_SUITE("load") {
       pssh::ParallelClient client(rig::loopback_hosts(2000), options);
       FAIL("2000 hosts were accepted under a limit of 512 descriptors");
     } catch (const std::system_error& e) {
-      MESSAGE(e.what());
+      MESSAGE(std::string(e.what()));
       CHECK(e.code() == std::errc::too_many_files_open);
       CHECK(std::string(e.what()).find("RLIMIT_NOFILE") != std::string::npos);
       CHECK(std::string(e.what()).find("ulimit -Hn") != std::string::npos);
