@@ -1,10 +1,13 @@
 // Load: 1000 hosts at once, a 20-round soak on one client, and 1 GiB of
-// output from one host, all with bounded memory. Not run under sanitizers.
+// output from one host, all with bounded memory; what a client of hundreds
+// leaves behind, and the descriptor limit it needs. Not run under sanitizers.
 #include "common.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <system_error>
 
 using namespace std::chrono_literals;
 
@@ -18,12 +21,35 @@ long status_kib(const std::string& field) {
   return -1;
 }
 
-/// Each connected host holds a few descriptors: lift the soft limit.
-void raise_fd_limit() {
+rlimit fd_limit() {
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
+  return limit;
+}
+
+/// RLIMIT_NOFILE set for one test case, and the old one back after it
+/// (raising the hard limit back needs root).
+class FdLimitScope {
+ public:
+  FdLimitScope(rlim_t soft, rlim_t hard) : saved_(fd_limit()) {
+    rlimit limit{soft, hard};
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
+  }
+  ~FdLimitScope() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  FdLimitScope(const FdLimitScope&) = delete;
+  FdLimitScope& operator=(const FdLimitScope&) = delete;
+
+ private:
+  rlimit saved_;
+};
+
+int thread_count() { return entries_in("/proc/self/task"); }
+
+/// Runs `true` on every host; every exit code must be 0.
+void run_true(pssh::ParallelClient& client) {
+  auto output = client.run_command("true");
+  client.join(output);
+  for (const auto& h : output) CHECK_MESSAGE(h.exit_code() == 0, h.host() << ": " << error_message(h));
 }
 
 std::vector<pssh::HostArgs> numbered(std::size_t count) {
@@ -36,7 +62,6 @@ std::vector<pssh::HostArgs> numbered(std::size_t count) {
 
 TEST_SUITE("load") {
   TEST_CASE("1000 hosts with pool_size 1000: every output and exit code is right") {
-    raise_fd_limit();
     const std::size_t count = 1000;  // 8 listeners (sshd allows 16 sockets): 1024 queued connects
     rig::Sshd wide({.listeners = 8, .extra_config = {}, .host_key = {}});
     auto options = wide.options();
@@ -110,5 +135,63 @@ TEST_SUITE("load") {
     CHECK(unread[0].exit_code() == 0);
     CHECK(lines(unread[0].stdout_lines()).empty());
     CHECK(rss_after - rss_before < 64 * 1024);
+  }
+
+  TEST_CASE("a client of 200 hosts leaves no thread and no descriptor once destroyed") {
+    const std::size_t count = 200;
+    rig::Sshd wide({.listeners = 2, .extra_config = {}, .host_key = {}});
+    auto options = wide.options();
+    options.pool_size = count;
+    const int threads_before = thread_count(), fds_before = open_fds();
+    {
+      pssh::ParallelClient client(rig::loopback_hosts(count), options, wide.spread(count));
+      client.connect_auth();
+      MESSAGE("200 hosts connected: " << thread_count() - threads_before << " more threads, "
+                                      << open_fds() - fds_before << " more descriptors");
+      CHECK(thread_count() > threads_before + static_cast<int>(count) / 2);  // workers were made
+      run_true(client);
+    }
+    // The last client's end joins TBB's workers (tbb::finalize); the kernel
+    // may list a joined thread for a moment longer.
+    CHECK(eventually([&] { return thread_count() == threads_before; }, 2s));
+    CHECK(open_fds() == fds_before);
+  }
+
+  TEST_CASE("a soft RLIMIT_NOFILE too low for the hosts is raised as far as they need") {
+    rig::Sshd wide({.listeners = 2, .extra_config = {}, .host_key = {}});  // keeps the usual limit
+    const rlimit saved = fd_limit();
+    REQUIRE(saved.rlim_max >= 4096);
+    FdLimitScope scope(256, saved.rlim_max);  // 200 hosts need 600 and more
+    auto options = wide.options();
+    options.pool_size = 200;
+    pssh::ParallelClient client(rig::loopback_hosts(200), options, wide.spread(200));
+    rlimit raised = fd_limit();
+    CHECK(raised.rlim_cur >= static_cast<rlim_t>(open_fds()) + 200 * 3);
+    CHECK(raised.rlim_cur < saved.rlim_max);  // as far as needed, not to the hard limit
+    CHECK(raised.rlim_max == saved.rlim_max);
+    client.connect_auth();
+    run_true(client);
+    // Hosts added later are covered too, on top of the connected ones.
+    client.set_hosts(rig::loopback_hosts(400), wide.spread(400));
+    CHECK(fd_limit().rlim_cur >= static_cast<rlim_t>(open_fds()) + 200 * 3);
+  }
+
+  TEST_CASE("a hard RLIMIT_NOFILE too low for the hosts is an error naming it and the fix") {
+    if (::geteuid() != 0) {
+      MESSAGE("skipped: only root can raise the hard limit back");
+      return;
+    }
+    auto options = server().options();  // its sshd started under the usual limit
+    FdLimitScope scope(512, 512);
+    try {
+      pssh::ParallelClient client(rig::loopback_hosts(2000), options);
+      FAIL("2000 hosts were accepted under a limit of 512 descriptors");
+    } catch (const std::system_error& e) {
+      MESSAGE(std::string(e.what()));
+      CHECK(e.code() == std::errc::too_many_files_open);
+      CHECK(std::string(e.what()).find("RLIMIT_NOFILE") != std::string::npos);
+      CHECK(std::string(e.what()).find("ulimit -Hn") != std::string::npos);
+    }
+    CHECK(fd_limit().rlim_cur == 512);  // nothing raised past the hard limit
   }
 }

@@ -101,6 +101,9 @@ struct ParallelClient::Impl {
     }
     std::lock_guard set_hosts_lock(set_hosts_mutex);
     auto current = hosts();
+    // The current hosts' descriptors are open already: only added ones count.
+    if (host_list.size() > current->names.size())
+      detail::reserve_descriptors(host_list.size() - current->names.size());
     auto next = std::make_shared<HostTable>();
     for (std::size_t i = 0; i < host_list.size(); ++i) {
       if (host_list[i].empty()) {

@@ -11,7 +11,9 @@
 // CPU while hosts sleep, and many hosts behind an added 50 ms round trip.
 // `pssh-bench files` instead copies 256 MiB over SFTP and SCP next to
 // OpenSSH's sftp and scp; `pssh-bench proxy` streams output from 50 hosts
-// through one proxy, next to the same hosts direct and OpenSSH's ssh -W.
+// through one proxy, next to the same hosts direct and OpenSSH's ssh -W;
+// `pssh-bench fleet [pool=P] N...` runs thousands of hosts on several sshds
+// next to the floor their CPU sets, and counts what the client leaves behind.
 #include "rig.hpp"
 
 #include <pssh/pssh.hpp>
@@ -30,9 +32,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -56,13 +61,16 @@ double cpu_seconds(int who) {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-/// Resident set size of this process now, in KiB.
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
+/// A "Name:   123 kB" field of a /proc file, in KiB.
+long proc_kib(const char* path, const std::string& field) {
+  std::ifstream status(path);
   for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
   return 0;
 }
+
+/// Resident set size of this process now, in KiB.
+long rss_kib() { return proc_kib("/proc/self/status", "VmRSS"); }
 
 struct Figures {
   double wall = 0, cpu_per_host_ms = 0;
@@ -83,18 +91,51 @@ void check(const pssh::Output& output) {
   }
 }
 
-Figures pssh_run(const rig::Sshd& sshd, std::size_t n, long* rss_per_host_kib) {
+/// Entries of a /proc directory ("/proc/self/task": threads, "/proc/self/fd").
+int proc_entries(const char* path) {
+  std::error_code error;
+  int count = 0;
+  for (std::filesystem::directory_iterator it(path, error), end; !error && it != end; it.increment(error))
+    ++count;
+  return count;
+}
+
+int thread_count() { return proc_entries("/proc/self/task"); }
+int fd_count() { return proc_entries("/proc/self/fd"); }
+
+/// This process while every host is connected (after connect_auth).
+struct Connected {
+  long rss_per_host_kib = 0;
+  int threads = 0, fds = 0;
+  long available_kib = 0;  // the machine's MemAvailable: sshd's share shows here
+};
+
+/// Connects `hosts`, runs `true` on each, disconnects; the client is gone
+/// when this returns.
+Figures pssh_run(const std::vector<std::string>& hosts, const pssh::ClientOptions& options,
+                 const std::vector<pssh::HostConfig>& config, Connected* connected) {
+  const auto n = static_cast<long>(hosts.size());
   long rss_before = rss_kib();
   double cpu = cpu_seconds(RUSAGE_SELF);
   auto start = Clock::now();
-  pssh::ParallelClient client(rig::loopback_hosts(n), bench_options(sshd, n), sshd.spread(n));
+  pssh::ParallelClient client(hosts, options, config);
   client.connect_auth();
-  if (rss_per_host_kib != nullptr) *rss_per_host_kib = (rss_kib() - rss_before) / static_cast<long>(n);
+  if (connected != nullptr) {
+    *connected = {(rss_kib() - rss_before) / n, thread_count(), fd_count(),
+                  proc_kib("/proc/meminfo", "MemAvailable")};
+  }
   auto output = client.run_command("true");
   client.join(output);
   check(output);
   client.disconnect();
   return {seconds(start), (cpu_seconds(RUSAGE_SELF) - cpu) * 1000 / static_cast<double>(n)};
+}
+
+Figures pssh_run(const rig::Sshd& sshd, std::size_t n, long* rss_per_host_kib) {
+  Connected connected;
+  Figures figures = pssh_run(rig::loopback_hosts(n), bench_options(sshd, n), sshd.spread(n), &connected);
+  if (rss_per_host_kib != nullptr) *rss_per_host_kib = connected.rss_per_host_kib;
+  return figures;
 }
 
 std::vector<std::string> ssh_argv(const rig::Sshd& sshd, const std::string& host, int port) {
@@ -261,12 +302,7 @@ std::vector<std::string> openssh_options(const rig::Sshd& sshd) {
           "-P", std::to_string(sshd.port())};
 }
 
-long peak_rss_kib() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  return 0;
-}
+long peak_rss_kib() { return proc_kib("/proc/self/status", "VmHWM"); }
 
 /// MB/s of `copy`, which moves `bytes`.
 template <class Copy>
@@ -373,6 +409,106 @@ void proxy_benchmark(const rig::Sshd& sshd) {
               openssh.wall, openssh.cpu_per_host_ms, n, tunnelled.cpu_per_host_ms / openssh.cpu_per_host_ms);
 }
 
+/// CPU seconds process `pid` has used, with its children that it reaped
+/// (for sshd: every connection's processes, once they ended).
+double process_cpu_seconds(pid_t pid) {
+  std::string stat = rig::read_file("/proc/" + std::to_string(pid) + "/stat");
+  // After "pid (comm)": state is field 3; utime, stime, cutime, cstime are 14-17.
+  std::istringstream fields(stat.substr(stat.rfind(')') + 1));
+  std::string skipped;
+  for (int field = 3; field < 14; ++field) fields >> skipped;
+  long ticks = 0, total = 0;
+  for (int field = 14; field <= 17 && fields >> ticks; ++field) total += ticks;
+  return static_cast<double>(total) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+/// Several sshds, for more hosts than one can take: one sshd listens on 16
+/// sockets at most (8 ports, IPv4 and IPv6) with a backlog of 128 each, and
+/// accepts on one thread. Each serves its own block of `per_sshd` hosts,
+/// four 127.0.x.* groups (rig::loopback_host), and takes the first one's key.
+class Fleet {
+ public:
+  static constexpr std::size_t per_sshd = 1000;
+
+  explicit Fleet(std::size_t hosts) {
+    for (std::size_t i = 0; i == 0 || i * per_sshd < hosts; ++i) {
+      sshds_.push_back(std::make_unique<rig::Sshd>(
+          rig::Sshd::Config{.listeners = 8, .extra_config = {}, .host_key = {}}));
+      // Read at each login: one client key for the whole fleet.
+      if (i > 0)
+        std::filesystem::copy_file(first().dir() / "authorized_keys",
+                                   sshds_.back()->dir() / "authorized_keys",
+                                   std::filesystem::copy_options::overwrite_existing);
+    }
+  }
+
+  const rig::Sshd& first() const { return *sshds_.front(); }
+  std::size_t size() const { return sshds_.size(); }
+
+  std::vector<pssh::HostConfig> spread(std::size_t count) const {
+    std::vector<pssh::HostConfig> configs(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const rig::Sshd& sshd = *sshds_.at(i / per_sshd);
+      configs[i].port = sshd.port(i % 8);
+    }
+    return configs;
+  }
+
+  /// The sshds' CPU so far, their connections' included: waits until every
+  /// connection's processes have ended and been reaped (cutime, cstime).
+  double cpu_seconds() const {
+    double total = 0;
+    for (const auto& sshd : sshds_) {
+      auto deadline = Clock::now() + 60s;
+      while (!rig::child_pids(sshd->pid()).empty() && Clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+      total += process_cpu_seconds(sshd->pid());
+    }
+    return total;
+  }
+
+ private:
+  std::vector<std::unique_ptr<rig::Sshd>> sshds_;
+};
+
+/// `pssh-bench fleet [pool=P] N...`: N hosts run `true`, pool_size N (or P
+/// if smaller), next to the floor sshd's CPU sets on these cores; this
+/// process's threads and descriptors before the client and after it is gone.
+void fleet_benchmark(const std::vector<std::size_t>& sizes, std::size_t pool_cap) {
+  std::size_t most = 0;
+  for (std::size_t n : sizes) most = std::max(most, n);
+  Fleet fleet(most);
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  std::printf("fleet: hosts run `true`; %zu sshds of <= %zu hosts, 8 ports each; %u cores; "
+              "RLIMIT_NOFILE %llu/%llu; MemAvailable %ld MiB\n",
+              fleet.size(), Fleet::per_sshd, cores, static_cast<unsigned long long>(files.rlim_cur),
+              static_cast<unsigned long long>(files.rlim_max),
+              proc_kib("/proc/meminfo", "MemAvailable") / 1024);
+  std::printf("%5s %5s | %8s %8s | %9s | %9s | %8s %8s | %8s | %s\n", "hosts", "pool", "wall",
+              "floor", "cpu/host", "RSS/host", "threads", "fds", "mem/host", "threads/fds before -> after");
+  for (std::size_t n : sizes) {
+    auto options = bench_options(fleet.first(), std::min(n, pool_cap));
+    // Every login here shares this machine's cores with every other: with
+    // thousands at once, one handshake takes about as long as all of them.
+    options.timeout = 30min;
+    pssh_run(rig::loopback_hosts(10), options, fleet.spread(10), nullptr);  // warm: keys, libraries
+    int threads_before = thread_count(), fds_before = fd_count();
+    long available_before = proc_kib("/proc/meminfo", "MemAvailable");
+    double sshd_cpu = fleet.cpu_seconds();
+    Connected connected;
+    Figures ours = pssh_run(rig::loopback_hosts(n), options, fleet.spread(n), &connected);
+    double floor = (fleet.cpu_seconds() - sshd_cpu) / cores;
+    std::printf("%5zu %5zu | %6.2f s %6.2f s | %6.2f ms | %5ld KiB | %8d %8d | %4ld KiB | %d/%d -> %d/%d\n",
+                n, options.pool_size, ours.wall, floor, ours.cpu_per_host_ms, connected.rss_per_host_kib,
+                connected.threads, connected.fds,
+                (available_before - connected.available_kib) / static_cast<long>(n), threads_before,
+                fds_before, thread_count(), fd_count());
+    std::fflush(stdout);
+  }
+}
+
 void print_row(std::size_t n, const Figures& ours, const Figures& ssh, const Figures& bare,
                long rss_per_host) {
   std::printf("%5zu  %7.2f s %7.2f ms | %7.2f s %7.2f ms | %7.2f ms | %6ld KiB | %5.2fx %5.2fx %5.2fx\n",
@@ -387,13 +523,24 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> sizes{10, 100, 500};
   bool files = argc > 1 && std::string(argv[1]) == "files";
   bool proxy = argc > 1 && std::string(argv[1]) == "proxy";
+  bool fleet = argc > 1 && std::string(argv[1]) == "fleet";
+  std::size_t pool_cap = SIZE_MAX;
   if (argc > 1 && !files && !proxy) {
     sizes.clear();
-    for (int i = 1; i < argc; ++i) sizes.push_back(std::strtoul(argv[i], nullptr, 10));
+    for (int i = fleet ? 2 : 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg.rfind("pool=", 0) == 0) pool_cap = std::strtoul(arg.c_str() + 5, nullptr, 10);
+      else sizes.push_back(std::strtoul(arg.c_str(), nullptr, 10));
+    }
   }
   rig::TempDir home;
   ::setenv("HOME", home.path().c_str(), 1);
   ::unsetenv("SSH_AUTH_SOCK");
+  if (fleet) {
+    if (sizes.empty()) sizes = {10, 100, 500, 2000, 5000};
+    fleet_benchmark(sizes, pool_cap);
+    return 0;
+  }
   rig::Sshd sshd({.listeners = 8, .extra_config = {}, .host_key = {}});
   if (files) {
     file_benchmark(sshd);
