@@ -34,8 +34,20 @@ namespace {
 struct ChannelEvents {
   std::optional<int> status;
   std::optional<std::string> signal;
+  /// Output reached libssh's channel buffer since the pump last looked.
+  /// Any libssh call may take it off the socket (reading the other stream,
+  /// writing stdin, a keepalive): the pump must not then wait on a socket
+  /// that has nothing more to say (it stalled until the next keepalive).
+  bool output_arrived = false;
   bool exited() const { return status || signal; }
 };
+
+/// Takes nothing (libssh keeps the bytes in the channel's buffer for
+/// Pump::read_output); only notes that they came.
+int on_data(ssh_session, ssh_channel, void*, uint32_t, int, void* user) {
+  static_cast<ChannelEvents*>(user)->output_arrived = true;
+  return 0;
+}
 
 void on_exit_status(ssh_session, ssh_channel, int status, void* user) {
   static_cast<ChannelEvents*>(user)->status = status;
@@ -147,7 +159,7 @@ class Pump {
 
   /// Moves output and stdin until the command exits (and its output is all
   /// taken) or is stopped.
-  StopReason run(const ChannelEvents& events) {
+  StopReason run(ChannelEvents& events) {
     Waiter waiter(session_.handle(), state_.wake_fd());
     struct DetachAgents {
       AgentForwarding* agents;
@@ -168,6 +180,7 @@ class Pump {
         progressed = true;
       }
       if (ended(events)) return stop_;
+      progressed |= std::exchange(events.output_arrived, false);
       if (!progressed) {
         switch (waiter.wait(wait_ms)) {
           case Waiter::Woke::error:
@@ -343,6 +356,7 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   callbacks.userdata = &events;
   callbacks.channel_exit_status_function = on_exit_status;
   callbacks.channel_exit_signal_function = on_exit_signal;
+  callbacks.channel_data_function = on_data;
   ssh_callbacks_init(&callbacks);
   ssh_set_channel_callbacks(ch, &callbacks);
 

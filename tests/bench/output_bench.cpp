@@ -189,11 +189,18 @@ Usage measure_self(Work work) {
   return usage;
 }
 
-pssh::ClientOptions client_options(const rig::Sshd& sshd, const std::string& cipher) {
+/// The options, with `cipher` first through an ssh config (the way users
+/// choose one: pssh has no option field for it).
+pssh::ClientOptions client_options(const rig::Sshd& sshd, const std::string& cipher,
+                                   const rig::TempDir& dir) {
   auto options = sshd.options();
   options.host_key_policy = pssh::HostKeyPolicy::ignore;
   options.max_buffered_output = 1 << 20;
-  if (!cipher.empty()) pssh::apply_ssh_option(options, "Ciphers=" + cipher);
+  if (!cipher.empty()) {
+    auto config = dir.path() / ("config-" + cipher);
+    rig::write_file(config, "Ciphers " + cipher + "\n");
+    options.ssh_config = config.string();
+  }
   return options;
 }
 
@@ -205,7 +212,8 @@ void check(const pssh::Output& output, std::size_t bytes, const std::vector<std:
 }
 
 Usage chunk_reader_run(const rig::Sshd& sshd, const std::string& cipher, std::size_t bytes) {
-  pssh::ParallelClient client(rig::loopback_hosts(hosts), client_options(sshd, cipher));
+  rig::TempDir dir;
+  pssh::ParallelClient client(rig::loopback_hosts(hosts), client_options(sshd, cipher, dir));
   client.connect_auth();
   return measure_self([&] {
     auto output = client.run_command(producer(bytes));
@@ -222,7 +230,8 @@ Usage chunk_reader_run(const rig::Sshd& sshd, const std::string& cipher, std::si
 }
 
 Usage sink_run(const rig::Sshd& sshd, const std::string& cipher, std::size_t bytes) {
-  pssh::ParallelClient client(rig::loopback_hosts(hosts), client_options(sshd, cipher));
+  rig::TempDir dir;
+  pssh::ParallelClient client(rig::loopback_hosts(hosts), client_options(sshd, cipher, dir));
   client.connect_auth();
   return measure_self([&] {
     std::vector<std::size_t> got(hosts, 0);
@@ -269,6 +278,7 @@ void api_benchmark(const rig::Sshd& sshd, std::size_t bytes) {
 int main(int argc, char** argv) {
   std::size_t cli_mb = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 20;
   std::size_t api_mb = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 200;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   rig::TempDir home;
   ::setenv("HOME", home.path().c_str(), 1);
   ::unsetenv("SSH_AUTH_SOCK");
