@@ -5,6 +5,7 @@
 #include <pssh/json.hpp>
 #include <pssh/pssh.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -378,7 +379,18 @@ int run_transfer(const Arguments& a, const std::vector<std::string>& hosts,
 
 }  // namespace
 
+/// Each running host may hold two output files and two spill files (-o,
+/// -e, -i) on top of what the library reserves for its connections: this
+/// program uses no select(), so it takes all the descriptors it may.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 int main(int argc, char** argv) {
+  raise_descriptor_limit();
   Arguments a;
   try {
     a = parse(argc, argv);
