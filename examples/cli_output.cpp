@@ -104,6 +104,7 @@ std::vector<std::string> output_file_names(const std::vector<std::string>& alias
 struct HostStreams::PerStream {
   int file = -1;
   SpillBuffer held{held_in_memory};
+  bool pending_cr = false;  // a PTY's '\r' that may be half of a "\r\n" split across chunks
   ~PerStream() {
     if (file >= 0) ::close(file);
   }
@@ -155,6 +156,16 @@ void HostStreams::write_file(PerStream& s, const std::optional<std::string>& dir
 
 void HostStreams::print_lines(const pssh::HostOutput& host, pssh::Stream stream, PerStream& s,
                               std::string_view bytes) {
+  std::string joined;
+  if (s.pending_cr) {
+    joined = "\r" + std::string(bytes);
+    bytes = joined;
+    s.pending_cr = false;
+  }
+  if (strip_cr_ && !bytes.empty() && bytes.back() == '\r') {
+    s.pending_cr = true;
+    bytes.remove_suffix(1);
+  }
   std::size_t last_newline = bytes.rfind('\n');
   if (last_newline == std::string_view::npos) {
     s.held.append(bytes);
@@ -178,12 +189,21 @@ void HostStreams::print_lines(const pssh::HostOutput& host, pssh::Stream stream,
   s.held.append(bytes.substr(last_newline + 1));
 }
 
-void HostStreams::finish(const pssh::HostOutput& host, std::size_t place, const Outcome& outcome) {
+bool HostStreams::finish(const pssh::HostOutput& host, std::size_t place, Outcome outcome) {
   std::unique_ptr<PerHost> done = std::move(hosts_.at(host.index()));
   const std::string& name = file_names_[host.index()];
+  bool files_written = true;
   for (auto stream : {pssh::Stream::out, pssh::Stream::err}) {
     // A host that wrote nothing still gets its (empty) file, as with pssh.
-    if (done->of(stream).file < 0) write_file(done->of(stream), stream == pssh::Stream::out ? out_dir_ : err_dir_, name, {});
+    // One that cannot be made is this host's failure, not the run's.
+    PerStream& s = done->of(stream);
+    try {
+      if (s.file < 0) write_file(s, stream == pssh::Stream::out ? out_dir_ : err_dir_, name, {});
+    } catch (const std::exception& e) {
+      if (outcome.success) outcome = {false, e.what()};
+      files_written = false;
+    }
+    if (s.pending_cr) s.held.append("\r");
   }
   std::string status = "[" + std::to_string(place) + "] " + now_text() + " " +
                        (outcome.success ? "[SUCCESS] " : "[FAILURE] ") + host.alias() +
@@ -219,6 +239,7 @@ void HostStreams::finish(const pssh::HostOutput& host, std::size_t place, const 
       });
       break;
   }
+  return files_written;
 }
 
 }  // namespace cli

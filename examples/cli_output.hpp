@@ -86,7 +86,8 @@ class HostStreams {
   void take(const pssh::HostOutput& host, pssh::Stream stream, std::string_view bytes);
   /// Closes the host's files (an empty one for a host that wrote nothing)
   /// and prints what its layout prints at the end; `place` is its [N].
-  void finish(const pssh::HostOutput& host, std::size_t place, const Outcome& outcome);
+  /// False if a file could not be made (the host is then shown failed).
+  bool finish(const pssh::HostOutput& host, std::size_t place, Outcome outcome);
 
  private:
   struct PerStream;

@@ -257,6 +257,8 @@ std::string message_of(const std::exception_ptr& error) {
     std::rethrow_exception(error);
   } catch (const std::exception& e) {
     return e.what();
+  } catch (...) {
+    return "a non-std exception";
   }
 }
 
@@ -321,11 +323,12 @@ int run_command(const Arguments& a, pssh::ParallelClient& client, cli::Console& 
       reported[k] = true;
       ++done;
       int host_status = status_of(h.exception(), h.exit_code(), h.exit_signal());
+      if (host_streams && !host_streams->finish(h, done, outcome_of(h, host_status)))
+        host_status = combine(host_status, 1);
       failed += host_status != 0;
       status = combine(status, host_status);
-      if (host_streams) {
-        host_streams->finish(h, done, outcome_of(h, host_status));
-      } else if (a.mode == Mode::json || a.mode == Mode::jsonl) {
+      if (host_streams) continue;  // printed and written as it came
+      if (a.mode == Mode::json || a.mode == Mode::jsonl) {
         nlohmann::json j = pssh::to_json(h);
         write_file(a.out_dir, file_names[k], j["stdout"].get<std::string>());
         write_file(a.err_dir, file_names[k], j["stderr"].get<std::string>());

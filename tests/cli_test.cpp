@@ -129,6 +129,18 @@ TEST_SUITE("cli") {
     CHECK(rig::read_file(err_dir / "127.0.0.4").empty());
   }
 
+  TEST_CASE("a host whose output file cannot be made fails alone; the others are written whole") {
+    rig::TempDir dir;
+    std::filesystem::create_directories(dir.path() / "out" / "127.0.0.2");  // in the way of the file
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.[2-3]", "-o", (dir.path() / "out").string(), "echo hi; sleep 0.5; echo there"},
+              &out) == 1);
+    INFO(out);
+    CHECK(out.find(" [FAILURE] 127.0.0.2 cannot create ") != std::string::npos);
+    CHECK(out.find(" [SUCCESS] 127.0.0.3\n") != std::string::npos);
+    CHECK(rig::read_file(dir.path() / "out" / "127.0.0.3") == "hi\nthere\n");
+  }
+
   TEST_CASE("two hosts of one name get distinct files: NAME.N, N their place in the list") {
     rig::TempDir dir;
     CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3", "-H", "127.0.0.2", "-o", dir.path().string(),

@@ -240,4 +240,62 @@ TEST_SUITE("output") {
       CHECK(bytes.load() == 10 * per_host);
     }
   }
+
+  TEST_CASE("stdout read by lines to its end, then stderr: a partial stdout line does not hold stderr back") {
+    auto options = server().options();
+    options.max_buffered_output = 1024;
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    within(30s, [&] {
+      auto output = client.run_command(
+          "printf abc; head -c 3000000 /dev/zero | tr '\\0' e >&2; echo def");
+      CHECK(lines(output[0].stdout_lines()) == std::vector<std::string>{"abcdef"});
+      std::size_t err = 0;
+      for (const auto& chunk : output[0].stderr_chunks()) err += chunk.size();
+      CHECK(err == 3000000);
+      client.join(output);
+    });
+  }
+
+  TEST_CASE("with a PTY a line of exactly the cap stays whole, and a piece keeps its '\\r'") {
+    auto options = server().options();
+    options.max_buffered_output = 4;
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto output = client.run_command("printf 'abcd\\nxy\\n\\nabc\\nabcdefg\\n'", {.use_pty = true});
+    CHECK(lines(output[0].stdout_lines()) ==
+          std::vector<std::string>{"abcd", "xy", "", "abc", "abcd", "efg"});
+    options.max_buffered_output = 3;
+    pssh::ParallelClient small({"127.0.0.2"}, options);
+    output = small.run_command("printf 'ab\\r\\n'", {.use_pty = true});
+    CHECK(lines(output[0].stdout_lines()) == std::vector<std::string>{"ab\r"});
+  }
+
+  TEST_CASE("a sink that throws a non-std exception fails its host with a SessionError") {
+    pssh::ParallelClient client(rig::loopback_hosts(2), server().options());
+    auto output = client.run_command(
+        "echo hi", {.stop_on_errors = false,
+                    .on_output = [](const pssh::HostOutput& h, pssh::Stream, std::string_view) {
+                      if (h.index() == 0) throw 42;
+                    }});
+    client.join(output);
+    CHECK(host_error_is<pssh::SessionError>(output[0]));
+    CHECK(error_message(output[0]).find("non-std exception") != std::string::npos);
+    CHECK(output[1].exit_code() == 0);
+  }
+
+  TEST_CASE("a sink still busy when the timeout or cancel comes: the host reports that stop") {
+    auto slow_sink = [](const pssh::HostOutput&, pssh::Stream, std::string_view) {
+      std::this_thread::sleep_for(3s);
+    };
+    pssh::ParallelClient client({"127.0.0.2"}, server().options());
+    auto output = client.run_command("echo one; sleep 30",
+                                     {.stop_on_errors = false, .timeout = 1s, .on_output = slow_sink});
+    client.join(output);
+    CHECK(host_error_is<pssh::Timeout>(output[0]));
+    CHECK(error_message(output[0]).find("did not finish within 1 s") != std::string::npos);
+    output = client.run_command("echo one; sleep 30", {.stop_on_errors = false, .on_output = slow_sink});
+    std::this_thread::sleep_for(500ms);
+    client.cancel();
+    client.join(output);
+    CHECK(host_error_is<pssh::Cancelled>(output[0]));
+  }
 }

@@ -48,7 +48,10 @@ struct RunOptions {
   /// are); each host's calls are over when it is finished(). The host reads
   /// no more from its server while the sink runs, so a slow sink holds the
   /// command back as a full buffer would. What the sink throws becomes the
-  /// host's error, and its command is ended (TERM, channel closed).
+  /// host's error (a non-std exception: a SessionError saying so), and its
+  /// command is ended as close_channel() does (TERM, channel closed). A
+  /// sink still running when a timeout or cancel() has waited out its
+  /// grace period loses the connection, and the host reports that stop.
   OutputSink on_output{};
 };
 

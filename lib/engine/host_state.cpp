@@ -34,23 +34,25 @@ HostState::HostState(const HostSettings& settings, const RunSettings& run)
   }
 }
 
-std::optional<LineCut> cut_line(std::string_view unread, std::size_t cap, bool ended,
+std::optional<LineCut> cut_line(std::string_view unread, std::size_t cap, bool pty, bool ended,
                                 std::size_t& searched) {
-  // One byte past the cap tells whether a line of exactly `cap` bytes ends there.
-  std::size_t window = cap == 0 ? unread.size() : std::min(unread.size(), cap + 1);
+  std::size_t line_end = pty ? 2 : 1;  // "\n", or "\r\n"
+  std::size_t window = cap == 0 ? unread.size() : std::min(unread.size(), cap + line_end);
   std::size_t newline = unread.substr(0, window).find('\n', std::min(searched, window));
   if (newline != std::string_view::npos) {
     searched = 0;
-    return LineCut{newline, newline + 1};
+    bool fits = cap == 0 || newline <= cap || (pty && newline == cap + 1 && unread[cap] == '\r');
+    if (fits) return LineCut{newline, newline + 1, true};
+    return LineCut{cap, cap, false};
   }
   searched = window;
-  if (cap != 0 && unread.size() > cap) {
+  if (cap != 0 && unread.size() >= cap + line_end) {
     searched = 0;
-    return LineCut{cap, cap};
+    return LineCut{cap, cap, false};
   }
   if (ended && !unread.empty()) {
     searched = 0;
-    return LineCut{unread.size(), unread.size()};
+    return LineCut{unread.size(), unread.size(), false};
   }
   return std::nullopt;
 }
@@ -97,8 +99,8 @@ void HostState::wake() const {
   [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
 }
 
-std::string HostState::finish_line(std::string_view raw, Recoder* recoder) const {
-  if (pty_ && !raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+std::string HostState::finish_line(std::string_view raw, const LineCut& cut, Recoder* recoder) const {
+  if (pty_ && cut.at_newline && !raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
   return recoder ? recoder->convert(raw) : std::string(raw);
 }
 
@@ -106,10 +108,11 @@ void HostState::announce_lines(Stream stream, std::string_view bytes, bool ended
   EventLines& lines = event_lines_[stream == Stream::err ? 1 : 0];
   lines.partial.append(bytes);
   std::string_view rest = lines.partial;
-  while (auto cut = cut_line(rest, max_buffered_, ended, lines.searched)) {
+  while (auto line = cut(rest, ended, lines.searched)) {
     deliver({.kind = Event::Kind::line, .host = host, .alias = alias, .index = index,
-             .stream = stream, .text = finish_line(rest.substr(0, cut->length), event_recoder_.get())});
-    rest.remove_prefix(cut->taken);
+             .stream = stream,
+             .text = finish_line(rest.substr(0, line->length), *line, event_recoder_.get())});
+    rest.remove_prefix(line->taken);
   }
   lines.partial.erase(0, lines.partial.size() - rest.size());
 }
@@ -123,7 +126,9 @@ void HostState::append(Stream stream, std::string_view bytes) {
   }
   std::lock_guard lock(mutex_);
   if (discard_) return;
-  buffer(stream).bytes.append(bytes);
+  Buffer& b = buffer(stream);
+  b.bytes.append(bytes);
+  b.starved = false;  // until a waiting reader looks again
   changed_.notify_all();
 }
 
@@ -132,13 +137,13 @@ std::size_t HostState::room(Stream stream) const {
   std::lock_guard lock(mutex_);
   const Buffer& b = buffer(stream);
   if (discard_) return SIZE_MAX;
-  if (!full(b)) return max_buffered_ + 1 - b.held();
+  if (!full(b)) return capacity() - b.held();
   // Both streams share one SSH window: data of the other stream may be stuck
   // behind this one's. A caller that reads stdout to its end before stderr
   // would then wait for ever; this stream goes over its cap instead, for as
   // long as a reader waits on the other stream with nothing to read.
   const Buffer& other = other_than(stream);
-  if (other.readers_waiting > 0 && other.drained() && !other.ended) return 32 * 1024;
+  if (other.starved && !other.ended) return 32 * 1024;
   return 0;
 }
 
@@ -192,6 +197,8 @@ void HostState::finish() {
       std::rethrow_exception(error_);
     } catch (const std::exception& e) {
       emit(Event::Kind::failed, e.what());
+    } catch (...) {
+      emit(Event::Kind::failed, "a non-std exception");
     }
   } else {
     emit(Event::Kind::finished, {}, exit_code_);
@@ -224,39 +231,46 @@ template <class Ready>
 void HostState::wait_for_output(std::unique_lock<std::mutex>& lock, Stream stream,
                                 const char* what, Ready ready) {
   Buffer& b = buffer(stream);
-  // Counted while the reader blocks (see room()); the lock is held from
-  // here to the end, the Timeout's unwinding included.
+  // A starved reader lets the other stream go over its cap (see room());
+  // the lock is held from here to the end, the Timeout's unwinding included.
   struct Waiting {
     Buffer& b;
     explicit Waiting(Buffer& buffer) : b(buffer) { ++b.readers_waiting; }
-    ~Waiting() { --b.readers_waiting; }
+    ~Waiting() {
+      if (--b.readers_waiting == 0) b.starved = false;
+    }
   } waiting(b);
-  // The worker may hold this stream's data back behind the other, full one.
-  if (!ready() && full(other_than(stream))) wake();
-  if (read_timeout_ && read_timeout_->count() > 0) {
-    if (!changed_.wait_for(lock, *read_timeout_, ready)) {
+  std::optional<Clock::time_point> deadline;
+  if (read_timeout_ && read_timeout_->count() > 0) deadline = Clock::now() + *read_timeout_;
+  while (!ready()) {
+    // Only new bytes clear it (append): a reader that could take some
+    // leaves it to the others still waiting.
+    b.starved = true;
+    // The worker may hold this stream's data back behind the other, full one.
+    if (full(other_than(stream))) wake();
+    if (!deadline) {
+      changed_.wait(lock);
+    } else if (changed_.wait_until(lock, *deadline) == std::cv_status::timeout && !ready()) {
       throw Timeout(host, std::string("no ") + what + " from " + host + " on " +
                               (stream == Stream::out ? "stdout" : "stderr") + " within " +
                               duration_text(*read_timeout_) +
                               " (read_timeout); read again to go on waiting");
     }
-  } else {
-    changed_.wait(lock, ready);
   }
 }
 
 std::optional<std::string> HostState::next_line(Stream stream) {
   std::unique_lock lock(mutex_);
   Buffer& b = buffer(stream);
-  std::optional<LineCut> cut;
+  std::optional<LineCut> found;
   wait_for_output(lock, stream, "output line", [&] {
-    cut = cut_line(b.unread(), max_buffered_, b.ended, b.searched);
-    return cut || b.ended;
+    found = cut(b.unread(), b.ended, b.searched);
+    return found || b.ended;
   });
-  if (!cut) return std::nullopt;
+  if (!found) return std::nullopt;
   bool was_full = full(b);
-  std::string line = finish_line(b.unread().substr(0, cut->length), reader_recoder_.get());
-  b.consume(cut->taken);
+  std::string line = finish_line(b.unread().substr(0, found->length), *found, reader_recoder_.get());
+  b.consume(found->taken);
   lock.unlock();
   if (was_full) wake();
   log_host_line(alias, line);

@@ -38,13 +38,16 @@ struct RunSettings {
 
 /// Where the next line of `unread` ends: at its '\n', after `cap` bytes of a
 /// line longer than `cap` (0: no cap), or at the end once the stream ended.
-/// `searched` carries over the bytes already known to hold no '\n', so a
-/// long line growing chunk by chunk is scanned once.
+/// A line's "\r\n" counts as its end, not its content, when `pty`: a line
+/// of `cap` bytes stays whole then too. `searched` carries over the bytes
+/// already known to hold no '\n', so a long line growing chunk by chunk is
+/// scanned once.
 struct LineCut {
-  std::size_t length = 0;  ///< bytes of the line
+  std::size_t length = 0;  ///< bytes of the line (its '\r' included)
   std::size_t taken = 0;   ///< with its '\n'
+  bool at_newline = false;  ///< not a piece of a longer line or a last line
 };
-std::optional<LineCut> cut_line(std::string_view unread, std::size_t cap, bool ended,
+std::optional<LineCut> cut_line(std::string_view unread, std::size_t cap, bool pty, bool ended,
                                 std::size_t& searched);
 
 class HostState : public std::enable_shared_from_this<HostState> {
@@ -124,6 +127,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
     std::size_t searched = 0;   // unread bytes known to hold no '\n'
     bool ended = false;
     int readers_waiting = 0;
+    bool starved = false;  // a waiting reader found nothing it can take
     std::string_view unread() const { return std::string_view(bytes).substr(read_from); }
     std::size_t held() const { return bytes.size() - read_from; }
     bool drained() const { return read_from == bytes.size(); }
@@ -142,7 +146,10 @@ class HostState : public std::enable_shared_from_this<HostState> {
   const Buffer& buffer(Stream s) const { return s == Stream::out ? out_ : err_; }
   const Buffer& other_than(Stream s) const { return s == Stream::out ? err_ : out_; }
   /// A cut line as the caller gets it: without a PTY's '\r', in UTF-8.
-  std::string finish_line(std::string_view raw, Recoder* recoder) const;
+  std::string finish_line(std::string_view raw, const LineCut& cut, Recoder* recoder) const;
+  std::optional<LineCut> cut(std::string_view unread, bool ended, std::size_t& searched) const {
+    return cut_line(unread, max_buffered_, pty_, ended, searched);
+  }
   /// Tells the event handler about the lines `bytes` completes.
   void announce_lines(Stream stream, std::string_view bytes, bool ended);
   /// Waits until `ready` (under the lock), counted as a waiting reader;
@@ -150,10 +157,11 @@ class HostState : public std::enable_shared_from_this<HostState> {
   template <class Ready>
   void wait_for_output(std::unique_lock<std::mutex>& lock, Stream stream, const char* what,
                        Ready ready);
-  /// A line may be longer than the cap by the one byte that shows whether
-  /// the next is its '\n': the reader can then always cut, and a line of
-  /// exactly `cap` bytes stays whole.
-  bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() > max_buffered_; }
+  /// The buffer holds the bytes past the cap that show whether a line of
+  /// exactly `cap` bytes ends there ('\n', or "\r\n" with a PTY): the
+  /// reader can then always cut, and such a line stays whole.
+  std::size_t capacity() const { return max_buffered_ + (pty_ ? 2 : 1); }
+  bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() >= capacity(); }
   void deliver(const Event& event) const;
   void wake() const;
 

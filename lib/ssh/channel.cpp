@@ -160,6 +160,19 @@ class Pump {
   /// Moves output and stdin until the command exits (and its output is all
   /// taken) or is stopped.
   StopReason run(ChannelEvents& events) {
+    try {
+      return pump(events);
+    } catch (const CutAfterClose&) {
+      return StopReason::closed_by_caller;
+    }
+  }
+
+ private:
+  /// The connection was cut after close_channel() (the worker was in the
+  /// on_output sink past the grace period): no error, as for any close.
+  struct CutAfterClose {};
+
+  StopReason pump(ChannelEvents& events) {
     Waiter waiter(session_.handle(), state_.wake_fd());
     struct DetachAgents {
       AgentForwarding* agents;
@@ -195,7 +208,6 @@ class Pump {
     }
   }
 
- private:
   /// The command is over and nothing of its output waits in libssh. Each
   /// stream ends on its own once the server sent EOF and libssh holds none
   /// of it: stdout read to its end does not wait for stderr to be read.
@@ -237,12 +249,18 @@ class Pump {
 
   /// Hands output to the host. An on_output sink that throws fails the
   /// host: its command is ended as close_channel() would, not left running.
+  /// Something not derived from std::exception is replaced by a
+  /// SessionError that says so: every reader of errors expects a message.
   void deliver(Stream stream, std::string_view bytes) {
     try {
       state_.append(stream, bytes);
-    } catch (...) {
+    } catch (const std::exception&) {
       hang_up();
       throw;
+    } catch (...) {
+      hang_up();
+      throw SessionError(state_.host, "the on_output sink threw a non-std exception for " +
+                                          state_.host + "; its command was ended");
     }
   }
 
@@ -324,8 +342,13 @@ class Pump {
     if (session_.aborted() != StopReason::none) lost_connection();
   }
 
+  /// A stop the pump had no time to see (the worker was in the on_output
+  /// sink when the grace period ended and the connection was cut) is still
+  /// the host's outcome, not a lost connection.
   [[noreturn]] void lost_connection() {
-    throw_if_stopped(stop_, state_, spec_);
+    StopReason reason = stop_ != StopReason::none ? stop_ : state_.stop_reason();
+    throw_if_stopped(reason, state_, spec_);
+    if (reason == StopReason::closed_by_caller) throw CutAfterClose{};
     session_.fail<ConnectionError>("running the command (connection lost)");
   }
 
