@@ -73,11 +73,11 @@ TEST_SUITE("output") {
     auto options = server().options();
     options.max_buffered_output = 64 * 1024;
     pssh::ParallelClient client({"127.0.0.2"}, options);
-    auto output = client.run_command("head -c 50000000 /dev/zero; touch " + flag.string());
+    auto output = client.run_command("head -c 20000000 /dev/zero; touch " + flag.string());
     std::this_thread::sleep_for(1s);
     CHECK_FALSE(std::filesystem::exists(flag));  // blocked: nobody reads
     std::size_t largest = 0;
-    CHECK(read_chunks(output[0].stdout_chunks(), &largest).size() == 50000000);
+    CHECK(read_chunks(output[0].stdout_chunks(), &largest).size() == 20000000);
     // The cap, one byte to see a line's end, and one read of the other stream's grace.
     CHECK(largest <= 64 * 1024 + 1 + 32 * 1024);
     client.join(output);
