@@ -3,6 +3,7 @@
 #include "ssh/channel.hpp"
 #include "config/command_text.hpp"
 #include "engine/host_state.hpp"
+#include "engine/descriptors.hpp"
 #include "engine/pool.hpp"
 #include "files/scp.hpp"
 #include "ssh/session.hpp"
