@@ -122,13 +122,32 @@ TEST_SUITE("command") {
     CHECK(output.exit_code() == 0);
   }
 
-  TEST_CASE_FIXTURE(OneHost, "a non-UTF-8 encoding converts the command and the output") {
-    auto output = client().run_command("printf '%s\\n' 'café'; printf 'na\\357ve\\n'",
-                                       {.encoding = "latin1"});
+  TEST_CASE_FIXTURE(OneHost, "a non-UTF-8 encoding converts the output, and the command when asked") {
+    const std::string command = "printf '%s\\n' 'café'; printf 'na\\357ve\\n'";
+    auto output = client().run_command(command, {.encoding = "latin1", .encode_command = true});
     // The command went out as Latin-1 ("é" one byte) and came back converted.
     CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"café", "naïve"});
+    // By default the command goes out as written (UTF-8: "é" two bytes,
+    // each read back as a Latin-1 character).
+    output = client().run_command(command, {.encoding = "latin1"});
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"caf\u00c3\u00a9", "naïve"});
     CHECK_THROWS_AS(client().run_command("true", {.encoding = "no-such-charset"}),
                     std::invalid_argument);
+  }
+
+  TEST_CASE_FIXTURE(OneHost, "encodings as Python spells them") {
+    // "\351" is é in Latin-1, Latin-9 and cp1252; "\200" is € in cp1252.
+    for (const char* name : {"latin-1", "latin_1", "L1", "iso8859_15", "latin_9", "cp1252", "windows_1252"}) {
+      INFO(name);
+      auto output = client().run_command("printf 'caf\\351\\n'", {.encoding = name});
+      CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"café"});
+    }
+    auto output = client().run_command("printf '\\200\\n'", {.encoding = "cp1252"});
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"€"});
+    for (const char* name : {"utf_8", "UTF8", "u8"}) {
+      output = client().run_command("echo café", {.encoding = name});
+      CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"café"});
+    }
   }
 
   TEST_CASE_FIXTURE(OneHost, "shell wraps and quotes the command") {

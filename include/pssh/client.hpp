@@ -34,7 +34,12 @@ struct RunOptions {
   std::optional<duration> read_timeout{};  ///< per output stream: Timeout when idle
   std::optional<duration> timeout{};       ///< whole command: the host reports Timeout
   std::vector<HostArgs> host_args{};       ///< one per host, substituted into the command
-  std::string encoding = "utf-8";        ///< of the remote command and its output
+  /// Of the remote output, decoded to UTF-8: iconv's names (`iconv -l`) or
+  /// Python's codec names ("latin-1", "utf_8", "cp1252").
+  std::string encoding = "utf-8";
+  /// Also encode the command from UTF-8 to `encoding` (parallel-ssh's way);
+  /// by default it goes out as written.
+  bool encode_command = false;
   /// Variables for the command, sent as SSH "env" requests before it
   /// starts; they win over the ssh config's SetEnv and SendEnv. The
   /// server's AcceptEnv decides: a variable it refuses is left out, and the

@@ -190,8 +190,11 @@ struct ParallelClient::Impl {
   static std::vector<std::string> commands_for(const HostTable& hosts, const std::string& command,
                                                const RunOptions& run) {
     check_per_host(hosts, "host_args", run.host_args.size());
+    // Made whether it is used or not: an unknown encoding is the caller's
+    // std::invalid_argument before any host starts.
     std::unique_ptr<detail::Recoder> recoder;
     if (!detail::is_utf8(run.encoding)) recoder = std::make_unique<detail::Recoder>("UTF-8", run.encoding);
+    if (!run.encode_command) recoder.reset();
     std::vector<std::string> commands;
     for (std::size_t i = 0; i < hosts.names.size(); ++i) {
       std::string text = run.host_args.empty()

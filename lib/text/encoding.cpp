@@ -4,23 +4,59 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <iterator>
+#include <map>
+#include <regex>
 #include <stdexcept>
+#include <vector>
 
 namespace pssh::detail {
 
-bool is_utf8(std::string_view encoding) {
-  std::string e;
-  for (char c : encoding)
-    if (c != '-' && c != '_') e += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return e == "utf8";
+namespace {
+
+/// Lower case, '_' as '-': how Python normalizes a codec name.
+std::string normalized(std::string_view name) {
+  std::string n;
+  for (char c : name) n += c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n;
 }
 
-Recoder::Recoder(const std::string& from, const std::string& to)
-    : cd_(::iconv_open(to.c_str(), from.c_str())) {
-  if (cd_ == reinterpret_cast<iconv_t>(-1)) {
-    throw std::invalid_argument("unknown encoding: cannot convert from " + from + " to " + to +
-                                "; use a name `iconv -l` lists");
+/// The names iconv may know `name` by: as given, then Python's spelling
+/// mapped to iconv's (parallel-ssh users write "latin-1", "utf_8", "cp1252").
+std::vector<std::string> iconv_names(const std::string& name) {
+  std::string n = normalized(name);
+  std::vector<std::string> names{name, n};
+  static const std::map<std::string, std::string> python{
+      {"latin-1", "ISO-8859-1"}, {"l1", "ISO-8859-1"},  {"latin", "ISO-8859-1"},
+      {"u8", "UTF-8"},           {"utf", "UTF-8"},       {"cp65001", "UTF-8"},
+      {"mac-roman", "MACINTOSH"}, {"macroman", "MACINTOSH"}};
+  if (auto known = python.find(n); known != python.end()) names.push_back(known->second);
+  // latin-2 -> LATIN2, utf-16-le -> UTF-16LE, iso2022-jp -> ISO-2022-JP
+  static const std::regex spellings[] = {std::regex("^(latin)-([0-9]+)$"),
+                                         std::regex("^(utf-(?:16|32))-(le|be)$"),
+                                         std::regex("^(iso)(2022-.*)$")};
+  static const char* const replacements[] = {"$1$2", "$1$2", "$1-$2"};
+  for (std::size_t i = 0; i < std::size(spellings); ++i)
+    if (std::regex_match(n, spellings[i])) names.push_back(std::regex_replace(n, spellings[i], replacements[i]));
+  return names;
+}
+
+}  // namespace
+
+bool is_utf8(std::string_view encoding) {
+  std::string n = normalized(encoding);
+  return n == "utf-8" || n == "utf8" || n == "u8" || n == "utf" || n == "cp65001";
+}
+
+Recoder::Recoder(const std::string& from, const std::string& to) : cd_(reinterpret_cast<iconv_t>(-1)) {
+  for (const auto& to_name : iconv_names(to)) {
+    for (const auto& from_name : iconv_names(from)) {
+      cd_ = ::iconv_open(to_name.c_str(), from_name.c_str());
+      if (cd_ != reinterpret_cast<iconv_t>(-1)) return;
+    }
   }
+  throw std::invalid_argument("unknown encoding: cannot convert from " + from + " to " + to +
+                              "; use a name `iconv -l` lists or a Python codec name");
 }
 
 Recoder::~Recoder() { ::iconv_close(cd_); }
