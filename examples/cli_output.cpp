@@ -75,7 +75,6 @@ void SpillBuffer::append(std::string_view bytes) {
   }
   if (std::fwrite(bytes.data(), 1, bytes.size(), spill_.get()) != bytes.size())
     throw std::system_error(errno, std::generic_category(), "cannot write a temporary file");
-  spilled_ += bytes.size();
 }
 
 void SpillBuffer::write_to(std::FILE* out) {
@@ -87,7 +86,6 @@ void SpillBuffer::write_to(std::FILE* out) {
     for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, spill_.get())) > 0;)
       write_all(out, std::string_view(chunk, n));
     spill_.reset();
-    spilled_ = 0;
   }
   last_ = '\n';
 }

@@ -46,7 +46,7 @@ class SpillBuffer {
  public:
   explicit SpillBuffer(std::size_t memory_limit) : limit_(memory_limit) {}
   void append(std::string_view bytes);
-  bool empty() const { return memory_.empty() && spilled_ == 0; }
+  bool empty() const { return memory_.empty() && !spill_; }
   bool ends_line() const { return last_ == '\n'; }
   /// Writes everything to `out` in order and empties the buffer.
   void write_to(std::FILE* out);
@@ -55,7 +55,6 @@ class SpillBuffer {
   std::size_t limit_;
   std::string memory_;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> spill_{nullptr, &std::fclose};
-  std::size_t spilled_ = 0;
   char last_ = '\n';
 };
 

@@ -141,7 +141,8 @@ std::size_t HostState::room(Stream stream) const {
   // Both streams share one SSH window: data of the other stream may be stuck
   // behind this one's. A caller that reads stdout to its end before stderr
   // would then wait for ever; this stream goes over its cap instead, for as
-  // long as a reader waits on the other stream with nothing to read.
+  // long as a reader waits on the other stream with nothing it can take (a
+  // partial line is nothing to a line reader: see wait_for_output).
   const Buffer& other = other_than(stream);
   if (other.starved && !other.ended) return 32 * 1024;
   return 0;

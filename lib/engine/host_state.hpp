@@ -69,7 +69,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
   void append(Stream stream, std::string_view bytes);
   /// Bytes the buffer takes before the cap (SIZE_MAX when unlimited): zero
   /// while the caller has not read enough, unless a reader waits on the
-  /// other stream with nothing to read (see the definition).
+  /// other stream with nothing it can take (see the definition).
   std::size_t room(Stream stream) const;
   /// No more output comes on `stream`: its last partial line event goes out
   /// and its readers see the end.
