@@ -307,6 +307,30 @@ TEST_SUITE("everyday") {
     });
   }
 
+  TEST_CASE("split_output: exit 0 succeeded; an error, a non-zero exit, a signal, a running host failed") {
+    std::vector<pssh::HostConfig> config(6);
+    config[2].port = rig::refused_port();
+    pssh::ParallelClient client(rig::loopback_hosts(6), server().options(), config);
+    within(30s, [&] {
+      auto output = client.run_command("case $SSH_CONNECTION in *127.0.0.6*) exit 3;; "
+                                       "*127.0.0.5*) kill -KILL $$;; *127.0.0.7*) sleep 60;; esac",
+                                       {.stop_on_errors = false});
+      for (std::size_t i = 0; i < 5; ++i) {
+        while (!output[i].finished()) std::this_thread::sleep_for(10ms);
+      }
+      auto [succeeded, failed] = pssh::split_output(output);
+      auto indexes = [](const pssh::Output& hosts) {
+        std::vector<std::size_t> found;
+        for (const auto& h : hosts) found.push_back(h.index());
+        return found;
+      };
+      CHECK(indexes(succeeded) == std::vector<std::size_t>{0, 1});
+      CHECK(indexes(failed) == std::vector<std::size_t>{2, 3, 4, 5});
+      client.cancel();
+      client.join(output);
+    });
+  }
+
   TEST_CASE("open_shell that throws for one host closes the shells that started") {
     std::vector<pssh::HostConfig> config(3);
     config[2].port = rig::refused_port();

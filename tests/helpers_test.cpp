@@ -2,7 +2,11 @@
 // call/copy/slurp.
 #include "common.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
+#include <random>
+#include <set>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -20,6 +24,56 @@ TEST_SUITE("helpers") {
     CHECK_THROWS_CONTAINING(pssh::expand_hosts("h[1-,3]"), std::invalid_argument, "is not a number");
     CHECK_THROWS_CONTAINING(pssh::expand_hosts("h[0-99999]x[0-9]"), std::invalid_argument,
                             "more than 100000 hosts");
+  }
+
+  TEST_CASE("commas outside brackets separate patterns; an empty one is an error") {
+    CHECK(pssh::expand_hosts("web[1-2],db1,10.0.0.[8-9]") ==
+          std::vector<std::string>{"web1", "web2", "db1", "10.0.0.8", "10.0.0.9"});
+    CHECK(pssh::expand_hosts("[::1],[fe80::1]") == std::vector<std::string>{"[::1]", "[fe80::1]"});
+    CHECK_THROWS_CONTAINING(pssh::expand_hosts("web1,,web2"), std::invalid_argument,
+                            "'web1,,web2' has an empty entry");
+    CHECK_THROWS_CONTAINING(pssh::expand_hosts("a[0-60000],b[0-60000]"), std::invalid_argument,
+                            "more than 100000 hosts");
+  }
+
+  TEST_CASE("fold_hosts folds as clush does: padding, several fields, IPv4, IPv6 kept whole") {
+    CHECK(pssh::fold_hosts({"web01", "web02", "web03", "web07", "db1"}) == "db1,web[01-03,07]");
+    CHECK(pssh::fold_hosts({"r1n1", "r1n2", "r2n1", "r2n2", "r3n2"}) == "r3n2,r[1-2]n[1-2]");
+    CHECK(pssh::fold_hosts({"10.0.1.1", "10.0.1.2", "10.0.2.1", "10.0.2.2"}) == "10.0.[1-2].[1-2]");
+    CHECK(pssh::fold_hosts({"n8", "n9", "n10", "n09", "n010"}) == "n[8-10,09,010]");
+    CHECK(pssh::fold_hosts({"::1", "::2", "[::1]", "plain", "plain"}) == "::[1-2],[::1],plain");
+    CHECK(pssh::fold_hosts({"h1234567890", "h1234567891"}) == "h1234567890,h1234567891");
+    CHECK(pssh::fold_hosts({}) == "");
+  }
+
+  TEST_CASE("property: expand_hosts(fold_hosts(x)) is x as a set") {
+    std::mt19937 random(20261130);
+    auto number = [&](int below) { return static_cast<int>(random() % below); };
+    auto padded = [&](int value, int width) {
+      std::string text = std::to_string(value);
+      return std::string(std::max<int>(0, width - static_cast<int>(text.size())), '0') + text;
+    };
+    std::vector<std::function<std::string()>> shapes{
+        [&] { return "web" + padded(number(120), number(4)) + ".example.com"; },
+        [&] { return "r" + std::to_string(number(4)) + "n" + padded(number(30), 2) + "-" + std::to_string(number(3)); },
+        [&] { return "10." + std::to_string(number(3)) + "." + std::to_string(number(4)) + "." + std::to_string(number(256)); },
+        [&] { return "fe80::" + std::to_string(number(3)) + ":" + padded(number(20), number(3)); },
+        [&] { return "[2001:db8::" + std::to_string(number(9)) + "]"; },
+        [&] { return std::string(number(2) ? "db" : "cache") + std::to_string(number(12)); },
+        [&] { return std::string("plain"); },
+    };
+    for (int round = 0; round < 300; ++round) {
+      std::set<std::string> hosts;
+      int count = 1 + number(round < 250 ? 40 : 2000);
+      for (int i = 0; i < count; ++i) hosts.insert(shapes[number(static_cast<int>(shapes.size()))]());
+      std::vector<std::string> given(hosts.begin(), hosts.end());
+      std::shuffle(given.begin(), given.end(), random);
+      std::string folded = pssh::fold_hosts(given);
+      INFO("folded: " << folded);
+      auto expanded = pssh::expand_hosts(folded);
+      CHECK(expanded.size() == hosts.size());
+      CHECK(std::set<std::string>(expanded.begin(), expanded.end()) == hosts);
+    }
   }
 
   TEST_CASE("host entries and hosts files: user, port, IPv6, comments, ranges") {
@@ -43,6 +97,34 @@ TEST_SUITE("helpers") {
     rig::write_file(file, "ok\nbad:0\n");
     CHECK_THROWS_CONTAINING(pssh::read_hosts_file(file.string()), std::invalid_argument,
                             file.string() + " line 2");
+  }
+
+  TEST_CASE("format_host_entry writes what read_hosts_file reads back: user, port, IPv6, alias") {
+    std::vector<pssh::HostEntry> entries{
+        {"web1", {}},
+        {"db1", {.alias = "primary", .user = "ops", .port = 2222}},
+        {"::1", {.port = 2200}},
+        {"fe80::1", {.user = "root"}},
+        {"[::1]", {.alias = "[::1]", .port = 22}},
+    };
+    rig::TempDir dir;
+    std::string text;
+    for (const auto& e : entries) text += pssh::format_host_entry(e) + '\n';
+    CHECK(text == "web1\nops@db1:2222 alias=primary\n[::1]:2200\nroot@fe80::1\n[::1]:22\n");
+    rig::write_file(dir.path() / "hosts", text);
+    auto back = pssh::read_hosts_file((dir.path() / "hosts").string());
+    REQUIRE(back.size() == entries.size());
+    CHECK(back[1].host == "db1");
+    CHECK(back[1].config.user == "ops");
+    CHECK(back[1].config.port == 2222);
+    CHECK(back[1].config.alias == "primary");
+    CHECK(back[2].host == "[::1]");
+    CHECK(back[2].config.port == 2200);
+    CHECK(back[3].host == "fe80::1");
+    CHECK(back[3].config.user == "root");
+    CHECK(!back[0].config.user);
+    CHECK_THROWS_CONTAINING(pssh::format_host_entry({"db1", {.alias = "my db"}}), std::invalid_argument,
+                            "alias 'my db' cannot be written to a hosts file");
   }
 
   TEST_CASE("the environment sets options; a bad value names the variable") {

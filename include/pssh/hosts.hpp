@@ -12,10 +12,22 @@ namespace pssh {
 
 /// Expands numeric ranges: "web[01-03].example.com" gives web01, web02,
 /// web03 (leading zeros keep the width); "10.0.0.[1-3,9]" four addresses;
-/// several groups multiply. Brackets holding anything but digits, ',' and '-'
-/// are kept as they are ("[::1]", "[fe80::1]:22"). std::invalid_argument for
-/// a reversed or empty range, or more than 100000 hosts.
+/// several groups multiply; commas outside brackets separate patterns, as
+/// in clush and pdsh ("web[1-2],db1": web1, web2, db1). Brackets holding
+/// anything but digits, ',' and '-' are kept as they are ("[::1]",
+/// "[fe80::1]:22"). std::invalid_argument for a reversed or empty range, or
+/// more than 100000 hosts.
 PSSH_API std::vector<std::string> expand_hosts(std::string_view pattern);
+
+/// The inverse of expand_hosts, as clush folds node sets: hosts that differ
+/// in numeric fields become ranges ("web01", "web02", "web03", "web07",
+/// "db1" give "db1,web[01-03,07]"), with their zero padding, in as many
+/// fields as differ ("r[1-2]n[1-4]", "10.0.[1-2].[1-254]"). The hosts are
+/// taken as a set: expand_hosts(fold_hosts(h)) gives each name of h once.
+/// Names holding '[', ']' or ',' are kept whole (an
+/// IPv6 literal "[::1]" stays as it is), and digit runs of more than 9
+/// digits are not folded.
+PSSH_API std::string fold_hosts(const std::vector<std::string>& hosts);
 
 /// One host of a hosts file or a command line.
 struct HostEntry {
@@ -28,8 +40,15 @@ struct HostEntry {
 PSSH_API std::vector<HostEntry> parse_host_entry(std::string_view entry);
 
 /// Reads a hosts file as the pssh tools do: one entry per line (optionally
-/// followed by a user), '#' comments, blank lines skipped. std::system_error
-/// if it cannot be read; std::invalid_argument naming file and line.
+/// followed by a user), '#' comments, blank lines skipped. A word
+/// "alias=NAME" on the line sets HostConfig::alias. std::system_error if it
+/// cannot be read; std::invalid_argument naming file and line.
 PSSH_API std::vector<HostEntry> read_hosts_file(const std::string& path);
+
+/// The hosts-file line read_hosts_file reads back as `entry`: its host, user,
+/// port and alias ("ops@[::1]:2222 alias=db"); the rest of its HostConfig
+/// is not written. std::invalid_argument for a name or alias a hosts file
+/// cannot hold (white space, '#', an empty host).
+PSSH_API std::string format_host_entry(const HostEntry& entry);
 
 }  // namespace pssh

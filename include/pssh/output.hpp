@@ -141,6 +141,17 @@ class PSSH_API HostOutput {
 
 using Output = std::vector<HostOutput>;
 
+/// A run's hosts in two lists, each in the run's order.
+struct SplitOutput {
+  Output succeeded;  ///< finished with exit code 0: no error, no signal
+  Output failed;     ///< every other host, those not finished yet included
+};
+/// Splits a (joined) run, e.g. to run again on the failed hosts alone:
+///
+///     auto [ok, failed] = pssh::split_output(output);
+///     for (auto& h : failed) retry_hosts.push_back(hosts[h.index()]);
+PSSH_API SplitOutput split_output(const Output& output);
+
 /// RunOptions::on_output: takes each host's output as it arrives.
 using OutputSink = std::function<void(const HostOutput& host, Stream stream, std::string_view bytes)>;
 

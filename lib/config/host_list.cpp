@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <charconv>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -11,6 +12,11 @@ namespace pssh {
 namespace {
 
 constexpr std::size_t max_expanded_hosts = 100000;
+
+[[noreturn]] void too_many_hosts(std::string_view pattern) {
+  throw std::invalid_argument("host range '" + std::string(pattern) + "' gives more than " +
+                              std::to_string(max_expanded_hosts) + " hosts");
+}
 
 int parse_number(std::string_view text, std::string_view pattern) {
   int value = 0;
@@ -46,18 +52,14 @@ std::vector<std::string> range_values(std::string_view inside, std::string_view 
       std::string number = std::to_string(i);
       if (number.size() < width) number.insert(0, width - number.size(), '0');
       values.push_back(std::move(number));
-      if (values.size() > max_expanded_hosts) {
-        throw std::invalid_argument("host range '" + std::string(pattern) + "' gives more than " +
-                                    std::to_string(max_expanded_hosts) + " hosts");
-      }
+      if (values.size() > max_expanded_hosts) too_many_hosts(pattern);
     }
   }
   return values;
 }
 
-}  // namespace
-
-std::vector<std::string> expand_hosts(std::string_view pattern) {
+/// One pattern without top-level commas.
+std::vector<std::string> expand_pattern(std::string_view pattern) {
   std::vector<std::string> hosts{""};
   std::size_t i = 0;
   while (i < pattern.size()) {
@@ -71,15 +73,33 @@ std::vector<std::string> expand_hosts(std::string_view pattern) {
     }
     std::string_view literal = pattern.substr(i, open - i);
     auto values = range_values(pattern.substr(open + 1, close - open - 1), pattern);
-    if (hosts.size() * values.size() > max_expanded_hosts) {
-      throw std::invalid_argument("host range '" + std::string(pattern) + "' gives more than " +
-                                  std::to_string(max_expanded_hosts) + " hosts");
-    }
+    if (hosts.size() * values.size() > max_expanded_hosts) too_many_hosts(pattern);
     std::vector<std::string> next;
     for (const auto& h : hosts)
       for (const auto& v : values) next.push_back(h + std::string(literal) + v);
     hosts = std::move(next);
     i = close + 1;
+  }
+  return hosts;
+}
+
+}  // namespace
+
+std::vector<std::string> expand_hosts(std::string_view pattern) {
+  std::vector<std::string> hosts;
+  std::size_t depth = 0, start = 0;
+  for (std::size_t i = 0; i <= pattern.size(); ++i) {
+    char c = i < pattern.size() ? pattern[i] : ',';
+    if (c == '[') ++depth;
+    if (c == ']' && depth > 0) --depth;
+    if (c != ',' || depth > 0) continue;
+    if (i == start && pattern.size() > 0) {
+      throw std::invalid_argument("host list '" + std::string(pattern) + "' has an empty entry");
+    }
+    auto part = expand_pattern(pattern.substr(start, i - start));
+    if (hosts.size() + part.size() > max_expanded_hosts) too_many_hosts(pattern);
+    hosts.insert(hosts.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    start = i + 1;
   }
   return hosts;
 }
@@ -126,16 +146,18 @@ std::vector<HostEntry> read_hosts_file(const std::string& path) {
     if (first == std::string::npos) continue;
     auto end = line.find_first_of(" \t\r", first);
     std::string host = line.substr(first, end - first);
-    // The pssh tools allow "host user" as well as "user@host".
-    std::string user;
-    if (end != std::string::npos) {
-      auto user_start = line.find_first_not_of(" \t\r", end);
-      if (user_start != std::string::npos)
-        user = line.substr(user_start, line.find_first_of(" \t\r", user_start) - user_start);
+    // The pssh tools allow "host user" as well as "user@host"; "alias=NAME"
+    // is ours (format_host_entry writes it).
+    std::string user, alias;
+    std::istringstream words(end == std::string::npos ? std::string() : line.substr(end));
+    for (std::string word; words >> word;) {
+      if (word.starts_with("alias=")) alias = word.substr(6);
+      else if (user.empty()) user = word;
     }
     try {
       for (auto& entry : parse_host_entry(host)) {
         if (!user.empty()) entry.config.user = user;
+        if (!alias.empty()) entry.config.alias = alias;
         entries.push_back(std::move(entry));
       }
     } catch (const std::invalid_argument& e) {
@@ -143,6 +165,32 @@ std::vector<HostEntry> read_hosts_file(const std::string& path) {
     }
   }
   return entries;
+}
+
+std::string format_host_entry(const HostEntry& entry) {
+  auto check = [&](std::string_view what, const std::string& name) {
+    if (name.empty() || name.find_first_of(" \t\r\n#") != std::string::npos) {
+      throw std::invalid_argument(std::string(what) + " '" + name +
+                                  "' cannot be written to a hosts file (empty, or white space or '#' in it)");
+    }
+  };
+  check("host", entry.host);
+  std::string line;
+  if (entry.config.user) {
+    check("user", *entry.config.user);
+    line = *entry.config.user + '@';
+  }
+  bool bare_v6 = entry.host.find(':') != std::string::npos && entry.host.front() != '[';
+  if (entry.config.port) {
+    line += (bare_v6 ? "[" + entry.host + "]" : entry.host) + ':' + std::to_string(*entry.config.port);
+  } else {
+    line += entry.host;
+  }
+  if (entry.config.alias && *entry.config.alias != entry.host) {
+    check("alias", *entry.config.alias);
+    line += " alias=" + *entry.config.alias;
+  }
+  return line;
 }
 
 }  // namespace pssh

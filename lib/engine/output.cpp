@@ -39,4 +39,13 @@ void HostOutput::close_channel() const {
 }
 void HostOutput::set_read_timeout(duration timeout) const { state_->set_read_timeout(timeout); }
 
+SplitOutput split_output(const Output& output) {
+  SplitOutput split;
+  for (const HostOutput& h : output) {
+    bool succeeded = h.finished() && !h.exception() && !h.exit_signal() && h.exit_code() == 0;
+    (succeeded ? split.succeeded : split.failed).push_back(h);
+  }
+  return split;
+}
+
 }  // namespace pssh
