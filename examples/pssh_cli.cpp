@@ -1,6 +1,7 @@
 // pssh: run a command (or copy files) on many hosts, in the spirit of
 // pssh/pdsh/clush, built on the library alone. `pssh --help` for usage.
 #include "cli_output.hpp"
+#include "cli_results.hpp"
 
 #include <pssh/json.hpp>
 #include <pssh/pssh.hpp>
@@ -8,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -27,6 +29,7 @@ constexpr const char* usage_text = R"(usage: pssh [options] command...
        pssh [options] --copy LOCAL REMOTE
        pssh [options] --slurp REMOTE LOCAL_DIR
        pssh [options] -G HOST
+       pssh [output options] --merge RESULTS.jsonl...
 
 Hosts (at least one source; ranges like web[01-20] and 10.0.0.[1-5,9] expand):
   -H HOST            [user@]host[:port]; repeatable
@@ -55,9 +58,22 @@ Output:
                      (DIR/<host>.N, N its place in the host list, when
                      several hosts share a name; PSSH_OUTDIR for -o); only
                      the status lines are printed, unless -i is given too
-  -b                 gather hosts with identical output (dshbak -c style)
-  --json             one JSON array of every host's result at the end
+  -b                 gather hosts with identical output (dshbak -c style),
+                     each group's hosts folded: web[01-03,07],db1
+  --json             one JSON array of every host's result at the end,
+                     in host-list order
   --jsonl            one JSON object per host as it finishes
+
+Re-runs, and fleets larger than one machine:
+  --failed FILE      write the hosts that failed to FILE as a hosts file
+                     (user, port and alias kept): pssh -h FILE re-runs them
+  --succeeded FILE   the same for the hosts that succeeded
+  --shard I/N        work on the I-th (from 0) of N even, contiguous slices
+                     of the host list; its --jsonl carries what --merge needs
+  --merge FILE...    one run's report from the shards' --jsonl files: -b,
+                     --json, --jsonl or "host: line", --failed, --succeeded
+                     and the exit status; a host with no result (a shard
+                     that did not finish) is an error (status 1)
 
 Command:
   --sudo             run through sudo
@@ -92,6 +108,11 @@ struct Arguments {
   std::vector<std::string> copy, slurp;
   std::string command;
   std::optional<std::string> show_config;  ///< -G HOST
+  std::optional<std::string> failed_file, succeeded_file;
+  std::optional<cli::Shard> shard;
+  std::size_t listed_hosts = 0;  ///< before --shard took its slice
+  std::size_t shard_first = 0;   ///< the slice's first host in the whole list
+  std::vector<std::string> merge;
 };
 
 /// Everything on our standard input, read once for every host.
@@ -185,6 +206,19 @@ Arguments parse(int argc, char** argv) {
       a.pty = true;
     } else if (arg == "--no-stdin") {
       a.no_stdin = true;
+    } else if (arg == "--failed") {
+      a.failed_file = next_value(i, argc, argv);
+    } else if (arg == "--succeeded") {
+      a.succeeded_file = next_value(i, argc, argv);
+    } else if (arg == "--shard") {
+      try {
+        a.shard = cli::parse_shard(next_value(i, argc, argv));
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+      }
+    } else if (arg == "--merge") {
+      for (++i; i < argc; ++i) a.merge.push_back(argv[i]);
+      if (a.merge.empty()) throw UsageError("--merge needs the --jsonl files of the shards");
     } else if (arg == "--copy" || arg == "--slurp") {
       auto& target = arg == "--copy" ? a.copy : a.slurp;
       target = {next_value(i, argc, argv), next_value(i, argc, argv)};
@@ -211,61 +245,22 @@ Arguments parse(int argc, char** argv) {
     if (!a.command.empty()) throw UsageError("-G takes no command");
     return a;
   }
+  if (!a.merge.empty()) {
+    if (!a.hosts.empty() || a.shard || !a.copy.empty() || !a.slurp.empty())
+      throw UsageError("--merge takes its hosts from the result files: no hosts, command or --shard");
+    return a;
+  }
   if (a.hosts.empty()) a.hosts = env.hosts;
   if (a.hosts.empty()) throw UsageError("no hosts: give -H, -h, --inventory or PSSH_HOSTS");
   int actions = !a.command.empty() + !a.copy.empty() + !a.slurp.empty();
-  if (actions != 1) throw UsageError("give exactly one of: a command, --copy, --slurp");
+  if (actions != 1) throw UsageError("give exactly one of: a command, --copy, --slurp, --merge");
+  a.listed_hosts = a.hosts.size();
+  if (a.shard) {
+    a.shard_first = a.shard->first(a.hosts.size());
+    a.hosts = {a.hosts.begin() + a.shard_first, a.hosts.begin() + a.shard->end(a.hosts.size())};
+    if (a.hosts.empty()) throw UsageError("--shard: this slice of " + std::to_string(a.listed_hosts) + " hosts is empty");
+  }
   return a;
-}
-
-/// How bad a host's outcome is, for the exit status.
-int status_of(const std::exception_ptr& error, std::optional<int> exit_code,
-              const std::optional<std::string>& signal) {
-  if (error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const pssh::Timeout&) {
-      return 3;
-    } catch (const pssh::ConnectionError&) {
-      return 4;
-    } catch (const pssh::UnknownHostError&) {
-      return 4;
-    } catch (const pssh::AuthenticationError&) {
-      return 4;
-    } catch (const pssh::HostKeyError&) {
-      return 4;
-    } catch (const pssh::ProxyError&) {
-      return 4;
-    } catch (const pssh::PKeyFileError&) {
-      return 4;
-    } catch (...) {
-      return 1;
-    }
-  }
-  if (signal) return 3;
-  return exit_code.value_or(0) == 0 ? 0 : 5;
-}
-
-int combine(int a, int b) {
-  for (int status : {1, 4, 3, 5})
-    if (a == status || b == status) return status;
-  return 0;
-}
-
-std::string message_of(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "a non-std exception";
-  }
-}
-
-std::string read_all(pssh::LineRange lines) {
-  std::string text;
-  for (const auto& l : lines) text += l + '\n';
-  return text;
 }
 
 void write_file(const std::optional<std::string>& dir, const std::string& name, const std::string& text) {
@@ -274,17 +269,48 @@ void write_file(const std::optional<std::string>& dir, const std::string& name, 
   std::ofstream(fs::path(*dir) / name, std::ios::binary) << text;
 }
 
-/// pssh 2.3's words for how a host ended.
-cli::Outcome outcome_of(const pssh::HostOutput& h, int host_status) {
-  if (host_status == 0) return {};
-  if (h.exception()) return {false, message_of(h.exception())};
-  if (h.exit_signal()) return {false, "Killed by signal " + *h.exit_signal()};
-  return {false, "Exited with error code " + std::to_string(*h.exit_code())};
+/// --failed and --succeeded: `lines[k]` is the hosts-file line of host k,
+/// `statuses[k]` its exit status.
+void write_host_lists(const Arguments& a, const std::vector<std::string>& lines,
+                      const std::vector<int>& statuses) {
+  std::vector<std::string> failed, succeeded;
+  for (std::size_t k = 0; k < lines.size(); ++k) (statuses[k] == 0 ? succeeded : failed).push_back(lines[k]);
+  if (a.failed_file) cli::write_host_list(*a.failed_file, failed);
+  if (a.succeeded_file) cli::write_host_list(*a.succeeded_file, succeeded);
+}
+
+std::vector<std::string> host_lines(const Arguments& a) {
+  std::vector<std::string> lines;
+  for (const auto& e : a.hosts) lines.push_back(pssh::format_host_entry(e));
+  return lines;
 }
 
 /// Whether the hosts' bytes stream through the sink (bounded memory), or
 /// every host's output is needed whole at its end (-b, --json).
 bool streams(Mode mode) { return mode == Mode::stream || mode == Mode::inline_blocks; }
+
+/// --json and -b print once every host is done.
+void print_results(Mode mode, std::vector<nlohmann::json>& results, const cli::Gathered& gathered) {
+  if (mode == Mode::json) {
+    std::sort(results.begin(), results.end(),
+              [](const auto& x, const auto& y) { return x["index"] < y["index"]; });
+    std::cout << nlohmann::json(results).dump(2) << '\n';
+  }
+  if (mode == Mode::gather) {
+    std::cout.flush();
+    gathered.print(stdout);
+  }
+}
+
+/// "alias: line" for every line of `text` (each ends in '\n').
+void print_host_lines(cli::Console& console, const std::string& alias, const std::string& text,
+                      std::FILE* out) {
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = std::min(text.find('\n', start), text.size());
+    console.line(out, alias + ": " + text.substr(start, end - start));
+    start = end + 1;
+  }
+}
 
 int run_command(const Arguments& a, pssh::ParallelClient& client, cli::Console& console) {
   pssh::RunOptions run{.sudo = a.sudo, .use_pty = a.pty, .stop_on_errors = false};
@@ -312,36 +338,38 @@ int run_command(const Arguments& a, pssh::ParallelClient& client, cli::Console& 
   }
 
   std::vector<bool> reported(output.size(), false);
+  std::vector<int> statuses(output.size(), 0);
   std::size_t done = 0, failed = 0;
   int status = 0;
-  std::map<std::string, std::map<std::size_t, std::string>> groups;  // output -> hosts by index (-b)
-  nlohmann::json all = nlohmann::json::array();
+  cli::Gathered gathered;
+  std::vector<nlohmann::json> results;  // --json, in host-list order at the end
   while (done < output.size()) {
     for (std::size_t k = 0; k < output.size(); ++k) {
       pssh::HostOutput& h = output[k];
       if (reported[k] || !h.finished()) continue;
       reported[k] = true;
       ++done;
-      int host_status = status_of(h.exception(), h.exit_code(), h.exit_signal());
-      if (host_streams && !host_streams->finish(h, done, outcome_of(h, host_status)))
-        host_status = combine(host_status, 1);
+      nlohmann::json result = pssh::to_json(h);
+      result["index"] = a.shard_first + k;
+      int host_status = cli::status_of(result);
+      if (host_streams && !host_streams->finish(h, done, cli::outcome_of(result)))
+        host_status = cli::combine(host_status, 1);
+      statuses[k] = host_status;
       failed += host_status != 0;
-      status = combine(status, host_status);
+      status = cli::combine(status, host_status);
       if (host_streams) continue;  // printed and written as it came
-      if (a.mode == Mode::json || a.mode == Mode::jsonl) {
-        nlohmann::json j = pssh::to_json(h);
-        write_file(a.out_dir, file_names[k], j["stdout"].get<std::string>());
-        write_file(a.err_dir, file_names[k], j["stderr"].get<std::string>());
-        if (a.mode == Mode::jsonl) console.line(stdout, j.dump());
-        else all.push_back(std::move(j));
+      write_file(a.out_dir, file_names[k], result["stdout"].get<std::string>());
+      write_file(a.err_dir, file_names[k], result["stderr"].get<std::string>());
+      if (a.mode == Mode::gather) {
+        gathered.add(result);
+      } else if (a.mode == Mode::jsonl) {
+        if (a.shard) {
+          result["shard"] = {{"index", a.shard->index}, {"count", a.shard->count},
+                             {"hosts", a.listed_hosts}, {"entry", pssh::format_host_entry(a.hosts[k])}};
+        }
+        console.line(stdout, result.dump());
       } else {
-        std::string out = read_all(h.stdout_lines()), err = read_all(h.stderr_lines());
-        write_file(a.out_dir, file_names[k], out);
-        write_file(a.err_dir, file_names[k], err);
-        auto outcome = outcome_of(h, host_status);
-        groups[out + (err.empty() ? "" : "stderr:\n" + err) +
-               (outcome.success ? "" : "(" + outcome.failure + ")\n")]
-            .emplace(h.index(), h.alias());
+        results.push_back(std::move(result));
       }
     }
     console.progress(done, failed, output.size());
@@ -352,12 +380,47 @@ int run_command(const Arguments& a, pssh::ParallelClient& client, cli::Console& 
     }
   }
   console.finish();
-  if (a.mode == Mode::json) std::cout << all.dump(2) << '\n';
-  for (const auto& [text, hosts] : groups) {
-    std::string names;
-    for (const auto& [index, h] : hosts) names += (names.empty() ? "" : ",") + h;
-    std::string rule(std::min<std::size_t>(names.size(), 72), '-');
-    std::cout << rule << '\n' << names << '\n' << rule << '\n' << text;
+  print_results(a.mode, results, gathered);
+  write_host_lists(a, host_lines(a), statuses);
+  return status;
+}
+
+/// --merge: the shards' results reported as one run of every host.
+int run_merge(const Arguments& a, cli::Console& console) {
+  cli::Merged merged = cli::merge_results(a.merge);
+  int status = 0;
+  cli::Gathered gathered;
+  std::vector<nlohmann::json> results;
+  std::vector<std::string> lines;
+  std::vector<int> statuses;
+  for (nlohmann::json& result : merged.results) {
+    int host_status = cli::status_of(result);
+    status = cli::combine(status, host_status);
+    statuses.push_back(host_status);
+    lines.push_back(result.contains("shard")
+                        ? result["shard"]["entry"].get<std::string>()
+                        : pssh::format_host_entry({result["host"], {.alias = result["alias"].get<std::string>()}}));
+    result.erase("shard");
+    std::string alias = result["alias"];
+    if (a.mode == Mode::gather) {
+      gathered.add(result);
+    } else if (a.mode == Mode::jsonl) {
+      console.line(stdout, result.dump());
+    } else if (a.mode == Mode::json) {
+      results.push_back(std::move(result));
+    } else {
+      print_host_lines(console, alias, result["stdout"], stdout);
+      print_host_lines(console, alias, result["stderr"], stderr);
+      if (host_status != 0) console.line(stderr, alias + ": " + cli::outcome_of(result).failure);
+    }
+  }
+  console.finish();
+  print_results(a.mode, results, gathered);
+  write_host_lists(a, lines, statuses);
+  if (!merged.missing.empty()) {
+    std::cerr << "pssh: --merge: no result for the hosts at places " << merged.missing
+              << " of the host list (counted from 0): did a shard not finish?\n";
+    status = cli::combine(status, 1);
   }
   return status;
 }
@@ -372,11 +435,15 @@ int run_transfer(const Arguments& a, const std::vector<std::string>& hosts,
           : pssh::slurp(hosts, a.slurp[0], a.slurp[1], a.options, {.recurse = true}, config);
   int status = 0;
   for (const auto& [host, result] : results) {
-    int host_status = status_of(result.error, std::nullopt, std::nullopt);
-    status = combine(status, host_status);
+    int host_status = cli::status_of(pssh::error_type_name(result.error), std::nullopt, false);
+    status = cli::combine(status, host_status);
     console.line(host_status == 0 ? stdout : stderr,
                  host + ": " + (result.error ? result.error_message() : "OK"));
   }
+  std::vector<int> statuses;
+  for (const std::string& host : hosts)
+    statuses.push_back(cli::status_of(pssh::error_type_name(results.at(host).error), std::nullopt, false));
+  write_host_lists(a, host_lines(a), statuses);
   return status;
 }
 
@@ -417,6 +484,7 @@ int main(int argc, char** argv) {
       hosts.push_back(e.host);
       config.push_back(e.config);
     }
+    if (!a.merge.empty()) return run_merge(a, console);
     if (a.command.empty()) return run_transfer(a, hosts, config, console);
     pssh::ParallelClient client(hosts, a.options, config);
     return run_command(a, client, console);

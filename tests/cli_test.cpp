@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -93,7 +94,7 @@ TEST_SUITE("cli") {
   TEST_CASE("-b gathers identical output; --json gives every host; -o writes a file per host") {
     std::string out;
     CHECK(cli({"-H", "127.0.0.[2-4]", "-b", "echo same"}, &out) == 0);
-    CHECK(out.find("127.0.0.2,127.0.0.3,127.0.0.4\n") != std::string::npos);
+    CHECK(out.find("\n127.0.0.[2-4]\n") != std::string::npos);
     CHECK(out.find("\nsame\n") != std::string::npos);
 
     CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3", "--json", "echo j; exit 1"}, &out) == 5);
@@ -105,6 +106,71 @@ TEST_SUITE("cli") {
     rig::TempDir dir;
     CHECK(cli({"-H", "127.0.0.2", "-o", dir.path().string(), "-i", "echo to-file"}) == 0);
     CHECK(rig::read_file(dir.path() / "127.0.0.2") == "to-file\n");
+  }
+
+  TEST_CASE("--failed and --succeeded write hosts files; pssh -h FILE re-runs exactly the failed hosts") {
+    rig::TempDir dir;
+    auto hosts = dir.path() / "hosts", failed = dir.path() / "failed", succeeded = dir.path() / "succeeded";
+    rig::write_file(hosts, "root@127.0.0.[2-4]\nroot@127.0.0.5 alias=five\n127.0.0.[6-13]\n");
+    std::string refused = "127.0.0.14:" + std::to_string(rig::refused_port());
+    std::string out;
+    CHECK(cli({"-h", hosts.string(), "-H", refused, "--failed", failed.string(), "--succeeded",
+               succeeded.string(), "case $SSH_CONNECTION in *'127.0.0.5 '*|*'127.0.0.9 '*) exit 1;; esac"},
+              &out) == 4);
+    CHECK(rig::read_file(failed) == "root@127.0.0.5 alias=five\n127.0.0.9\n" + refused + "\n");
+    CHECK(rig::read_file(succeeded) ==
+          "root@127.0.0.2\nroot@127.0.0.3\nroot@127.0.0.4\n127.0.0.6\n127.0.0.7\n127.0.0.8\n"
+          "127.0.0.10\n127.0.0.11\n127.0.0.12\n127.0.0.13\n");
+    CHECK(cli({"-h", failed.string(), "echo again"}, &out) == 4);
+    CHECK(out == "five: again\n127.0.0.9: again\n");
+    CHECK(cli({"-h", succeeded.string(), "--failed", failed.string(), "true"}) == 0);
+    CHECK(rig::read_file(failed).empty());
+    CHECK(cli({"-H", "127.0.0.2", "--failed", (dir.path() / "no" / "dir").string(), "true"}) == 1);
+  }
+
+  TEST_CASE("4 shards of 200 hosts merge into the same --json, -b, --failed and status as one run") {
+    rig::TempDir dir;
+    const std::vector<std::string> hosts{"-H", "127.0.0.[2-201]", "-H",
+                                         "127.0.0.250:" + std::to_string(rig::refused_port())};
+    // Groups of 50 addresses; 10-19 fail, 20-29 also write to stderr.
+    const std::string command =
+        "a=$(echo $SSH_CONNECTION | cut -d' ' -f3); echo group $((${a##*.} / 50)); "
+        "case $a in 127.0.0.2[0-9]) echo warn >&2;; 127.0.0.1[0-9]) exit 2;; esac";
+    auto with = [](std::vector<std::string> args, std::vector<std::string> more) {
+      args.insert(args.end(), more.begin(), more.end());
+      return args;
+    };
+    std::string whole_json, merged;
+    auto whole_failed = dir.path() / "whole-failed", merged_failed = dir.path() / "merged-failed";
+    int status = cli(with(hosts, {"--json", "--failed", whole_failed.string(), command}), &whole_json);
+    CHECK(status == 4);
+    CHECK(nlohmann::json::parse(whole_json).size() == 201);
+    std::vector<std::string> parts;
+    for (int shard = 0; shard < 4; ++shard) {
+      std::string part;
+      cli(with(hosts, {"--shard", std::to_string(shard) + "/4", "--jsonl", command}), &part);
+      CHECK(std::count(part.begin(), part.end(), '\n') == (shard < 3 ? 50 : 51));
+      parts.push_back((dir.path() / ("part" + std::to_string(shard) + ".jsonl")).string());
+      rig::write_file(parts.back(), part);
+    }
+    CHECK(cli(with({"--json", "--failed", merged_failed.string(), "--merge"}, parts), &merged) == status);
+    CHECK(merged == whole_json);
+    CHECK(rig::read_file(merged_failed) == rig::read_file(whole_failed));
+    CHECK(count_lines_starting(rig::read_file(whole_failed), "127.0.0.1") == 10);
+    // -b is made from the same results as --json, whether run or merged.
+    CHECK(cli(with({"-b", "--merge"}, parts), &merged) == status);
+    for (const char* group : {"127.0.0.[2-9,30-49]\n", "127.0.0.[10-19]\n", "127.0.0.[20-29]\n",
+                              "127.0.0.[50-99]\n", "127.0.0.[100-149]\n", "127.0.0.[150-199]\n",
+                              "127.0.0.[200-201]\n", "127.0.0.250\n"})
+      CHECK(count_lines_starting(merged, group) == 1);
+    CHECK(merged.find("\ngroup 0\nstderr:\nwarn\n") != std::string::npos);
+    CHECK(merged.find("\ngroup 0\n(Exited with error code 2)\n") != std::string::npos);
+
+    // A shard missing or given twice is an error, never a quiet partial report.
+    CHECK(cli({"--json", "--merge", parts[0], parts[1], parts[3]}, &merged) == 1);
+    CHECK(nlohmann::json::parse(merged).size() == 151);
+    CHECK(cli({"--merge", parts[0], parts[0]}, &merged) == 1);
+    CHECK(cli({"-H", "127.0.0.2", "--shard", "4/4", "true"}) == 2);
   }
 
   TEST_CASE("-o and -e stream into a file per host and print only pssh's status lines") {
@@ -215,7 +281,7 @@ TEST_SUITE("cli") {
     REQUIRE(binary != nullptr);
     CHECK(rig::run({binary, "--inventory", (dir.path() / "inventory.json").string(), "-b", "echo inv"},
                    &out) == 0);
-    CHECK(out.find("127.0.0.5,127.0.0.6,seven\n") != std::string::npos);
+    CHECK(out.find("\n127.0.0.[5-6],seven\n") != std::string::npos);
   }
 
   TEST_CASE("a DNS server that never answers is a Timeout within ConnectTimeout, not the resolver's own wait") {
