@@ -122,7 +122,9 @@ TEST_SUITE("cli") {
           "root@127.0.0.2\nroot@127.0.0.3\nroot@127.0.0.4\n127.0.0.6\n127.0.0.7\n127.0.0.8\n"
           "127.0.0.10\n127.0.0.11\n127.0.0.12\n127.0.0.13\n");
     CHECK(cli({"-h", failed.string(), "echo again"}, &out) == 4);
-    CHECK(out == "five: again\n127.0.0.9: again\n");
+    CHECK(out.size() == std::string("five: again\n127.0.0.9: again\n").size());  // in either order
+    CHECK(out.find("five: again\n") != std::string::npos);
+    CHECK(out.find("127.0.0.9: again\n") != std::string::npos);
     CHECK(cli({"-h", succeeded.string(), "--failed", failed.string(), "true"}) == 0);
     CHECK(rig::read_file(failed).empty());
     CHECK(cli({"-H", "127.0.0.2", "--failed", (dir.path() / "no" / "dir").string(), "true"}) == 1);
