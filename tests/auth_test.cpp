@@ -268,4 +268,53 @@ TEST_SUITE("auth") {
     CHECK_THROWS_CONTAINING(run_true("127.0.0.2", options), pssh::AuthenticationError,
                             "tried no method; server allows gssapi-with-mic");
   }
+
+  TEST_CASE("Kerberos: a real KDC's ticket logs in by gssapi-with-mic; a delegated ticket works on the host") {
+    rig::Kdc kdc;
+    const auto hosts = rig::loopback_hosts(3);
+    const std::string krb5_config = "KRB5_CONFIG=" + kdc.krb5_conf().string();
+    rig::Sshd kerberos({.extra_config = {"GSSAPIAuthentication yes", "GSSAPIStrictAcceptorCheck no",
+                                         "AuthenticationMethods gssapi-with-mic"},
+                        .environment = {krb5_config, "KRB5_KTNAME=FILE:" + kdc.service_keytab(hosts).string()}});
+    auto cache = kdc.ticket_cache(rig::current_user());
+    ::setenv("KRB5_CONFIG", kdc.krb5_conf().c_str(), 1);
+    ::setenv("KRB5CCNAME", ("FILE:" + cache.string()).c_str(), 1);
+    auto options = kerberos.options();
+    options.pkey.reset();
+    options.gssapi_auth = true;
+    // On the host: the session's ticket cache, then a service ticket bought with it.
+    const std::string command = "klist && kvno host/" + hosts[1] + "@" + rig::Kdc::realm;
+    auto run = [&](const pssh::ClientOptions& o) {
+      pssh::ParallelClient client(hosts, o);
+      auto output = client.run_command(command, {.stop_on_errors = false});
+      client.join(output, {.timeout = 60s});
+      return output;
+    };
+
+    for (auto& h : run(options)) {  // logged in, nothing delegated
+      INFO(h.host() << ": " << error_message(h));
+      CHECK(h.exit_code() == 1);
+      CHECK(lines(h.stderr_lines()).at(0).find("No credentials cache found") != std::string::npos);
+    }
+    options.gssapi_delegate_credentials = true;
+    for (auto& h : run(options)) {
+      INFO(h.host() << ": " << error_message(h));
+      CHECK(h.exit_code() == 0);
+      auto out = lines(h.stdout_lines());
+      CHECK(std::find(out.begin(), out.end(), "Default principal: " + rig::current_user() + "@PSSH.TEST") !=
+            out.end());
+      CHECK(out.back() == "host/" + hosts[1] + "@PSSH.TEST: kvno = 2");
+    }
+    // The same from an ssh config, as ssh(1) reads it.
+    options.gssapi_delegate_credentials.reset();
+    rig::write_file(kerberos.ssh_config(), "Host *\n  GSSAPIDelegateCredentials yes\n");
+    for (auto& h : run(options)) CHECK(h.exit_code() == 0);
+    rig::write_file(kerberos.ssh_config(), "");
+
+    ::setenv("KRB5CCNAME", ("FILE:" + (kerberos.dir() / "no-such-cache").string()).c_str(), 1);
+    CHECK_THROWS_CONTAINING(run_true(hosts[0], options), pssh::AuthenticationError,
+                            "tried gssapi-with-mic; server allows gssapi-with-mic");
+    ::unsetenv("KRB5CCNAME");
+    ::unsetenv("KRB5_CONFIG");
+  }
 }

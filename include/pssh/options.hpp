@@ -76,7 +76,7 @@ struct ClientOptions {
   std::optional<bool> gssapi_auth{};    ///< GSSAPIAuthentication; default false
   std::optional<std::string> gssapi_server_identity{};  ///< default: the host name
   std::optional<std::string> gssapi_client_identity{};  ///< default: the cached principal
-  bool gssapi_delegate_credentials = false;
+  std::optional<bool> gssapi_delegate_credentials{};  ///< GSSAPIDelegateCredentials; default false
   /// Extra connection attempts after a failed one (ConnectionAttempts - 1); default 3.
   std::optional<int> num_retries{};
   duration retry_delay = std::chrono::seconds(5);
@@ -149,6 +149,8 @@ struct HostConfig {
   std::optional<PrivateKey> pkey{};
   std::optional<std::string> cert_file{};
   std::optional<bool> allow_agent{}, identity_auth{}, forward_agent{}, gssapi_auth{};
+  std::optional<std::string> gssapi_server_identity{}, gssapi_client_identity{};
+  std::optional<bool> gssapi_delegate_credentials{};
   std::optional<int> num_retries{};
   std::optional<duration> retry_delay{}, timeout{}, connect_timeout{};
   std::optional<ProxyConfig> proxy{};

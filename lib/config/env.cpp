@@ -67,6 +67,9 @@ void set_fields(Target& target, const detail::SshOptions& o, const std::string& 
   if (o.forward_agent) target.forward_agent = *o.forward_agent;
   if (o.compression) target.compress = *o.compression;
   if (o.gssapi_authentication) target.gssapi_auth = *o.gssapi_authentication;
+  if (o.gssapi_delegate_credentials) target.gssapi_delegate_credentials = *o.gssapi_delegate_credentials;
+  if (o.gssapi_server_identity) target.gssapi_server_identity = *o.gssapi_server_identity;
+  if (o.gssapi_client_identity) target.gssapi_client_identity = *o.gssapi_client_identity;
   if (o.server_alive_interval) target.keepalive = std::chrono::seconds(*o.server_alive_interval);
   if (o.connection_attempts) target.num_retries = *o.connection_attempts - 1;
   if (o.connect_timeout) {

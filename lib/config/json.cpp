@@ -159,6 +159,9 @@ void shared_fields(Visit& v, Settings& s) {
   v("identity_auth", s.identity_auth);
   v("forward_agent", s.forward_agent);
   v("gssapi_auth", s.gssapi_auth);
+  v("gssapi_server_identity", s.gssapi_server_identity);
+  v("gssapi_client_identity", s.gssapi_client_identity);
+  v("gssapi_delegate_credentials", s.gssapi_delegate_credentials);
   v("num_retries", s.num_retries);
   v("retry_delay", s.retry_delay);
   v("timeout", s.timeout);
@@ -178,9 +181,6 @@ void shared_fields(Visit& v, Settings& s) {
 template <class Visit, class Options>
 void client_fields(Visit& v, Options& o) {
   shared_fields(v, o);
-  v("gssapi_server_identity", o.gssapi_server_identity);
-  v("gssapi_client_identity", o.gssapi_client_identity);
-  v("gssapi_delegate_credentials", o.gssapi_delegate_credentials);
   v("pool_size", o.pool_size);
   v("ssh_config", o.ssh_config);
   v("system_ssh_config", o.system_ssh_config);

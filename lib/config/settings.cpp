@@ -171,9 +171,12 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
   s.identity_auth = config.identity_auth.value_or(options.identity_auth);
   s.forward_agent = layered(config.forward_agent, options.forward_agent, file.forward_agent, false);
   s.gssapi_auth = layered(config.gssapi_auth, options.gssapi_auth, file.gssapi_authentication, false);
-  s.gssapi_server_identity = options.gssapi_server_identity;
-  s.gssapi_client_identity = options.gssapi_client_identity;
-  s.gssapi_delegate_credentials = options.gssapi_delegate_credentials;
+  s.gssapi_server_identity =
+      first_set(config.gssapi_server_identity, options.gssapi_server_identity, file.gssapi_server_identity);
+  s.gssapi_client_identity =
+      first_set(config.gssapi_client_identity, options.gssapi_client_identity, file.gssapi_client_identity);
+  s.gssapi_delegate_credentials = layered(config.gssapi_delegate_credentials, options.gssapi_delegate_credentials,
+                                          file.gssapi_delegate_credentials, false);
   std::optional<int> file_retries;
   if (file.connection_attempts) file_retries = *file.connection_attempts - 1;
   s.num_retries = layered(config.num_retries, options.num_retries, file_retries, 3);
@@ -283,6 +286,7 @@ std::vector<std::pair<std::string, std::string>> ssh_g_lines(const HostSettings&
   add("compression", yes_no(s.compress));
   add("forwardagent", yes_no(s.forward_agent));
   add("gssapiauthentication", yes_no(s.gssapi_auth));
+  add("gssapidelegatecredentials", yes_no(s.gssapi_delegate_credentials));
   add("identitiesonly", yes_no(s.identities_only));
   const char* strictness = s.host_key_policy == HostKeyPolicy::strict   ? "true"
                            : s.host_key_policy == HostKeyPolicy::ignore ? "false"

@@ -24,10 +24,11 @@ struct OptionError : std::runtime_error {
 /// expanded once the host's user and port are known.
 struct SshOptions {
   std::optional<std::string> hostname, user, proxy_jump, proxy_command, identity_agent,
-      host_key_alias, address_family;
+      host_key_alias, address_family, gssapi_server_identity, gssapi_client_identity;
   std::optional<int> port, connection_attempts, server_alive_interval, server_alive_count_max;
   std::optional<int> connect_timeout;  ///< seconds; 0 reads as "none"
-  std::optional<bool> forward_agent, compression, identities_only, gssapi_authentication;
+  std::optional<bool> forward_agent, compression, identities_only, gssapi_authentication,
+      gssapi_delegate_credentials;
   /// ssh(1)'s meaning: yes and ask -> strict (a library cannot ask),
   /// accept-new -> accept_new, no/off -> ignore.
   std::optional<HostKeyPolicy> strict_host_key_checking;

@@ -78,9 +78,9 @@ bool port_open(int port) {
   return ok;
 }
 
-std::string current_user() { return ::getpwuid(::geteuid())->pw_name; }
-
 }  // namespace
+
+std::string current_user() { return ::getpwuid(::geteuid())->pw_name; }
 
 int run(const std::vector<std::string>& argv, std::string* out,
         const std::vector<std::string>& extra_env) {
@@ -204,12 +204,15 @@ Sshd::Sshd(Config config) {
     << "StrictModes no\nUsePAM no\nUseDNS no\nPrintMotd no\nPermitRootLogin yes\n"
     << "PasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
     << "MaxStartups 4000\nMaxSessions 100\nMaxAuthTries 30\nLogLevel ERROR\n"
-    << "SetEnv HOME=" << (dir() / "home").string() << "\n"
+    << "SetEnv HOME=" << (dir() / "home").string();
+  for (const auto& variable : config.environment) c << ' ' << variable;
+  c << "\n"
     << "Subsystem sftp internal-sftp\n";
   write_file(dir() / "sshd_config", c.str());
 
   pid_ = spawn({"/usr/sbin/sshd", "-D", "-f", (dir() / "sshd_config").string(), "-E",
-                (dir() / "sshd.log").string()});
+                (dir() / "sshd.log").string()},
+               config.environment);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (int port : ports_) {
     while (!port_open(port)) {
@@ -418,6 +421,69 @@ void Agent::add(const fs::path& key) const {
   std::string out;
   if (run({"ssh-add", "-q", key.string()}, &out, {"SSH_AUTH_SOCK=" + socket_}) != 0)
     throw std::runtime_error("ssh-add failed: " + out);
+}
+
+namespace {
+std::vector<std::string> kdc_environment(const fs::path& dir) {
+  return {"KRB5_CONFIG=" + (dir / "krb5.conf").string(), "KRB5_KDC_PROFILE=" + (dir / "kdc.conf").string()};
+}
+}  // namespace
+
+Kdc::Kdc() {
+  const fs::path& dir = dir_.path();
+  int port = free_port();
+  // TCP only (udp_preference_limit 1), no DNS, no reverse lookups: the
+  // service principal is host/<the address as given>.
+  write_file(dir / "krb5.conf", std::string("[libdefaults]\n default_realm = ") + realm +
+                                    "\n dns_lookup_realm = false\n dns_lookup_kdc = false\n rdns = false\n"
+                                    " dns_canonicalize_hostname = false\n forwardable = true\n"
+                                    " udp_preference_limit = 1\n[realms]\n " + realm +
+                                    " = {\n  kdc = 127.0.0.1:" + std::to_string(port) + "\n }\n");
+  write_file(dir / "kdc.conf", "[kdcdefaults]\n kdc_ports = " + std::to_string(port) + "\n kdc_tcp_ports = " +
+                                   std::to_string(port) + "\n[realms]\n " + realm + " = {\n  database_name = " +
+                                   (dir / "principal").string() + "\n  key_stash_file = " +
+                                   (dir / "stash").string() + "\n  acl_file = " + (dir / "kadm5.acl").string() +
+                                   "\n }\n[logging]\n kdc = FILE:" + (dir / "kdc.log").string() + "\n");
+  std::string out;
+  if (run({"/usr/sbin/kdb5_util", "create", "-s", "-r", realm, "-P", "rig-master-key"}, &out,
+          kdc_environment(dir)) != 0)
+    throw std::runtime_error("kdb5_util create failed: " + out);
+  pid_ = spawn({"/usr/sbin/krb5kdc", "-n", "-P", (dir / "kdc.pid").string()}, kdc_environment(dir));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!port_open(port)) {
+    if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid_, nullptr, WNOHANG) != 0)
+      throw std::runtime_error("krb5kdc did not start");
+    ::usleep(10000);
+  }
+}
+
+Kdc::~Kdc() { stop(pid_); }
+
+void Kdc::admin(const std::string& query) const {
+  std::string out;
+  if (run({"/usr/sbin/kadmin.local", "-q", query}, &out, kdc_environment(dir_.path())) != 0 ||
+      out.find("rror") != std::string::npos)
+    throw std::runtime_error("kadmin.local -q '" + query + "' failed: " + out);
+}
+
+fs::path Kdc::service_keytab(const std::vector<std::string>& hosts) const {
+  fs::path keytab = dir_.path() / "sshd.keytab";
+  for (const auto& host : hosts) {
+    admin("addprinc -clearpolicy -randkey host/" + host);
+    admin("ktadd -k " + keytab.string() + " host/" + host);
+  }
+  return keytab;
+}
+
+fs::path Kdc::ticket_cache(const std::string& user) const {
+  fs::path keytab = dir_.path() / (user + ".keytab"), cache = dir_.path() / (user + ".ccache");
+  admin("addprinc -clearpolicy -randkey " + user);
+  admin("ktadd -k " + keytab.string() + " " + user);
+  std::string out;
+  if (run({"kinit", "-f", "-k", "-t", keytab.string(), user}, &out,
+          {"KRB5_CONFIG=" + krb5_conf().string(), "KRB5CCNAME=FILE:" + cache.string()}) != 0)
+    throw std::runtime_error("kinit " + user + " failed: " + out);
+  return cache;
 }
 
 int listen_tcp(std::uint32_t address, int& port) {

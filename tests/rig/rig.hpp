@@ -40,6 +40,8 @@ void stop(pid_t pid);
 std::vector<pid_t> child_pids(pid_t parent);
 /// A TCP port free on loopback right now.
 int free_port();
+/// The login name of this process's user.
+std::string current_user();
 /// Loopback address number `i`: 127.0.0.2, 127.0.0.3, ... so that every
 /// host of a test is a distinct address served by the same sshd.
 std::string loopback_host(std::size_t i);
@@ -53,6 +55,8 @@ class Sshd {
     int listeners = 1;  ///< ports; hosts are spread over them (sshd's backlog is 128 each)
     std::vector<std::string> extra_config{};
     std::filesystem::path host_key{};  ///< reuse this host key (else a new one)
+    /// "NAME=value" for the sshd process and, through SetEnv, its sessions.
+    std::vector<std::string> environment{};
   };
   Sshd() : Sshd(Config{}) {}
   explicit Sshd(Config config);
@@ -145,6 +149,28 @@ class Agent {
  private:
   TempDir dir_;
   std::string socket_;
+  pid_t pid_ = -1;
+};
+
+/// A throwaway MIT Kerberos KDC on a loopback port for the realm PSSH.TEST,
+/// its database, krb5.conf, keytabs and ticket caches in a temp dir of its
+/// own (KRB5_CONFIG points there: the machine's /etc/krb5.conf is not read).
+class Kdc {
+ public:
+  static constexpr const char* realm = "PSSH.TEST";
+  Kdc();
+  ~Kdc();
+  Kdc(const Kdc&) = delete;
+  Kdc& operator=(const Kdc&) = delete;
+  std::filesystem::path krb5_conf() const { return dir_.path() / "krb5.conf"; }
+  /// A keytab holding host/<host> for each host, for an sshd.
+  std::filesystem::path service_keytab(const std::vector<std::string>& hosts) const;
+  /// A forwardable ticket of `user`@PSSH.TEST in a cache file of its own.
+  std::filesystem::path ticket_cache(const std::string& user) const;
+
+ private:
+  void admin(const std::string& query) const;
+  TempDir dir_;
   pid_t pid_ = -1;
 };
 
