@@ -90,16 +90,15 @@ void load_program_keys(HostSettings& s, const ClientOptions& options, const Host
   auto add = [&](PrivateKey key, const std::string& memory_name) {
     std::string name = key_name(key, memory_name);
     std::string label = name;
-    if (key.has_certificate())
-      label += " with certificate " + (key.certificate().empty() ? key.certificate_file() : "(in memory)");
+    if (key.has_certificate()) label += " with certificate " + certificate_name(key);
     SharedKey loaded = keys != nullptr ? keys->load(key, name, s.host) : SharedKey();
     s.program_keys.push_back({std::move(loaded), std::move(label), key.in_memory() ? "" : key.path()});
   };
   const auto& pkey = config.pkey ? config.pkey : options.pkey;
   const auto& cert = config.cert_file ? config.cert_file : options.cert_file;
   if (pkey && cert && pkey->has_certificate()) {
-    throw HostArgumentError(s.host, "pkey for " + s.host + " carries a certificate and cert_file is set too; " +
-                                        "give one of them");
+    throw HostArgumentError(s.host, "pkey for " + s.host +
+                                        " carries a certificate and cert_file is set too; give one of them");
   }
   if (pkey) add(cert ? pkey->with_certificate_file(*cert) : *pkey, "in-memory pkey");
   const auto& identities = config.identities ? *config.identities : options.identities;

@@ -78,8 +78,7 @@ int parse_certificate_text(const std::string& text, ssh_key* out) {
 void attach_certificate(ssh_key loaded, const PrivateKey& key, const std::string& name,
                         const std::string& host) {
   bool in_memory = key.certificate_file().empty();
-  std::string cert_name = in_memory ? "(in memory)" : key.certificate_file();
-  std::string what = "certificate " + cert_name + " of private key " + name + " for " + host;
+  std::string what = "certificate " + certificate_name(key) + " of private key " + name + " for " + host;
   if (!in_memory && ::access(key.certificate_file().c_str(), R_OK) != 0)
     throw PKeyFileError(host, "cannot read " + what + ": " + std::strerror(errno));
   ssh_key raw = nullptr;
@@ -91,13 +90,18 @@ void attach_certificate(ssh_key loaded, const PrivateKey& key, const std::string
   // Refused for a plain public key. (libssh 0.10.6 does not check that the
   // certificate is for this key: the server refuses one that is not.)
   if (ssh_pki_copy_cert_to_privkey(certificate.get(), loaded) != SSH_OK)
-    throw PKeyFileError(host, "cannot use " + what + ": it is a public key, not a certificate; sign it with ssh-keygen -s");
+    throw PKeyFileError(host, "cannot use " + what +
+                                  ": it is a public key, not a certificate; sign it with ssh-keygen -s");
 }
 
 }  // namespace
 
 std::string key_name(const PrivateKey& key, const std::string& memory_name) {
   return key.in_memory() ? memory_name : key.path();
+}
+
+std::string certificate_name(const PrivateKey& key) {
+  return key.certificate_file().empty() ? "(in memory)" : key.certificate_file();
 }
 
 KeyPtr load_unencrypted_key(const std::string& path) {
@@ -118,7 +122,8 @@ SharedKey KeyCache::load(const PrivateKey& key, const std::string& name, const s
   bool asked = false;
   KeyPtr loaded = parse(key, passphrase, asked);
   // libssh says only that it failed: parsed again without the passphrase,
-  // a request for one tells a wrong passphrase from a text that is no key.
+  // a request for one tells a wrong passphrase from a text that is no key
+  // (an unencrypted key would have parsed above: libssh ignores the phrase).
   if (!loaded && passphrase != nullptr) parse(key, nullptr, asked);
   if (!loaded) {
     throw PKeyFileError(host, "cannot load private key " + name + " for " + host + ": " +

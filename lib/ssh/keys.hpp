@@ -13,8 +13,10 @@
 namespace pssh::detail {
 
 /// How messages name a key: its path, else `memory_name` ("in-memory key
-/// #2"), with its certificate's path if it has one. Never its text.
+/// #2"). Never its text.
 std::string key_name(const PrivateKey& key, const std::string& memory_name);
+/// How messages name a key's certificate: its path, or "(in memory)".
+std::string certificate_name(const PrivateKey& key);
 
 /// The key in `path` if it can be read and is not encrypted; empty otherwise.
 /// Never prompts: libssh 0.10 (through OpenSSL) would otherwise ask for a
