@@ -61,7 +61,8 @@ std::string fingerprint(const fs::path& key) {
 /// An sshd that logs each publickey attempt (LogLevel VERBOSE), with more lines first.
 std::unique_ptr<rig::Sshd> verbose_sshd(std::vector<std::string> extra = {}) {
   extra.insert(extra.begin(), "LogLevel VERBOSE");
-  return std::make_unique<rig::Sshd>(rig::Sshd::Config{.listeners = 1, .extra_config = extra, .host_key = {}});
+  return std::make_unique<rig::Sshd>(
+      rig::Sshd::Config{.listeners = 1, .extra_config = extra, .host_key = {}});
 }
 
 /// The sshd's options without the rig's key.
@@ -272,7 +273,8 @@ TEST_SUITE("identities") {
     auto sshd = verbose_sshd();
     std::vector<fs::path> keys;
     for (const char* format : {"PEM", "PKCS8"}) {
-      keys.push_back(suite_key(std::string("rsa-") + format, {"-t", "rsa", "-b", "2048", "-m", format}, phrase));
+      keys.push_back(
+          suite_key(std::string("rsa-") + format, {"-t", "rsa", "-b", "2048", "-m", format}, phrase));
       keys.push_back(suite_key(std::string("ecdsa-") + format, {"-t", "ecdsa", "-m", format}, phrase));
     }
     authorize(*sshd, keys);
@@ -423,7 +425,8 @@ TEST_SUITE("identities") {
 
     // A public key is not a certificate; a pkey's own and cert_file both: which one?
     auto options = keyless(*sshd);
-    options.identities = {pssh::PrivateKey::file(key.string(), phrase).with_certificate_file(key.string() + ".pub")};
+    options.identities = {
+        pssh::PrivateKey::file(key.string(), phrase).with_certificate_file(key.string() + ".pub")};
     CHECK(construction_error(options) == "cannot use certificate " + key.string() + ".pub of private key " +
                                              key.string() + " for 127.0.0.2: it is a public key, not a "
                                              "certificate; sign it with ssh-keygen -s");
@@ -472,7 +475,8 @@ TEST_SUITE("identities") {
       CHECK(text.find(wrong) == std::string::npos);
       CHECK(text.find(phrase) == std::string::npos);
     }
-    for (const std::string& secret : {wrong, phrase, std::string("U2VjcmV0LUJvZHk="), pem.substr(pem.size() / 2, 24)})
+    for (const std::string& secret :
+         {wrong, phrase, std::string("U2VjcmV0LUJvZHk="), pem.substr(pem.size() / 2, 24)})
       CHECK(logged.find(secret) == std::string::npos);
   }
 
@@ -500,8 +504,8 @@ TEST_SUITE("identities") {
                           pssh::PrivateKey::memory("-----BEGIN OPENSSH PRIVATE KEY-----secret", "p1"),
                           pssh::PrivateKey::file("/keys/b", "p2").with_certificate_file("/keys/b-cert.pub")};
     auto j = pssh::to_json(options);
-    CHECK(j["identities"] == nlohmann::json::parse(
-                                 R"(["/keys/a", {"file": "/keys/b", "passphrase": "p2", "certificate_file": "/keys/b-cert.pub"}])"));
+    CHECK(j["identities"] == nlohmann::json::parse(R"(["/keys/a",
+        {"file": "/keys/b", "passphrase": "p2", "certificate_file": "/keys/b-cert.pub"}])"));
     CHECK(j.dump().find("secret") == std::string::npos);
     auto back = pssh::client_options_from_json(j);
     REQUIRE(back.identities.size() == 2);
