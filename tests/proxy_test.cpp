@@ -4,6 +4,7 @@
 
 #include "config/settings.hpp"
 #include "config/ssh_config.hpp"
+#include "ssh/keys.hpp"
 
 #include <signal.h>
 #include <unistd.h>

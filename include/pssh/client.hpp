@@ -83,7 +83,8 @@ PSSH_API std::string shell_quote(std::string_view text);
 class PSSH_API ParallelClient {
  public:
   /// `host_config`, if not empty, has one entry per host (HostArgumentError
-  /// otherwise). A missing private key file is a PKeyFileError here.
+  /// otherwise). A private key (pkey, identities) that cannot be read,
+  /// decrypted or joined to its certificate is a PKeyFileError here.
   ParallelClient(std::vector<std::string> hosts, ClientOptions options = {},
                  std::vector<HostConfig> host_config = {});
   /// Cancels what still runs and waits for the workers.

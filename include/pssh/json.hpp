@@ -39,8 +39,10 @@ struct Inventory {
 };
 
 // Durations are seconds (numbers); keys are the C++ field names; a private
-// key is a path, {"file": path, "passphrase": ...} or {"pem": ...}. Keys
-// held only in memory are never written out. on_event is not serialisable.
+// key is a path, {"file": path, "passphrase": ..., "certificate_file": path}
+// or {"pem": ...}, and "identities" a list of them. Keys held only in memory
+// (and certificates given as text) are never written out: a list keeps its
+// file keys only. on_event is not serialisable.
 // "ssh_options": ["StrictHostKeyChecking=no", ...] (options and each host)
 // is read after the other keys, each through apply_ssh_option(); it is
 // never written (to_json writes the fields it set).

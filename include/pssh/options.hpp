@@ -10,30 +10,50 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pssh {
 
 using duration = std::chrono::milliseconds;
 
-/// A private key from a file or from memory. Key material given with
-/// `memory()` is parsed in memory and never written to disk.
+/// A private key from a file or from memory, optionally with an OpenSSH
+/// certificate. Key material given with `memory()` is parsed in memory and
+/// never written to disk; messages name a key by its path (or its place in
+/// `identities`), never by its text or passphrase.
+///
+///     options.identities = {pssh::PrivateKey::memory(key_text, passphrase),
+///                           pssh::PrivateKey::file("~/.ssh/ci").with_certificate_file("~/.ssh/ci-cert.pub")};
 class PSSH_API PrivateKey {
  public:
   /// "~" at the start of `path` is expanded to the home directory.
   static PrivateKey file(const std::string& path, std::string passphrase = {});
+  /// The text of a key file: OpenSSH ("BEGIN OPENSSH PRIVATE KEY"), PEM or PKCS#8.
   static PrivateKey memory(std::string pem, std::string passphrase = {});
+
+  /// This key presented with an OpenSSH certificate (`ssh-keygen -s`) from a
+  /// "*-cert.pub" file ("~" expanded); the login then offers the certificate
+  /// only, not the bare key.
+  PrivateKey with_certificate_file(const std::string& path) const;
+  /// The same, from the certificate file's text held in memory
+  /// ("ssh-ed25519-cert-v01@openssh.com AAAA... comment").
+  PrivateKey with_certificate(std::string text) const;
 
   bool in_memory() const noexcept { return in_memory_; }
   /// The expanded path, or "<in-memory key>".
   const std::string& path() const noexcept { return path_; }
   const std::string& pem() const noexcept { return pem_; }
   const std::string& passphrase() const noexcept { return passphrase_; }
+  /// The certificate's expanded path; empty without one, or for one in memory.
+  const std::string& certificate_file() const noexcept { return certificate_file_; }
+  /// The certificate's text given to with_certificate(); empty otherwise.
+  const std::string& certificate() const noexcept { return certificate_; }
+  bool has_certificate() const noexcept { return !certificate_file_.empty() || !certificate_.empty(); }
   bool operator==(const PrivateKey&) const = default;
 
  private:
   PrivateKey() = default;
   bool in_memory_ = false;
-  std::string path_, pem_, passphrase_;
+  std::string path_, pem_, passphrase_, certificate_file_, certificate_;
 };
 
 enum class HostKeyPolicy {
@@ -70,6 +90,11 @@ struct ClientOptions {
   /// Unset: the config's IdentityFile keys are tried (when identity_auth).
   std::optional<PrivateKey> pkey{};
   std::optional<std::string> cert_file{};  ///< OpenSSH certificate for pkey
+  /// Keys held by the program, tried in this order after `pkey` and before
+  /// the agent and the IdentityFile (~/.ssh) keys; a key the server refuses
+  /// moves on to the next. Each is parsed once per client, when the client
+  /// is made: one that cannot be read or decrypted is a PKeyFileError then.
+  std::vector<PrivateKey> identities{};
   bool allow_agent = true;
   bool identity_auth = true;  ///< try ~/.ssh/id_* or the config's IdentityFile
   std::optional<bool> forward_agent{};  ///< ForwardAgent; default false
@@ -100,8 +125,8 @@ struct ClientOptions {
   /// UserKnownHostsFile, with its tokens (%h, %p, %r, ...) and ${NAME}
   /// expanded as in an ssh config; default "~/.ssh/known_hosts".
   std::optional<std::string> known_hosts{};
-  /// IdentitiesOnly: log in only with pkey and the IdentityFile keys read
-  /// from their files; the agent is not asked. Default false.
+  /// IdentitiesOnly: log in only with pkey, identities and the IdentityFile
+  /// keys read from their files; the agent is not asked. Default false.
   std::optional<bool> identities_only{};
   /// IdentityAgent: the agent's socket path; "none" for no agent,
   /// "SSH_AUTH_SOCK" or "$NAME" for an environment variable's value.
@@ -148,6 +173,8 @@ struct HostConfig {
   std::optional<int> port{};
   std::optional<PrivateKey> pkey{};
   std::optional<std::string> cert_file{};
+  /// Replaces the client's `identities` for this host (an empty list: none).
+  std::optional<std::vector<PrivateKey>> identities{};
   std::optional<bool> allow_agent{}, identity_auth{}, forward_agent{}, gssapi_auth{};
   std::optional<std::string> gssapi_server_identity{}, gssapi_client_identity{};
   std::optional<bool> gssapi_delegate_credentials{};

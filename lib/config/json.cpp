@@ -58,6 +58,16 @@ void read_value(const json& j, const std::string& path, HostKeyPolicy& out) {
 void read_value(const json& j, const std::string& path, PrivateKey& out);
 void read_value(const json& j, const std::string& path, ProxyConfig& out);
 
+void read_value(const json& j, const std::string& path, std::vector<PrivateKey>& out) {
+  if (!j.is_array()) fail(path, "expected a list of private keys");
+  out.clear();
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    PrivateKey key = PrivateKey::file("");  // it has no empty state
+    read_value(j[i], path + "[" + std::to_string(i) + "]", key);
+    out.push_back(std::move(key));
+  }
+}
+
 /// Optional fields: absent keeps the default, null clears it.
 template <class T>
 void read_value(const json& j, const std::string& path, std::optional<T>& out) {
@@ -90,8 +100,18 @@ json write_value(HostKeyPolicy v) {
   return "accept_new";
 }
 json write_value(const PrivateKey& key) {
-  if (key.passphrase().empty()) return key.path();
-  return json{{"file", key.path()}, {"passphrase", key.passphrase()}};
+  if (key.passphrase().empty() && key.certificate_file().empty()) return key.path();
+  json j{{"file", key.path()}};
+  if (!key.passphrase().empty()) j["passphrase"] = key.passphrase();
+  if (!key.certificate_file().empty()) j["certificate_file"] = key.certificate_file();
+  return j;
+}
+/// Key material held in memory stays there: such keys are left out.
+json write_value(const std::vector<PrivateKey>& keys) {
+  json list = json::array();
+  for (const PrivateKey& key : keys)
+    if (!key.in_memory()) list.push_back(write_value(key));
+  return list;
 }
 json write_value(const ProxyConfig& proxy);
 
@@ -135,6 +155,9 @@ class Writer {
   void operator()(const char* key, const std::optional<PrivateKey>& field) {
     if (field && !field->in_memory()) j[key] = write_value(*field);
   }
+  void operator()(const char* key, const std::vector<PrivateKey>& field) {
+    if (!field.empty()) j[key] = write_value(field);
+  }
   json j = json::object();
 };
 
@@ -155,6 +178,7 @@ void shared_fields(Visit& v, Settings& s) {
   v("port", s.port);
   v("pkey", s.pkey);
   v("cert_file", s.cert_file);
+  v("identities", s.identities);
   v("allow_agent", s.allow_agent);
   v("identity_auth", s.identity_auth);
   v("forward_agent", s.forward_agent);
@@ -198,14 +222,16 @@ void read_value(const json& j, const std::string& path, PrivateKey& out) {
     out = PrivateKey::file(j.get<std::string>());
     return;
   }
-  std::string file, pem, passphrase;
+  std::string file, pem, passphrase, certificate_file;
   Reader r(j, path);
   r("file", file);
   r("pem", pem);
   r("passphrase", passphrase);
+  r("certificate_file", certificate_file);
   r.done();
   if (file.empty() == pem.empty()) fail(path, "expected exactly one of \"file\" and \"pem\"");
   out = pem.empty() ? PrivateKey::file(file, passphrase) : PrivateKey::memory(pem, passphrase);
+  if (!certificate_file.empty()) out = out.with_certificate_file(certificate_file);
 }
 
 void read_value(const json& j, const std::string& path, ProxyConfig& out) {

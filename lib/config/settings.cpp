@@ -1,7 +1,8 @@
-// Layering of settings and loading of private keys.
+// Layering of settings: HostConfig over ClientOptions over the ssh configs.
 #include "config/settings.hpp"
 
 #include "config/ssh_config.hpp"
+#include "ssh/keys.hpp"
 #include "text/text.hpp"
 
 #include <pssh/env.hpp>
@@ -10,28 +11,9 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 namespace pssh {
-
-PrivateKey PrivateKey::file(const std::string& path, std::string passphrase) {
-  PrivateKey key;
-  key.path_ = detail::expand_home(path);
-  key.passphrase_ = std::move(passphrase);
-  return key;
-}
-
-PrivateKey PrivateKey::memory(std::string pem, std::string passphrase) {
-  PrivateKey key;
-  key.in_memory_ = true;
-  key.path_ = "<in-memory key>";
-  key.pem_ = std::move(pem);
-  key.passphrase_ = std::move(passphrase);
-  return key;
-}
-
 namespace detail {
 namespace {
 
@@ -59,48 +41,6 @@ std::string expand_home(const std::string& path) {
 std::string HostSettings::destination() const {
   std::string where = hostname.find(':') != std::string::npos ? "[" + hostname + "]" : hostname;
   return user + "@" + where + ":" + std::to_string(port);
-}
-
-SharedKey KeyCache::load(const PrivateKey& key, const std::optional<std::string>& cert_file,
-                         const std::string& host) {
-  std::string cert = cert_file ? expand_home(*cert_file) : std::string();
-  auto id = std::make_tuple(key.in_memory(), key.in_memory() ? key.pem() : key.path(),
-                            key.passphrase(), cert);
-  if (auto found = keys_.find(id); found != keys_.end()) return found->second;
-
-  const char* passphrase = key.passphrase().empty() ? nullptr : key.passphrase().c_str();
-  ssh_key raw = nullptr;
-  int rc;
-  if (key.in_memory()) {
-    rc = ssh_pki_import_privkey_base64(key.pem().c_str(), passphrase, nullptr, nullptr, &raw);
-  } else {
-    if (::access(key.path().c_str(), R_OK) != 0) {
-      throw PKeyFileError(host, "cannot read private key file " + key.path() + " for " + host +
-                                    ": " + std::strerror(errno) + "; check the pkey path");
-    }
-    rc = ssh_pki_import_privkey_file(key.path().c_str(), passphrase, nullptr, nullptr, &raw);
-  }
-  KeyPtr loaded(raw);
-  if (rc != SSH_OK || !loaded) {
-    throw PKeyFileError(host, "cannot load private key " + key.path() + " for " + host +
-                                  ": not a private key libssh supports, or the passphrase " +
-                                  (passphrase ? "is wrong" : "is missing"));
-  }
-  if (!cert.empty()) {
-    ssh_key raw_cert = nullptr;
-    if (ssh_pki_import_cert_file(cert.c_str(), &raw_cert) != SSH_OK) {
-      throw PKeyFileError(host, "cannot load certificate " + cert + " for " + host +
-                                    "; check cert_file");
-    }
-    KeyPtr certificate(raw_cert);
-    if (ssh_pki_copy_cert_to_privkey(certificate.get(), loaded.get()) != SSH_OK) {
-      throw PKeyFileError(host, "certificate " + cert + " does not belong to private key " +
-                                    key.path() + " (for " + host + ")");
-    }
-  }
-  SharedKey shared(loaded.release(), KeyDeleter());
-  keys_.emplace(std::move(id), shared);
-  return shared;
 }
 
 namespace {
@@ -144,6 +84,28 @@ std::string expand_path(const std::string& path, const Tokens& tokens, const std
   return tokens.expand(expand_environment(expand_home(path), keyword), keyword);
 }
 
+/// pkey (with cert_file), then the host's identities, else the client's.
+void load_program_keys(HostSettings& s, const ClientOptions& options, const HostConfig& config,
+                       KeyCache* keys) {
+  auto add = [&](PrivateKey key, const std::string& memory_name) {
+    std::string name = key_name(key, memory_name);
+    std::string label = name;
+    if (key.has_certificate()) label += " with certificate " + certificate_name(key);
+    SharedKey loaded = keys != nullptr ? keys->load(key, name, s.host) : SharedKey();
+    s.program_keys.push_back({std::move(loaded), std::move(label), key.in_memory() ? "" : key.path()});
+  };
+  const auto& pkey = config.pkey ? config.pkey : options.pkey;
+  const auto& cert = config.cert_file ? config.cert_file : options.cert_file;
+  if (pkey && cert && pkey->has_certificate()) {
+    throw HostArgumentError(s.host, "pkey for " + s.host +
+                                        " carries a certificate and cert_file is set too; give one of them");
+  }
+  if (pkey) add(cert ? pkey->with_certificate_file(*cert) : *pkey, "in-memory pkey");
+  const auto& identities = config.identities ? *config.identities : options.identities;
+  for (std::size_t i = 0; i < identities.size(); ++i)
+    add(identities[i], "in-memory key #" + std::to_string(i + 1));
+}
+
 void resolve(HostSettings& s, const std::string& name, const ClientOptions& options,
              const HostConfig& config, const SshConfigFile& ssh_config, KeyCache* keys) {
   LookupContext context;
@@ -161,12 +123,7 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
                                         " is not a port number (1-65535)");
   }
   s.password = config.password ? config.password : options.password;
-  const auto& pkey = config.pkey ? config.pkey : options.pkey;
-  const auto& cert = config.cert_file ? config.cert_file : options.cert_file;
-  if (pkey) {
-    if (keys != nullptr) s.pkey = keys->load(*pkey, cert, s.host);
-    s.pkey_description = pkey->path();
-  }
+  load_program_keys(s, options, config, keys);
   s.allow_agent = config.allow_agent.value_or(options.allow_agent);
   s.identity_auth = config.identity_auth.value_or(options.identity_auth);
   s.forward_agent = layered(config.forward_agent, options.forward_agent, file.forward_agent, false);
@@ -298,7 +255,8 @@ std::vector<std::pair<std::string, std::string>> ssh_g_lines(const HostSettings&
   add("serveraliveinterval", seconds(s.keepalive));
   if (s.host_key_alias) add("hostkeyalias", *s.host_key_alias);
   if (s.identity_agent) add("identityagent", *s.identity_agent);
-  if (s.pkey_description.size()) add("identityfile", s.pkey_description);
+  for (const auto& key : s.program_keys)
+    if (!key.path.empty()) add("identityfile", key.path);
   for (const auto& f : s.written.identity_files) add("identityfile", f);
   for (const auto& f : s.written.certificate_files) add("certificatefile", f);
   std::string known;

@@ -7,17 +7,23 @@
 
 #include <pssh/options.hpp>
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 namespace pssh::detail {
 
 class ProxyHub;
+class KeyCache;
+
+/// A key held by the program (pkey or one of identities), loaded.
+struct ProgramKey {
+  SharedKey key;
+  std::string label;  ///< for messages: its path or "in-memory key #N", its certificate's
+  std::string path;   ///< its file, for -G; empty for a key in memory
+};
 
 struct HostSettings {
   std::string host;      ///< as the caller wrote it: names the host in messages
@@ -27,12 +33,13 @@ struct HostSettings {
   std::string user;
   int port = 22;
   std::optional<std::string> password;
-  SharedKey pkey;                ///< loaded ClientOptions/HostConfig pkey (+ cert)
-  std::string pkey_description;  ///< its path, for messages
+  /// pkey, then identities (HostConfig's, else ClientOptions'), in the order
+  /// tried; `key` is empty for -G, which loads none.
+  std::vector<ProgramKey> program_keys;
   std::vector<std::string> identity_files;     ///< expanded; tried when identity_auth
   std::vector<std::string> certificate_files;  ///< expanded; tried with each identity file
   bool allow_agent = true, identity_auth = true, forward_agent = false, gssapi_auth = false;
-  bool identities_only = false;  ///< only pkey and identity_files; no agent
+  bool identities_only = false;  ///< only program_keys and identity_files; no agent
   /// IdentityAgent as ssh -G shows it (tokens expanded); nullopt: $SSH_AUTH_SOCK.
   std::optional<std::string> identity_agent;
   std::optional<std::string> gssapi_server_identity, gssapi_client_identity;
@@ -72,20 +79,10 @@ struct HostSettings {
 /// "~" or "~/x" at the start of `path` becomes the home directory.
 std::string expand_home(const std::string& path);
 
-/// Loads private keys once per client: hosts that share a key share the handle.
-class KeyCache {
- public:
-  /// PKeyFileError naming `host` if the key cannot be read or decrypted.
-  SharedKey load(const PrivateKey& key, const std::optional<std::string>& cert_file,
-                 const std::string& host);
-
- private:
-  std::map<std::tuple<bool, std::string, std::string, std::string>, SharedKey> keys_;
-};
-
 /// Resolves every setting for hosts[index]: HostConfig > ClientOptions >
 /// ssh config > built-in default, each field taken from the first that
-/// sets it. Loads pkey through `keys` (none: not loaded, for -G).
+/// sets it. Loads pkey and identities through `keys` (none: not loaded,
+/// for -G): PKeyFileError naming the host and the key.
 /// HostArgumentError naming the host for a bad or unsupported config line.
 HostSettings resolve_settings(const std::string& host, std::size_t index,
                               const ClientOptions& options, const HostConfig& config,

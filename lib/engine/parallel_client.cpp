@@ -6,6 +6,7 @@
 #include "engine/descriptors.hpp"
 #include "engine/pool.hpp"
 #include "files/scp.hpp"
+#include "ssh/keys.hpp"
 #include "ssh/session.hpp"
 #include "config/settings.hpp"
 #include "files/sftp.hpp"

@@ -1,6 +1,8 @@
-// Logging in: key, agent, default identities, password, keyboard-interactive,
-// in that order. Messages list what was tried, never a secret.
+// Logging in: the program's keys (pkey, identities), agent, IdentityFile
+// keys, GSSAPI, password, keyboard-interactive, in that order. Messages list
+// what was tried, never a secret.
 #include "ssh/session.hpp"
+#include "ssh/keys.hpp"
 #include "net/socket.hpp"
 
 #include <pssh/errors.hpp>
@@ -43,15 +45,12 @@ class Login {
     methods_ = ssh_userauth_list(ssh_, nullptr);
     bool publickey = (methods_ & SSH_AUTH_METHOD_PUBLICKEY) != 0;
 
-    if (publickey && s.pkey && attempt("publickey (" + s.pkey_description + ")", [&] {
-          return ssh_userauth_publickey(ssh_, nullptr, s.pkey.get());
-        }))
-      return;
+    if (publickey && program_keys()) return;
     // IdentitiesOnly: libssh 0.10 can only offer every agent key (it
     // exports no way to pick some), so the agent is not asked at all.
     if (publickey && s.allow_agent && !s.identities_only && agent_socket_path(s) && agent())
       return;
-    if (publickey && s.identity_auth && identities()) return;
+    if (publickey && s.identity_auth && identity_files()) return;
     if (s.gssapi_auth && (methods_ & SSH_AUTH_METHOD_GSSAPI_MIC) != 0 &&
         attempt("gssapi-with-mic", [&] { return ssh_userauth_gssapi(ssh_); }))
       return;
@@ -109,10 +108,22 @@ class Login {
     return attempt("publickey (agent)", [&] { return ssh_userauth_agent(ssh_, nullptr); });
   }
 
-  bool identities() {
+  /// pkey, then identities, in order: the server refusing one moves on to
+  /// the next. Each is named with its type (the server may take some types only).
+  bool program_keys() {
+    for (const ProgramKey& k : session_.settings().program_keys) {
+      std::string type = ssh_key_type_to_char(ssh_key_type(k.key.get()));
+      if (attempt("publickey (" + k.label + ", " + type + ")",
+                  [&] { return ssh_userauth_publickey(ssh_, nullptr, k.key.get()); }))
+        return true;
+    }
+    return false;
+  }
+
+  bool identity_files() {
     for (const std::string& file : session_.settings().identity_files) {
       if (::access(file.c_str(), R_OK) != 0) continue;
-      KeyPtr key = load_key(file);
+      KeyPtr key = load_unencrypted_key(file);
       if (!key) {
         note(file + " (unreadable or encrypted, skipped)");
         continue;
@@ -131,19 +142,13 @@ class Login {
     return false;
   }
 
-  static KeyPtr load_key(const std::string& file) {
-    ssh_key raw = nullptr;
-    if (ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK) return {};
-    return KeyPtr(raw);
-  }
-
   /// The key in `key_file` carrying the certificate in `cert_file`; empty if
   /// that is no certificate or one for another key.
   static KeyPtr certified(const std::string& key_file, const std::string& cert_file) {
     ssh_key raw_cert = nullptr;
     if (ssh_pki_import_cert_file(cert_file.c_str(), &raw_cert) != SSH_OK) return {};
     KeyPtr cert(raw_cert);
-    KeyPtr key = load_key(key_file);
+    KeyPtr key = load_unencrypted_key(key_file);
     if (!key || ssh_pki_copy_cert_to_privkey(cert.get(), key.get()) != SSH_OK) return {};
     return key;
   }
