@@ -227,7 +227,7 @@ class Pump {
       if (pending > 0) {
         drained = false;
       } else {
-        if (sudo_ && stream == sudo_->stream()) deliver(stream, sudo_->flush());
+        if (sudo_ && stream == sudo_->stream()) deliver_held(stream);
         state_.end_stream(stream);
         ended = true;
       }
@@ -253,18 +253,34 @@ class Pump {
     return progressed;
   }
 
-  /// Hands output to the host, without sudo's markers. An on_output sink
-  /// that throws fails the host, as sudo refusing does: its command is
-  /// ended as close_channel() would, not left running (nor sudo waiting
-  /// for a password). Something not derived from std::exception is
-  /// replaced by a SessionError that says so: every reader of errors
-  /// expects a message.
+  /// Hands output to the host, less sudo's markers (bytes that may begin
+  /// one wait for the next packet).
   void deliver(Stream stream, std::string_view bytes) {
-    try {
+    ending_on_error([&] {
       bool from_sudo = sudo_ && stream == sudo_->stream();
-      if (from_sudo) bytes = sudo_->filter(bytes);
-      if (!bytes.empty()) state_.append(stream, bytes);
+      append(stream, from_sudo ? sudo_->filter(bytes) : bytes);
       if (from_sudo) sudo_->check();
+    });
+  }
+
+  /// At the end of sudo's stream, what its watcher held back is output.
+  void deliver_held(Stream stream) {
+    ending_on_error([&] { append(stream, sudo_->flush()); });
+  }
+
+  void append(Stream stream, std::string_view bytes) {
+    if (!bytes.empty()) state_.append(stream, bytes);
+  }
+
+  /// An on_output sink that throws fails the host, as sudo refusing does:
+  /// its command is ended as close_channel() would, not left running (nor
+  /// sudo waiting for a password). Something not derived from
+  /// std::exception is replaced by a SessionError that says so: every
+  /// reader of errors expects a message.
+  template <class Work>
+  void ending_on_error(Work work) {
+    try {
+      work();
     } catch (const std::exception&) {
       hang_up();
       throw;
