@@ -2,12 +2,12 @@
 // 1.9.13 writes (seen over ssh): with -S and no PTY, the prompt on stderr
 // without a newline, then nothing of its own after a right password, or
 // "Sorry, try again.\n" and the prompt again after a wrong one (after PAM's
-// delay of about 2 s), three times, then "sudo: 3 incorrect password
+// delay of about 2.5 s), three times, then "sudo: 3 incorrect password
 // attempts" and status 1. With a PTY, all of it on stdout, and "\r\n" after
 // the password (sudo turned the echo off before its prompt, and ends the
-// line it did not echo). A password written before the prompt is lost with
-// a PTY (sudo flushes the terminal's input when it turns the echo off) and
-// read without one: it is written only once the prompt is seen.
+// line it did not echo). A password written before the prompt was lost
+// with a PTY (sudo waited for ever) and would be the command's stdin
+// without sudo asking (NOPASSWD): it is written only once the prompt is seen.
 #include "engine/sudo_prompt.hpp"
 
 #include "text/text.hpp"

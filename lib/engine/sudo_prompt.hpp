@@ -53,12 +53,12 @@ class SudoPrompt {
   bool holds_stdin() const noexcept { return !started_; }
 
  private:
-  /// Output from `from` on in held_: moved to shown_ up to each marker.
+  /// Moves held_ to shown_, less the markers; what may begin one stays.
   void scan();
   [[noreturn]] void refused() const;
 
   const std::string prompt_marker_, started_marker_;
-  std::string answer_;  // the password and "\n" once sudo asked
+  std::string answer_;  // the password and "\n", zeroed once sent
   std::size_t answer_sent_ = 0;
   const bool has_password_, pty_;
   const Stream stream_;

@@ -1,6 +1,7 @@
 // The path of a byte of output: sshd -> socket -> libssh decodes the packet
 // into the channel's buffer (in ssh_event_dopoll or any other libssh call of
 // the worker) -> Pump::read_output, the one place output leaves libssh ->
+// SudoPrompt::filter, through sudo, takes its markers out ->
 // HostState::append, which hands the bytes to RunOptions::on_output or
 // appends them to the host's buffer -> HostState::next_line (cut there) or
 // next_chunk -> the caller's LineRange or ChunkRange.
