@@ -293,6 +293,8 @@ const PasswordUser& password_user() {
 
 namespace {
 
+std::atomic<int> sudo_users_made{0};
+
 /// 16 random hex digits.
 std::string random_hex() {
   std::random_device device;
@@ -305,9 +307,9 @@ std::string random_hex() {
 }  // namespace
 
 SudoUser::SudoUser(Config config)
-    // Per process: suites run at once, and each removes its own at the end.
-    : name_("psshsudo" + std::to_string(::getpid()) + (config.nopasswd ? "n" : "") +
-            (config.lecture ? "l" : "")),
+    // Per process and object: suites run at once, and each object removes
+    // its own user at its end.
+    : name_("psshsudo" + std::to_string(::getpid()) + "-" + std::to_string(++sudo_users_made)),
       password_("pssh-sudo-" + random_hex()),
       sudoers_("/etc/sudoers.d/pssh-rig-" + name_) {
   if (::getpwnam(name_.c_str()) == nullptr) run({"useradd", "-M", "-d", "/", "-s", "/bin/sh", name_});
