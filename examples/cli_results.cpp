@@ -13,7 +13,7 @@ namespace cli {
 int status_of(const std::string& error_type, std::optional<int> exit_code, bool signalled) {
   static const std::set<std::string> connection_errors{
       "ConnectionError", "NoIPv6AddressFoundError", "UnknownHostError", "AuthenticationError",
-      "HostKeyError",    "ProxyError",              "PKeyFileError"};
+      "HostKeyError",    "ProxyError",              "PKeyFileError",    "SudoError"};
   if (error_type == "Timeout" || error_type == "JoinTimeout") return 3;
   if (connection_errors.contains(error_type)) return 4;
   if (!error_type.empty()) return 1;

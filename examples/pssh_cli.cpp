@@ -1,5 +1,6 @@
 // pssh: run a command (or copy files) on many hosts, in the spirit of
 // pssh/pdsh/clush, built on the library alone. `pssh --help` for usage.
+#include "askpass.hpp"
 #include "cli_output.hpp"
 #include "cli_results.hpp"
 
@@ -77,6 +78,9 @@ Re-runs, and fleets larger than one machine:
 
 Command:
   --sudo             run through sudo
+  -A, --askpass      ask once for sudo's password (with --sudo), on the
+                     terminal without echo, or from the program PSSH_ASKPASS
+                     names (its stdout); pssh answers each host's sudo prompt
   --pty              with a PTY (stderr arrives on stdout)
   --no-stdin         close every command's stdin at once, without reading ours
 
@@ -104,7 +108,8 @@ struct Arguments {
   std::optional<double> command_timeout;
   Mode mode = Mode::stream;
   std::optional<std::string> out_dir, err_dir;
-  bool sudo = false, pty = false, no_stdin = false;
+  bool sudo = false, pty = false, no_stdin = false, askpass = false;
+  std::optional<std::string> sudo_password;  ///< asked for after parsing (-A)
   std::vector<std::string> copy, slurp;
   std::string command;
   std::optional<std::string> show_config;  ///< -G HOST
@@ -202,6 +207,8 @@ Arguments parse(int argc, char** argv) {
       a.err_dir = next_value(i, argc, argv);
     } else if (arg == "--sudo") {
       a.sudo = true;
+    } else if (arg == "-A" || arg == "--askpass") {
+      a.askpass = true;
     } else if (arg == "--pty") {
       a.pty = true;
     } else if (arg == "--no-stdin") {
@@ -254,11 +261,13 @@ Arguments parse(int argc, char** argv) {
   if (a.hosts.empty()) throw UsageError("no hosts: give -H, -h, --inventory or PSSH_HOSTS");
   int actions = !a.command.empty() + !a.copy.empty() + !a.slurp.empty();
   if (actions != 1) throw UsageError("give exactly one of: a command, --copy, --slurp, --merge");
+  if (a.askpass && !a.sudo) throw UsageError("-A asks for sudo's password: give --sudo too");
   a.listed_hosts = a.hosts.size();
   if (a.shard) {
     a.shard_first = a.shard->first(a.hosts.size());
     a.hosts = {a.hosts.begin() + a.shard_first, a.hosts.begin() + a.shard->end(a.hosts.size())};
-    if (a.hosts.empty()) throw UsageError("--shard: this slice of " + std::to_string(a.listed_hosts) + " hosts is empty");
+    if (a.hosts.empty())
+      throw UsageError("--shard: this slice of " + std::to_string(a.listed_hosts) + " hosts is empty");
   }
   return a;
 }
@@ -313,7 +322,8 @@ void print_host_lines(cli::Console& console, const std::string& alias, const std
 }
 
 int run_command(const Arguments& a, pssh::ParallelClient& client, cli::Console& console) {
-  pssh::RunOptions run{.sudo = a.sudo, .use_pty = a.pty, .stop_on_errors = false};
+  pssh::RunOptions run{.sudo = a.sudo, .sudo_password = a.sudo_password, .use_pty = a.pty,
+                       .stop_on_errors = false};
   if (a.command_timeout)
     run.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.command_timeout));
   std::vector<std::string> aliases;
@@ -477,6 +487,7 @@ int main(int argc, char** argv) {
         std::cout << keyword << ' ' << value << '\n';
       return 0;
     }
+    if (a.askpass) a.sudo_password = cli::ask_password("[pssh] sudo password: ");
     cli::Console console;
     std::vector<std::string> hosts;
     std::vector<pssh::HostConfig> config;

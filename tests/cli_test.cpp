@@ -286,6 +286,47 @@ TEST_SUITE("cli") {
     CHECK(out.find("\n127.0.0.[5-6],seven\n") != std::string::npos);
   }
 
+  TEST_CASE("-A: sudo's password from PSSH_ASKPASS answers every host's sudo; -A needs --sudo") {
+    rig::SudoUser user;
+    rig::TempDir dir;
+    auto inventory = (dir.path() / "inventory.json").string();
+    rig::write_file(inventory, R"({"defaults": {"user": ")" + user.name() + R"(", "password": ")" +
+                                   user.password() + R"(", "port": )" + std::to_string(server().port()) +
+                                   R"(, "known_hosts": ")" + server().known_hosts().string() +
+                                   R"(", "ssh_config": null, "system_ssh_config": null,)" +
+                                   R"( "allow_agent": false, "identity_auth": false, "num_retries": 0},)" +
+                                   R"( "hosts": ["127.0.0.[2-4]"]})");
+    // The program prints the password from a file: it is in no argument list.
+    auto secret = dir.path() / "secret";
+    rig::write_file(secret, user.password() + "\n");
+    auto askpass = dir.path() / "askpass";
+    rig::write_file(askpass, "#!/bin/sh\ncat '" + secret.string() + "'\n");
+    std::filesystem::permissions(askpass, std::filesystem::perms::owner_all);
+    const char* binary = std::getenv("PSSH_CLI");
+    REQUIRE(binary != nullptr);
+    auto pssh_cmd = [&](std::vector<std::string> args, std::string program, std::string& out) {
+      std::vector<std::string> argv{binary, "--inventory", inventory, "--no-stdin"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      return rig::run(argv, &out, {"PSSH_ASKPASS=" + program});
+    };
+    std::string out;
+    CHECK(pssh_cmd({"--sudo", "-A", "whoami; echo err >&2"}, askpass.string(), out) == 0);
+    for (const char* host : {"127.0.0.2", "127.0.0.3", "127.0.0.4"})
+      CHECK(out.find(std::string(host) + ": root\n") != std::string::npos);
+    CHECK(out.find("pssh-sudo") == std::string::npos);
+    CHECK(pssh_cmd({"--sudo", "--askpass", "--pty", "--json", "whoami"}, askpass.string(), out) == 0);
+    auto j = nlohmann::json::parse(out);
+    REQUIRE(j.size() == 3);
+    for (const auto& host : j) CHECK(host["stdout"] == "root\n");
+    // Without the password sudo's prompt ends each host: an authentication error.
+    CHECK(pssh_cmd({"--sudo", "--json", "whoami"}, "", out) == 4);
+    j = nlohmann::json::parse(out);
+    REQUIRE(j.size() == 3);
+    CHECK(j[0]["error_type"] == "SudoError");
+    CHECK(pssh_cmd({"-A", "whoami"}, askpass.string(), out) == 2);
+    CHECK(pssh_cmd({"--sudo", "-A", "whoami"}, "false", out) == 1);
+  }
+
   TEST_CASE("a DNS server that never answers is a Timeout within ConnectTimeout, not the resolver's own wait") {
     // The CLI runs in a mount namespace of its own, whose resolv.conf names a
     // UDP socket that never answers.

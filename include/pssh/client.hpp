@@ -25,6 +25,14 @@ using HostArgs = std::variant<std::vector<std::string>, std::map<std::string, st
 struct RunOptions {
   bool sudo = false;
   std::optional<std::string> user{};   ///< run as this user (through sudo -u)
+  /// The password sudo asks for (with `sudo` or `user`): pssh answers sudo's
+  /// prompt itself, on the command's stdin, and takes the prompt out of the
+  /// output; the caller's stdin reaches the command after it. Sent only
+  /// when sudo asks (never with NOPASSWD). A refused password is the host's
+  /// SudoError, and so is a prompt when this is unset.
+  ///
+  ///     client.run_command("apt-get update", {.sudo = true, .sudo_password = password});
+  std::optional<std::string> sudo_password{};
   std::optional<std::string> shell{};  ///< e.g. "bash -c": the command is quoted and given to it
   bool use_pty = false;              ///< stderr then arrives on stdout
   /// Throw from run_command the first error of a host that failed before

@@ -35,6 +35,9 @@ class PSSH_API UnknownHostError : public Error { using Error::Error; };
 /// `ipv6_only` was asked for and the name has no IPv6 address.
 class PSSH_API NoIPv6AddressFoundError : public ConnectionError { using ConnectionError::ConnectionError; };
 class PSSH_API AuthenticationError : public Error { using Error::Error; };
+/// sudo refused RunOptions::sudo_password, or asked for a password when
+/// none was given; the command was ended.
+class PSSH_API SudoError : public AuthenticationError { using AuthenticationError::AuthenticationError; };
 /// A private key file is missing, unreadable or cannot be decrypted.
 class PSSH_API PKeyFileError : public Error { using Error::Error; };
 /// The server's host key is unknown (strict policy) or differs from known_hosts.

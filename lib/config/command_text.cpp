@@ -5,6 +5,9 @@
 #include <pssh/errors.hpp>
 
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <random>
 
 namespace pssh {
 
@@ -81,13 +84,28 @@ std::string format_command(std::string_view templ, const HostArgs& args, const s
   return out;
 }
 
-std::string wrap_command(const std::string& command, const RunOptions& options) {
-  std::string wrapped = options.shell ? *options.shell + " " + shell_quote(command) : command;
-  if (options.sudo || options.user) {
-    wrapped = "sudo -S" + (options.user ? " -u " + shell_quote(*options.user) : std::string()) +
-              " " + (options.shell ? wrapped : "sh -c " + shell_quote(command));
-  }
-  return wrapped;
+SudoMarkers SudoMarkers::random() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> any;
+  char nonce[17];
+  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(any(device)));
+  return {std::string("[pssh-sudo-prompt-") + nonce + "]",
+          std::string("[pssh-sudo-started-") + nonce + "]"};
+}
+
+std::string wrap_command(const std::string& command, const RunOptions& options,
+                         const SudoMarkers& markers) {
+  if (!options.sudo && !options.user)
+    return options.shell ? *options.shell + " " + shell_quote(command) : command;
+  // sudo's "-S" reads the password from stdin and writes the prompt to
+  // stderr (a PTY's, which is stdout, with use_pty). The started mark tells
+  // the reader of that stream that no prompt comes any more, so the
+  // caller's stdin goes to the command, not to sudo (as Ansible's "become").
+  std::string run = options.shell ? *options.shell + " " + shell_quote(command)
+                                  : "sh -c " + shell_quote(command);
+  return "sudo -S -p " + shell_quote(markers.prompt) +
+         (options.user ? " -u " + shell_quote(*options.user) : std::string()) + " sh -c " +
+         shell_quote("printf %s " + shell_quote(markers.started) + " >&2; exec " + run);
 }
 
 }  // namespace detail

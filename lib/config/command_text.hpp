@@ -14,7 +14,18 @@ namespace pssh::detail {
 /// HostArgumentError naming `host` for a missing value or a malformed template.
 std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host);
 
-/// Applies RunOptions::shell, sudo and user to `command`.
-std::string wrap_command(const std::string& command, const RunOptions& options);
+/// What a run's sudo prints around its work: `prompt` asks for the
+/// password (`sudo -p`), `started` comes from the shell sudo starts, once
+/// sudo has let the command run. Random per run, so that no output holds
+/// them by chance.
+struct SudoMarkers {
+  std::string prompt, started;
+  static SudoMarkers random();
+};
+
+/// Applies RunOptions::shell, sudo and user to `command`; through sudo, the
+/// command prints `markers.started` to stderr first.
+std::string wrap_command(const std::string& command, const RunOptions& options,
+                         const SudoMarkers& markers);
 
 }  // namespace pssh::detail

@@ -409,6 +409,8 @@ std::string error_type_name(const std::exception_ptr& error) {
     return "ConnectionError";
   } catch (const UnknownHostError&) {
     return "UnknownHostError";
+  } catch (const SudoError&) {
+    return "SudoError";
   } catch (const AuthenticationError&) {
     return "AuthenticationError";
   } catch (const PKeyFileError&) {

@@ -189,7 +189,8 @@ struct ParallelClient::Impl {
   }
 
   static std::vector<std::string> commands_for(const HostTable& hosts, const std::string& command,
-                                               const RunOptions& run) {
+                                               const RunOptions& run,
+                                               const detail::SudoMarkers& markers) {
     check_per_host(hosts, "host_args", run.host_args.size());
     // Made whether it is used or not: an unknown encoding is the caller's
     // std::invalid_argument before any host starts.
@@ -201,7 +202,7 @@ struct ParallelClient::Impl {
       std::string text = run.host_args.empty()
                              ? command
                              : detail::format_command(command, run.host_args[i], hosts.names[i]);
-      text = detail::wrap_command(text, run);
+      text = detail::wrap_command(text, run, markers);
       commands.push_back(recoder ? recoder->convert(text) : text);
     }
     return commands;
@@ -232,11 +233,23 @@ struct ParallelClient::Impl {
   }
 
   Output run_command(const std::string& command, const RunOptions& run) {
+    std::optional<detail::SudoSpec> sudo;
+    if (run.sudo || run.user) {
+      sudo = {detail::SudoMarkers::random(), run.sudo_password};
+    } else if (run.sudo_password) {
+      throw std::invalid_argument(
+          "RunOptions::sudo_password is set but the command does not run through sudo; set sudo "
+          "or user");
+    }
     auto hosts_now = hosts();
-    auto commands = commands_for(*hosts_now, command, run);
-    Output output = start_on_channels(
-        *hosts_now, run_settings(run), commands,
-        {.command = {}, .shell = false, .pty = run.use_pty, .timeout = run.timeout, .env = run.env});
+    auto commands = commands_for(*hosts_now, command, run, sudo ? sudo->markers : detail::SudoMarkers{});
+    Output output = start_on_channels(*hosts_now, run_settings(run), commands,
+                                      {.command = {},
+                                       .shell = false,
+                                       .pty = run.use_pty,
+                                       .timeout = run.timeout,
+                                       .env = run.env,
+                                       .sudo = std::move(sudo)});
     {
       std::lock_guard lock(mutex);
       last_output = output;

@@ -1,6 +1,7 @@
 // The path of a byte of output: sshd -> socket -> libssh decodes the packet
 // into the channel's buffer (in ssh_event_dopoll or any other libssh call of
 // the worker) -> Pump::read_output, the one place output leaves libssh ->
+// SudoPrompt::filter, through sudo, takes its markers out ->
 // HostState::append, which hands the bytes to RunOptions::on_output or
 // appends them to the host's buffer -> HostState::next_line (cut there) or
 // next_chunk -> the caller's LineRange or ChunkRange.
@@ -154,8 +155,13 @@ void request_env(Session& session, ssh_channel ch, const std::string& name,
 class Pump {
  public:
   Pump(Session& session, HostState& state, const CommandSpec& spec, ssh_channel channel,
-       AgentForwarding* agents)
-      : session_(session), state_(state), spec_(spec), channel_(channel), agents_(agents) {}
+       AgentForwarding* agents, SudoPrompt* sudo)
+      : session_(session),
+        state_(state),
+        spec_(spec),
+        channel_(channel),
+        agents_(agents),
+        sudo_(sudo) {}
 
   /// Moves output and stdin until the command exits (and its output is all
   /// taken) or is stopped.
@@ -222,6 +228,7 @@ class Pump {
       if (pending > 0) {
         drained = false;
       } else {
+        if (sudo_ && stream == sudo_->stream()) deliver_held(stream);
         state_.end_stream(stream);
         ended = true;
       }
@@ -247,13 +254,34 @@ class Pump {
     return progressed;
   }
 
-  /// Hands output to the host. An on_output sink that throws fails the
-  /// host: its command is ended as close_channel() would, not left running.
-  /// Something not derived from std::exception is replaced by a
-  /// SessionError that says so: every reader of errors expects a message.
+  /// Hands output to the host, less sudo's markers (bytes that may begin
+  /// one wait for the next packet).
   void deliver(Stream stream, std::string_view bytes) {
+    ending_on_error([&] {
+      bool from_sudo = sudo_ && stream == sudo_->stream();
+      append(stream, from_sudo ? sudo_->filter(bytes) : bytes);
+      if (from_sudo) sudo_->check();
+    });
+  }
+
+  /// At the end of sudo's stream, what its watcher held back is output.
+  void deliver_held(Stream stream) {
+    ending_on_error([&] { append(stream, sudo_->flush()); });
+  }
+
+  void append(Stream stream, std::string_view bytes) {
+    if (!bytes.empty()) state_.append(stream, bytes);
+  }
+
+  /// An on_output sink that throws fails the host, as sudo refusing does:
+  /// its command is ended as close_channel() would, not left running (nor
+  /// sudo waiting for a password). Something not derived from
+  /// std::exception is replaced by a SessionError that says so: every
+  /// reader of errors expects a message.
+  template <class Work>
+  void ending_on_error(Work work) {
     try {
-      state_.append(stream, bytes);
+      work();
     } catch (const std::exception&) {
       hang_up();
       throw;
@@ -272,28 +300,24 @@ class Pump {
   /// Sends queued stdin within the channel's window only, so that a command
   /// that does not read its stdin never blocks the pump (its output is still
   /// read, and stop requests still seen). The rest waits for a window adjust.
+  /// Through sudo, the password goes first, and the caller's stdin only once
+  /// sudo started the command.
   bool write_stdin() {
+    if (sudo_ && sudo_->holds_stdin()) {
+      std::size_t n = send(sudo_->answer());
+      sudo_->answer_sent(n);
+      return n > 0;
+    }
     bool closed = state_.take_stdin(stdin_);
     // Written after EOF, or after the command closed its channel (`head -n1`
     // exits while the caller writes on): nobody can read it, and it is no
     // error of the host's. It counts as sent, so flush() does not wait.
     if (eof_sent_ || ssh_channel_is_closed(channel_)) return drop_stdin();
-    std::size_t window = ssh_channel_window_size(channel_);
-    std::size_t size = std::min(stdin_.size() - stdin_offset_, window);
-    bool progressed = false;
-    if (size > 0) {
-      int n = session_.step([&] {
-        return ssh_channel_write(channel_, stdin_.data() + stdin_offset_,
-                                 static_cast<std::uint32_t>(size));
-      });
-      if (n == SSH_ERROR) {
-        if (ssh_channel_is_closed(channel_)) return drop_stdin();
-        lost_connection();
-      }
-      stdin_offset_ += static_cast<std::size_t>(n);
-      state_.stdin_sent(static_cast<std::size_t>(n));
-      progressed = n > 0;
-    }
+    std::size_t n = send(std::string_view(stdin_).substr(stdin_offset_));
+    if (ssh_channel_is_closed(channel_)) return drop_stdin();
+    stdin_offset_ += n;
+    state_.stdin_sent(n);
+    bool progressed = n > 0;
     if (stdin_offset_ == stdin_.size()) {
       stdin_.clear();
       stdin_offset_ = 0;
@@ -303,6 +327,19 @@ class Pump {
       }
     }
     return progressed;
+  }
+
+  /// Writes what of `bytes` the window takes; 0 when the command closed its
+  /// channel (nobody reads any more).
+  std::size_t send(std::string_view bytes) {
+    std::size_t size = std::min(bytes.size(), std::size_t{ssh_channel_window_size(channel_)});
+    if (size == 0 || ssh_channel_is_closed(channel_)) return 0;
+    int n = session_.step([&] {
+      return ssh_channel_write(channel_, bytes.data(), static_cast<std::uint32_t>(size));
+    });
+    if (n != SSH_ERROR) return static_cast<std::size_t>(n);
+    if (ssh_channel_is_closed(channel_)) return 0;
+    lost_connection();
   }
 
   bool drop_stdin() {
@@ -357,6 +394,7 @@ class Pump {
   const CommandSpec& spec_;
   ssh_channel channel_;
   AgentForwarding* agents_;
+  SudoPrompt* sudo_;
   bool eof_sent_ = false;
   bool stream_ended_[2] = {false, false};  // stdout, stderr
   std::string stdin_;  // taken from the host's queue, not yet in the window
@@ -403,11 +441,16 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
     command_deadline = session.watchdog().arm(
         Clock::now() + *spec.timeout, [&state] { state.request_stop(StopReason::timeout); });
   }
-  StopReason stopped = Pump(session, state, spec, ch, agents ? &*agents : nullptr).run(events);
+  std::optional<SudoPrompt> sudo;
+  if (spec.sudo) sudo.emplace(*spec.sudo, spec.pty, session.settings().user, state.host);
+  StopReason stopped = Pump(session, state, spec, ch, agents ? &*agents : nullptr,
+                            sudo ? &*sudo : nullptr)
+                           .run(events);
   command_deadline.disarm();
   ssh_remove_channel_callbacks(ch, &callbacks);
 
   throw_if_stopped(stopped, state, spec);
+  if (sudo && stopped == StopReason::none) sudo->check_ended();
   if (events.status) state.set_exit(*events.status, events.signal);
   else if (events.signal) state.set_exit(exit_code_for_signal(*events.signal), events.signal);
   if (stopped == StopReason::none) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engine/host_state.hpp"
+#include "engine/sudo_prompt.hpp"
 #include "ssh/session.hpp"
 
 #include <map>
@@ -17,6 +18,7 @@ struct CommandSpec {
   bool pty = false;
   std::optional<duration> timeout{};  ///< whole command
   std::map<std::string, std::string> env{};  ///< RunOptions/ShellOptions::env
+  std::optional<SudoSpec> sudo{};  ///< the command runs through sudo
 };
 
 /// Runs `spec` and fills `state` (started, output, exit). Throws the host's

@@ -17,8 +17,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -290,6 +292,55 @@ const PasswordUser& password_user() {
     return u;
   }();
   return user;
+}
+
+namespace {
+
+std::atomic<int> sudo_users_made{0};
+
+/// 16 random hex digits.
+std::string random_hex() {
+  std::random_device device;
+  std::uniform_int_distribution<unsigned long long> any;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", any(device));
+  return text;
+}
+
+}  // namespace
+
+SudoUser::SudoUser(Config config)
+    // Per process and object: suites run at once, and each object removes
+    // its own user at its end.
+    : name_("psshsudo" + std::to_string(::getpid()) + "-" + std::to_string(++sudo_users_made)),
+      password_("pssh-sudo-" + random_hex()),
+      sudoers_("/etc/sudoers.d/pssh-rig-" + name_) {
+  if (::getpwnam(name_.c_str()) == nullptr) run({"useradd", "-M", "-d", "/", "-s", "/bin/sh", name_});
+  set_password(name_, password_);
+  std::string rules = "Defaults:" + name_ + " timestamp_timeout=0" +
+                      (config.lecture ? ", lecture=always" : "") + "\n" + name_ +
+                      " ALL=(ALL:ALL) " + (config.nopasswd ? "NOPASSWD: " : "") + "ALL\n";
+  TempDir draft;
+  write_file(draft.path() / "sudoers", rules);
+  std::string checked;
+  if (run({"visudo", "-cf", (draft.path() / "sudoers").string()}, &checked) != 0)
+    throw std::runtime_error("visudo refused the rig's sudoers lines: " + checked);
+  fs::copy_file(draft.path() / "sudoers", sudoers_, fs::copy_options::overwrite_existing);
+  fs::permissions(sudoers_, fs::perms::owner_read | fs::perms::group_read);
+}
+
+SudoUser::~SudoUser() {
+  std::error_code ignored;
+  fs::remove(sudoers_, ignored);
+  run({"userdel", "-f", name_});
+}
+
+pssh::ClientOptions SudoUser::options(const Sshd& sshd) const {
+  pssh::ClientOptions o = sshd.options();
+  o.user = name_;
+  o.password = password_;
+  o.pkey.reset();
+  return o;
 }
 
 const InteropUser& interop_user() {

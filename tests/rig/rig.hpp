@@ -91,6 +91,33 @@ struct PasswordUser {
 };
 const PasswordUser& password_user();
 
+/// A user of its own with a random password and a sudoers drop-in of its
+/// own (/etc/sudoers.d/pssh-rig-<name>, checked with visudo -cf), for the
+/// sudo tests: it may run anything as anyone, with its password (sudo
+/// never caches it) or NOPASSWD. Both are removed by the destructor. Needs
+/// root and sudo. The home is "/", so sshd prints nothing of its own.
+class SudoUser {
+ public:
+  struct Config {
+    bool nopasswd = false;
+    bool lecture = false;  ///< sudo's lecture before every prompt
+  };
+  SudoUser() : SudoUser(Config{}) {}
+  explicit SudoUser(Config config);
+  ~SudoUser();
+  SudoUser(const SudoUser&) = delete;
+  SudoUser& operator=(const SudoUser&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& password() const { return password_; }
+  /// The suite sshd's options (Sshd::options()) as this user, by password.
+  pssh::ClientOptions options(const Sshd& sshd) const;
+
+ private:
+  std::string name_, password_;
+  std::filesystem::path sudoers_;
+};
+
 /// The login of the servers that read ~/.ssh/authorized_keys (Dropbear,
 /// tinysshd): a user the rig creates on first use (needs root), with a home
 /// of its own, a password, and the rig's interop key authorized.
