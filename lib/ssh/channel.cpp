@@ -403,6 +403,25 @@ class Pump {
   char buffer_[32 * 1024];
 };
 
+/// Channel callbacks for one scope. They point into the caller's stack
+/// frame, and libssh keeps a channel freed before the server closed it (it
+/// may still hand it late packets), so they come off on every way out,
+/// throws included.
+class ScopedChannelCallbacks {
+ public:
+  ScopedChannelCallbacks(ssh_channel channel, ssh_channel_callbacks callbacks)
+      : channel_(channel), callbacks_(callbacks) {
+    ssh_set_channel_callbacks(channel_, callbacks_);
+  }
+  ~ScopedChannelCallbacks() { ssh_remove_channel_callbacks(channel_, callbacks_); }
+  ScopedChannelCallbacks(const ScopedChannelCallbacks&) = delete;
+  ScopedChannelCallbacks& operator=(const ScopedChannelCallbacks&) = delete;
+
+ private:
+  ssh_channel channel_;
+  ssh_channel_callbacks callbacks_;
+};
+
 }  // namespace
 
 void run_on_channel(Session& session, HostState& state, const CommandSpec& spec) {
@@ -419,7 +438,7 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
   callbacks.channel_exit_signal_function = on_exit_signal;
   callbacks.channel_data_function = on_data;
   ssh_callbacks_init(&callbacks);
-  ssh_set_channel_callbacks(ch, &callbacks);
+  ScopedChannelCallbacks installed(ch, &callbacks);
 
   if (spec.pty && session.step([&] { return ssh_channel_request_pty_size(ch, "xterm", 80, 24); }) !=
                       SSH_OK)
@@ -447,7 +466,6 @@ void run_on_channel(Session& session, HostState& state, const CommandSpec& spec)
                             sudo ? &*sudo : nullptr)
                            .run(events);
   command_deadline.disarm();
-  ssh_remove_channel_callbacks(ch, &callbacks);
 
   throw_if_stopped(stopped, state, spec);
   if (sudo && stopped == StopReason::none) sudo->check_ended();
