@@ -269,7 +269,10 @@ TEST_SUITE("auth") {
                             "tried no method; server allows gssapi-with-mic");
   }
 
-  TEST_CASE("Kerberos: a real KDC's ticket logs in by gssapi-with-mic; a delegated ticket works on the host") {
+  // libssh 0.10 also leaks its GSSAPI state (120 bytes a login, with the
+  // Kerberos context under it) after a successful gssapi-with-mic.
+  TEST_CASE("Kerberos: a real KDC's ticket logs in by gssapi-with-mic; a delegated ticket works on the host" *
+            doctest::skip(address_sanitizer)) {
     rig::Kdc kdc;
     const auto hosts = rig::loopback_hosts(3);
     const std::string krb5_config = "KRB5_CONFIG=" + kdc.krb5_conf().string();
