@@ -298,4 +298,27 @@ TEST_SUITE("output") {
     client.join(output);
     CHECK(host_error_is<pssh::Cancelled>(output[0]));
   }
+
+  // A throw out of the pump once left the channel's callbacks pointing into
+  // a dead stack frame; the server's late exit-status for the old channel
+  // then landed in the next command's (same address): exit 3, not KILL.
+  TEST_CASE("a command whose sink threw leaves nothing behind for the next command on the connection") {
+    pssh::ParallelClient client({"127.0.0.2"}, server().options());
+    within(90s, [&] {
+      for (int round = 0; round < 4; ++round) {
+        INFO("round " << round);
+        client.run_command("trap '' TERM HUP; echo x; sleep 1; exit 3",
+                           {.on_output = [](const pssh::HostOutput&, pssh::Stream, std::string_view) {
+                             throw std::runtime_error("sink says no");
+                           }});
+        client.join();
+        auto next = client.run_command("sleep 2; kill -KILL $$");
+        client.join(next);
+        CHECK(!next[0].exception());
+        CHECK(next[0].exit_signal() == "KILL");
+        CHECK(next[0].exit_code() == 137);
+      }
+    });
+  }
+
 }

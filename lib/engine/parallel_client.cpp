@@ -232,8 +232,21 @@ struct ParallelClient::Impl {
     return output;
   }
 
+  /// sudo -S reads the password up to a newline (the rest would be the
+  /// command's input), and a PTY's line editing acts on control characters
+  /// (^U erases, ^C interrupts): such a password cannot arrive as given.
+  static void check_sudo_password(const std::string& password, bool pty) {
+    auto unsendable = [pty](unsigned char c) { return c == '\n' || c == '\r' || (pty && (c < 0x20 || c == 0x7f)); };
+    if (std::any_of(password.begin(), password.end(), unsendable)) {
+      throw std::invalid_argument(std::string("RunOptions::sudo_password holds a newline") +
+                                  (pty ? " or a control character (a PTY's line editing would change it)"
+                                       : " (sudo -S would give what follows it to the command)"));
+    }
+  }
+
   Output run_command(const std::string& command, const RunOptions& run) {
     std::optional<detail::SudoSpec> sudo;
+    if (run.sudo_password) check_sudo_password(*run.sudo_password, run.use_pty);
     if (run.sudo || run.user) {
       sudo = {detail::SudoMarkers::random(), run.sudo_password};
     } else if (run.sudo_password) {
