@@ -1,6 +1,7 @@
-// One-call helpers for sequential programs (parallax's call/copy/slurp):
-// connect, do one thing on every host, wait, return every host's result.
-// They never throw for one host's failure; bad local input still throws.
+/// \file
+/// One-call helpers for sequential programs (parallax's call/copy/slurp):
+/// connect, do one thing on every host, wait, return every host's result.
+/// They never throw for one host's failure; bad local input still throws.
 #pragma once
 
 #include <pssh/client.hpp>
@@ -14,9 +15,12 @@
 
 namespace pssh {
 
+/// One host's result from call(), copy() or slurp().
 struct CallResult {
   std::optional<int> exit_code{};  ///< empty if the host failed (or for copies)
-  std::string out{}, err{};        ///< the output, each line ending in '\n'
+  ///@{
+  std::string out{}, err{};        ///< the output, each line ending in '\\n'
+  ///@}
   std::exception_ptr error{};      ///< ConnectionError, Timeout, SFTPIOError, ...
   /// The error's message, or "".
   PSSH_API std::string error_message() const;

@@ -1,4 +1,5 @@
-// ParallelClient runs commands on many hosts at once; Client on one.
+/// \file
+/// ParallelClient runs commands on many hosts at once; Client on one.
 #pragma once
 
 #include <pssh/export.hpp>
@@ -22,8 +23,10 @@ namespace pssh {
 /// `{name}`. Values are inserted as they are, not shell-quoted: see shell_quote().
 using HostArgs = std::variant<std::vector<std::string>, std::map<std::string, std::string>>;
 
+/// How run_command() runs a command; best written with designated
+/// initializers: `{.sudo = true, .timeout = 30s}`.
 struct RunOptions {
-  bool sudo = false;
+  bool sudo = false;  ///< run the command as root through sudo; see sudo_password
   std::optional<std::string> user{};   ///< run as this user (through sudo -u)
   /// The password sudo asks for (with `sudo` or `user`): pssh answers sudo's
   /// prompt itself, on the command's stdin, and takes the prompt out of the
@@ -68,6 +71,7 @@ struct RunOptions {
   OutputSink on_output{};
 };
 
+/// How ParallelClient::join() waits.
 struct JoinOptions {
   std::optional<duration> timeout{};  ///< none: wait for every host
   bool consume_output = false;      ///< discard output nobody has read
@@ -99,7 +103,9 @@ class PSSH_API ParallelClient {
   ~ParallelClient();
   ParallelClient(const ParallelClient&) = delete;
   ParallelClient& operator=(const ParallelClient&) = delete;
+  /// The moved-from client may only be destroyed or assigned to.
   ParallelClient(ParallelClient&&) noexcept;
+  /// Ends this client's work first, as the destructor does.
   ParallelClient& operator=(ParallelClient&&) noexcept;
 
   /// Returns once every host's command has started or failed, or the host
@@ -113,6 +119,8 @@ class PSSH_API ParallelClient {
   void join(const JoinOptions& options = {});
   /// True when every host of `output` is done. Never blocks.
   bool finished(const Output& output) const;
+  /// The last run_command()'s output (what join() without an output waits
+  /// for); empty before the first.
   Output get_last_output() const;
 
   /// Connects and authenticates every host now; throws the first host's error
@@ -131,12 +139,14 @@ class PSSH_API ParallelClient {
   /// A remote directory without `recurse` is that host's SFTPIOError.
   std::vector<Transfer> copy_remote_file(const std::string& remote, const std::string& local,
                                          const CopyOptions& options = {});
+  ///@{
   /// copy_file and copy_remote_file over SCP (the remote needs an `scp`
   /// program; missing remote directories are still made over SFTP).
   std::vector<Transfer> scp_send(const std::string& local, const std::string& remote,
                                  const CopyOptions& options = {});
   std::vector<Transfer> scp_recv(const std::string& remote, const std::string& local,
                                  const CopyOptions& options = {});
+  ///@}
   /// Opens an interactive shell on every host; returns once each has started
   /// or failed (with stop_on_errors, the first failure is thrown).
   ///
@@ -145,6 +155,7 @@ class PSSH_API ParallelClient {
   ///     client.join_shells(shells, 10s);
   ///     for (auto& s : shells) for (auto& line : s.stdout_lines()) ...
   std::vector<Shell> open_shell(const ShellOptions& options = {});
+  ///@{
   /// Sends the commands to every shell that has not failed; ShellError if one
   /// was joined.
   void run_shell_commands(std::vector<Shell>& shells, std::string_view commands);
@@ -152,6 +163,7 @@ class PSSH_API ParallelClient {
   void run_shell_commands(std::vector<Shell>& shells, std::initializer_list<std::string> commands) {
     run_shell_commands(shells, std::vector<std::string>(commands));
   }
+  ///@}
   /// Ends every shell's input and waits for them to exit; JoinTimeout (with
   /// the shells' outputs) if `timeout` passes first.
   void join_shells(std::vector<Shell>& shells, std::optional<duration> timeout = {});
@@ -175,20 +187,26 @@ class PSSH_API ParallelClient {
 /// One host, the same engine and options.
 class PSSH_API Client {
  public:
+  /// As ParallelClient's constructor, with one host and a pool of one.
   explicit Client(std::string host, ClientOptions options = {}, HostConfig host_config = {});
 
+  /// As ParallelClient::run_command(); `host_args` beyond the first are ignored.
   HostOutput run_command(const std::string& command, RunOptions options = {});
   /// Waits for the command's exit; Timeout after `timeout`.
   void wait_finished(const HostOutput& output, std::optional<duration> timeout = {});
+  /// Connects and logs in now; throws the host's error.
   void connect_auth() { client_.connect_auth(); }
   /// Blocking copies; throw the host's error.
   void copy_file(const std::string& local, const std::string& remote, const CopyOptions& options = {});
   /// Keeps the local name: no host suffix.
   void copy_remote_file(const std::string& remote, const std::string& local, CopyOptions options = {});
+  /// copy_file over SCP.
   void scp_send(const std::string& local, const std::string& remote, const CopyOptions& options = {});
+  /// copy_remote_file over SCP.
   void scp_recv(const std::string& remote, const std::string& local, CopyOptions options = {});
   /// The shell closes itself (ends its input) when it goes out of scope.
   Shell open_shell(const ShellOptions& options = {});
+  /// As ParallelClient::cancel(): from any thread, the host reports Cancelled.
   void cancel() { client_.cancel(); }
   /// Closes the connection; the next command reconnects.
   void disconnect() { client_.disconnect(); }

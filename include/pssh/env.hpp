@@ -1,4 +1,5 @@
-// The pssh tools' environment variables and OpenSSH "-o Key=Value" options.
+/// \file
+/// The pssh tools' environment variables and OpenSSH "-o Key=Value" options.
 #pragma once
 
 #include <pssh/export.hpp>

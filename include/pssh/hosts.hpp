@@ -1,4 +1,5 @@
-// Host lists as people write them: ranges, hosts files, "[user@]host[:port]".
+/// \file
+/// Host lists as people write them: ranges, hosts files, "[user@]host[:port]".
 #pragma once
 
 #include <pssh/export.hpp>
@@ -31,7 +32,7 @@ PSSH_API std::string fold_hosts(const std::vector<std::string>& hosts);
 
 /// One host of a hosts file or a command line.
 struct HostEntry {
-  std::string host;
+  std::string host;   ///< without user and port
   HostConfig config;  ///< user and port, if the entry named them
 };
 

@@ -1,11 +1,12 @@
-// JSON for options, per-host settings, inventories and results, with
-// nlohmann_json (the only pssh header that needs it).
-//
-//     auto inventory = pssh::load_inventory("fleet.json");
-//     pssh::ParallelClient client(inventory.hosts, inventory.defaults, inventory.host_config);
-//     auto output = client.run_command("uptime");
-//     client.join(output);
-//     std::cout << pssh::to_json(output).dump(2);
+/// \file
+/// JSON for options, per-host settings, inventories and results, with
+/// nlohmann_json (the only pssh header that needs it).
+///
+///     auto inventory = pssh::load_inventory("fleet.json");
+///     pssh::ParallelClient client(inventory.hosts, inventory.defaults, inventory.host_config);
+///     auto output = client.run_command("uptime");
+///     client.join(output);
+///     std::cout << pssh::to_json(output).dump(2);
 #pragma once
 
 #include <pssh/client.hpp>
@@ -33,19 +34,21 @@ class PSSH_API JsonError : public std::invalid_argument {
 /// {"defaults": {...ClientOptions}, "hosts": ["web[01-20]", "ops@db:2222",
 ///  {"host": "db1", "port": 2222, "alias": "db"}]}
 struct Inventory {
-  ClientOptions defaults{};
-  std::vector<std::string> hosts{};
+  ClientOptions defaults{};          ///< "defaults": for every host
+  std::vector<std::string> hosts{};  ///< ranges expanded
   std::vector<HostConfig> host_config{};  ///< one per host
 };
 
-// Durations are seconds (numbers); keys are the C++ field names; a private
-// key is a path, {"file": path, "passphrase": ..., "certificate_file": path}
-// or {"pem": ...}, and "identities" a list of them. Keys held only in memory
-// (and certificates given as text) are never written out: a list keeps its
-// file keys only. on_event is not serialisable.
-// "ssh_options": ["StrictHostKeyChecking=no", ...] (options and each host)
-// is read after the other keys, each through apply_ssh_option(); it is
-// never written (to_json writes the fields it set).
+///@{
+/// Durations are seconds (numbers); keys are the C++ field names; a private
+/// key is a path, {"file": path, "passphrase": ..., "certificate_file": path}
+/// or {"pem": ...}, and "identities" a list of them. Keys held only in memory
+/// (and certificates given as text) are never written out: a list keeps its
+/// file keys only. on_event is not serialisable.
+/// "ssh_options": ["StrictHostKeyChecking=no", ...] (options and each host)
+/// is read after the other keys, each through apply_ssh_option(); it is
+/// never written (to_json writes the fields it set). Reading a value that
+/// does not fit is a JsonError naming its path.
 PSSH_API nlohmann::json to_json(const ClientOptions& options);
 PSSH_API ClientOptions client_options_from_json(const nlohmann::json& json);
 PSSH_API nlohmann::json to_json(const HostConfig& config);
@@ -53,6 +56,7 @@ PSSH_API HostConfig host_config_from_json(const nlohmann::json& json);
 /// Hosts are written one object each, ranges expanded.
 PSSH_API nlohmann::json to_json(const Inventory& inventory);
 PSSH_API Inventory inventory_from_json(const nlohmann::json& json);
+///@}
 /// Reads and parses a file; JsonError naming the file for bad JSON.
 PSSH_API Inventory load_inventory(const std::string& path);
 

@@ -1,5 +1,6 @@
-// Credentials and configuration: defaults for every host (ClientOptions) and
-// per-host overrides (HostConfig), in parallel-ssh's vocabulary.
+/// \file
+/// Credentials and configuration: defaults for every host (ClientOptions) and
+/// per-host overrides (HostConfig), in parallel-ssh's vocabulary.
 #pragma once
 
 #include <pssh/event.hpp>
@@ -14,6 +15,8 @@
 
 namespace pssh {
 
+/// Every time limit in pssh: `std::chrono::seconds` and literals (`30s`)
+/// convert to it.
 using duration = std::chrono::milliseconds;
 
 /// A private key from a file or from memory, optionally with an OpenSSH
@@ -38,16 +41,21 @@ class PSSH_API PrivateKey {
   /// ("ssh-ed25519-cert-v01@openssh.com AAAA... comment").
   PrivateKey with_certificate(std::string text) const;
 
+  /// Made by memory().
   bool in_memory() const noexcept { return in_memory_; }
   /// The expanded path, or "<in-memory key>".
   const std::string& path() const noexcept { return path_; }
+  /// The key text given to memory(); empty for a key file.
   const std::string& pem() const noexcept { return pem_; }
+  /// As given; empty for none.
   const std::string& passphrase() const noexcept { return passphrase_; }
   /// The certificate's expanded path; empty without one, or for one in memory.
   const std::string& certificate_file() const noexcept { return certificate_file_; }
   /// The certificate's text given to with_certificate(); empty otherwise.
   const std::string& certificate() const noexcept { return certificate_; }
+  /// A certificate was given, as a file or as text.
   bool has_certificate() const noexcept { return !certificate_file_.empty() || !certificate_.empty(); }
+  /// Field by field: path, key text, passphrase and certificate.
   bool operator==(const PrivateKey&) const = default;
 
  private:
@@ -56,6 +64,7 @@ class PSSH_API PrivateKey {
   std::string path_, pem_, passphrase_, certificate_file_, certificate_;
 };
 
+/// What to do with the server's host key (StrictHostKeyChecking).
 enum class HostKeyPolicy {
   strict,      ///< refuse unknown and changed keys
   accept_new,  ///< record unknown keys in known_hosts, refuse changed ones
@@ -63,11 +72,16 @@ enum class HostKeyPolicy {
 };
 
 /// A bastion / jump host the targets are reached through.
+/// What is unset here comes from the client's options, then from the ssh
+/// config's entry for the bastion, as for any host.
 struct ProxyConfig {
-  std::string host{};
-  int port = 22;
-  std::optional<std::string> user{}, password{};
-  std::optional<PrivateKey> pkey{};
+  std::string host{};  ///< the bastion's name or address
+  int port = 22;       ///< beats the ssh config's Port for the bastion
+  ///@{
+  std::optional<std::string> user{}, password{};  ///< the login on the bastion
+  ///@}
+  std::optional<PrivateKey> pkey{};  ///< tried first on the bastion, as ClientOptions::pkey
+  /// Field by field.
   bool operator==(const ProxyConfig&) const = default;
 };
 
@@ -80,11 +94,12 @@ struct ProxyConfig {
 /// both. Precedence: HostConfig > ClientOptions > ssh config (the user's
 /// file, then the system's; the first value obtained wins, as in
 /// ssh_config(5)) > built-in default. The last member, `proxy_command`, is
-/// ProxyCommand (%h, %n, %p, %r and %% expanded); it and `proxy` beat the
+/// ProxyCommand (%%h, %%n, %%p, %%r and %% expanded); it and `proxy` beat the
 /// config's ProxyJump and ProxyCommand.
 struct ClientOptions {
   /// Login name. Unset: the config's User, else the current user.
   std::optional<std::string> user{};
+  /// For the password and keyboard-interactive logins; never in a message.
   std::optional<std::string> password{};
   std::optional<int> port{};  ///< unset: the config's Port, else 22
   /// Unset: the config's IdentityFile keys are tried (when identity_auth).
@@ -95,7 +110,7 @@ struct ClientOptions {
   /// moves on to the next. Each is parsed once per client, when the client
   /// is made: one that cannot be read or decrypted is a PKeyFileError then.
   std::vector<PrivateKey> identities{};
-  bool allow_agent = true;
+  bool allow_agent = true;  ///< ask the SSH agent (identity_agent) for keys
   bool identity_auth = true;  ///< try ~/.ssh/id_* or the config's IdentityFile
   std::optional<bool> forward_agent{};  ///< ForwardAgent; default false
   std::optional<bool> gssapi_auth{};    ///< GSSAPIAuthentication; default false
@@ -104,7 +119,7 @@ struct ClientOptions {
   std::optional<bool> gssapi_delegate_credentials{};  ///< GSSAPIDelegateCredentials; default false
   /// Extra connection attempts after a failed one (ConnectionAttempts - 1); default 3.
   std::optional<int> num_retries{};
-  duration retry_delay = std::chrono::seconds(5);
+  duration retry_delay = std::chrono::seconds(5);  ///< between connection attempts
   duration timeout = std::chrono::seconds(60);  ///< each blocking session step
   /// Limit for the TCP connect and the SSH handshake (ConnectTimeout);
   /// unset: `timeout`.
@@ -122,7 +137,7 @@ struct ClientOptions {
   std::optional<duration> keepalive{};
   /// StrictHostKeyChecking; default accept_new.
   std::optional<HostKeyPolicy> host_key_policy{};
-  /// UserKnownHostsFile, with its tokens (%h, %p, %r, ...) and ${NAME}
+  /// UserKnownHostsFile, with its tokens (%%h, %%p, %%r, ...) and ${NAME}
   /// expanded as in an ssh config; default "~/.ssh/known_hosts".
   std::optional<std::string> known_hosts{};
   /// IdentitiesOnly: log in only with pkey, identities and the IdentityFile
@@ -151,8 +166,8 @@ struct ClientOptions {
   std::function<void(const Event&)> on_event{};
   /// An OpenSSH ProxyCommand: run through `/bin/sh -c` for each connection
   /// (prefixed with `exec`, as ssh(1) does); its stdin and stdout are the
-  /// connection to the host. %h (the HostName),
-  /// %p (port), %r (remote user), %n (the host as given) and %% are
+  /// connection to the host. %%h (the HostName),
+  /// %%p (port), %%r (remote user), %%n (the host as given) and %% are
   /// expanded; "none": no command. Not together with `proxy`.
   std::optional<std::string> proxy_command{};
 
@@ -168,26 +183,42 @@ struct ClientOptions {
 /// host can also turn a flag off.
 struct HostConfig {
   std::optional<std::string> alias{};  ///< how output and events name the host
-  std::optional<std::string> user{};
-  std::optional<std::string> password{};
-  std::optional<int> port{};
-  std::optional<PrivateKey> pkey{};
-  std::optional<std::string> cert_file{};
+  std::optional<std::string> user{};  ///< see ClientOptions::user
+  std::optional<std::string> password{};  ///< see ClientOptions::password
+  std::optional<int> port{};  ///< see ClientOptions::port
+  std::optional<PrivateKey> pkey{};  ///< see ClientOptions::pkey
+  std::optional<std::string> cert_file{};  ///< see ClientOptions::cert_file
   /// Replaces the client's `identities` for this host (an empty list: none).
   std::optional<std::vector<PrivateKey>> identities{};
+  ///@{
   std::optional<bool> allow_agent{}, identity_auth{}, forward_agent{}, gssapi_auth{};
+  ///< see the ClientOptions fields of these names
+  ///@}
+  ///@{
   std::optional<std::string> gssapi_server_identity{}, gssapi_client_identity{};
+  ///< see the ClientOptions fields of these names
+  ///@}
+  /// See ClientOptions::gssapi_delegate_credentials.
   std::optional<bool> gssapi_delegate_credentials{};
-  std::optional<int> num_retries{};
+  std::optional<int> num_retries{};  ///< see ClientOptions::num_retries
+  ///@{
   std::optional<duration> retry_delay{}, timeout{}, connect_timeout{};
-  std::optional<ProxyConfig> proxy{};
-  std::optional<bool> ipv6_only{}, compress{};
-  std::optional<duration> keepalive{};
-  std::optional<HostKeyPolicy> host_key_policy{};
-  std::optional<std::string> known_hosts{};
-  std::optional<bool> identities_only{};
+  ///< see the ClientOptions fields of these names
+  ///@}
+  std::optional<ProxyConfig> proxy{};  ///< see ClientOptions::proxy
+  ///@{
+  std::optional<bool> ipv6_only{}, compress{};  ///< see the ClientOptions fields of these names
+  ///@}
+  std::optional<duration> keepalive{};  ///< see ClientOptions::keepalive
+  std::optional<HostKeyPolicy> host_key_policy{};  ///< see ClientOptions::host_key_policy
+  std::optional<std::string> known_hosts{};  ///< see ClientOptions::known_hosts
+  std::optional<bool> identities_only{};  ///< see ClientOptions::identities_only
+  ///@{
   std::optional<std::string> identity_agent{}, host_key_alias{};
+  ///< see the ClientOptions fields of these names
+  ///@}
   std::optional<std::string> proxy_command{};  ///< see ClientOptions::proxy_command
+  /// Field by field: set_hosts() keeps a host's connection while it is equal.
   bool operator==(const HostConfig&) const = default;
 };
 

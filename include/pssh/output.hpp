@@ -1,4 +1,5 @@
-// What a command run gives back per host: streaming output, stdin, exit state.
+/// \file
+/// What a command run gives back per host: streaming output, stdin, exit state.
 #pragma once
 
 #include <pssh/errors.hpp>
@@ -42,21 +43,38 @@ HostOutput output_of(std::shared_ptr<HostState> state);
 /// last one, at most about max_buffered_output. For files, pipes, terminals.
 class PSSH_API OutputRange {
  public:
+  /// What one item of the range is.
   enum class Unit { line, chunk };
+  /// \var Unit::line
+  /// A line, decoded, without its newline.
 
+  /// \var Unit::chunk
+  /// The bytes received since the last read.
+
+  /// Takes each item out of the host's buffer as it advances, blocking
+  /// until the next one arrives or the stream ends.
   class PSSH_API iterator {
    public:
+    ///@{
+    /// The standard library's iterator traits: an input iterator of strings.
     using iterator_category = std::input_iterator_tag;
     using value_type = std::string;
     using difference_type = std::ptrdiff_t;
     using pointer = const std::string*;
     using reference = const std::string&;
+    ///@}
 
     iterator() = default;
+    /// The current line or chunk, valid until the iterator advances.
     const std::string& operator*() const { return *item_; }
+    /// The same, by pointer.
     const std::string* operator->() const { return &*item_; }
+    /// Waits for the next item, or the end of the stream; Timeout after the
+    /// read timeout.
     iterator& operator++();
+    /// As ++it; an input iterator's old position cannot be kept.
     void operator++(int) { ++*this; }
+    /// At the end: the stream ended and everything was read.
     bool operator==(std::default_sentinel_t) const { return !item_.has_value(); }
 
    private:
@@ -68,7 +86,9 @@ class PSSH_API OutputRange {
     std::optional<std::string> item_;
   };
 
+  /// Waits for the first item (where the last read stopped).
   iterator begin() { return iterator(state_, stream_, unit_); }
+  /// The end of the stream.
   std::default_sentinel_t end() const { return {}; }
 
  private:
@@ -79,13 +99,14 @@ class PSSH_API OutputRange {
   Stream stream_;
   Unit unit_;
 };
-using LineRange = OutputRange;
-using ChunkRange = OutputRange;
+using LineRange = OutputRange;   ///< an OutputRange read by lines
+using ChunkRange = OutputRange;  ///< an OutputRange read by chunks
 
 /// Writes to the remote command's stdin. Calls are queued and sent by the
 /// host's worker, so they are safe from any thread and never block on the network.
 class PSSH_API StdinWriter {
  public:
+  /// Queues `data`; returns at once.
   void write(std::string_view data);
   /// Waits until everything written so far was handed to the SSH channel.
   /// A host still waiting for a worker (more hosts than pool_size) sends
@@ -103,16 +124,22 @@ class PSSH_API StdinWriter {
 /// One host's share of a run. Cheap to copy: copies refer to the same run.
 class PSSH_API HostOutput {
  public:
+  /// As given to the client.
   const std::string& host() const;
   /// HostConfig::alias, else the host.
   const std::string& alias() const;
   /// Position in the client's host list (duplicates have distinct indexes).
   std::size_t index() const;
 
+  /// stdout by lines (see OutputRange); reading blocks until a line comes.
   LineRange stdout_lines() const { return {state_, Stream::out, OutputRange::Unit::line}; }
+  /// stderr by lines.
   LineRange stderr_lines() const { return {state_, Stream::err, OutputRange::Unit::line}; }
+  /// stdout as the server's bytes (see OutputRange).
   ChunkRange stdout_chunks() const { return {state_, Stream::out, OutputRange::Unit::chunk}; }
+  /// stderr as the server's bytes.
   ChunkRange stderr_chunks() const { return {state_, Stream::err, OutputRange::Unit::chunk}; }
+  /// Writes to the command's stdin (see StdinWriter).
   StdinWriter stdin_writer() const { return StdinWriter(state_); }
 
   /// Set once the command exited; empty while it runs, if the host failed,
@@ -139,6 +166,7 @@ class PSSH_API HostOutput {
   std::shared_ptr<detail::HostState> state_;
 };
 
+/// A run's outputs, one per host, in the client's host list order.
 using Output = std::vector<HostOutput>;
 
 /// A run's hosts in two lists, each in the run's order.
@@ -146,7 +174,7 @@ struct SplitOutput {
   Output succeeded;  ///< finished with exit code 0: no error, no signal
   Output failed;     ///< every other host, those not finished yet included
 };
-/// Splits a (joined) run, e.g. to run again on the failed hosts alone:
+/// Splits a (joined) run, e.g.\ to run again on the failed hosts alone:
 ///
 ///     auto [ok, failed] = pssh::split_output(output);
 ///     for (auto& h : failed) retry_hosts.push_back(hosts[h.index()]);
@@ -159,9 +187,12 @@ using OutputSink = std::function<void(const HostOutput& host, Stream stream, std
 /// the unfinished ones.
 class PSSH_API JoinTimeout : public Timeout {
  public:
+  /// Made by join(): the run's hosts, done and not done when time ran out.
   JoinTimeout(const std::string& message, Output finished, Output unfinished)
       : Timeout("", message), finished_(std::move(finished)), unfinished_(std::move(unfinished)) {}
+  /// The hosts done when the time ran out.
   const Output& finished_output() const noexcept { return finished_; }
+  /// The hosts still working; a later join() waits for them.
   const Output& unfinished_output() const noexcept { return unfinished_; }
 
  private:
@@ -172,6 +203,7 @@ class PSSH_API JoinTimeout : public Timeout {
 /// (lines only: chunks and the on_output sink are not logged)
 /// (pass nullptr to stop). The stream must outlive the logging.
 PSSH_API void enable_host_logger(std::ostream* out);
+/// enable_host_logger(&out).
 inline void enable_host_logger(std::ostream& out) { enable_host_logger(&out); }
 
 }  // namespace pssh

@@ -1,4 +1,5 @@
-// File copies to and from hosts: options, and the per-host Transfer handle.
+/// \file
+/// File copies to and from hosts: options, and the per-host Transfer handle.
 #pragma once
 
 #include <pssh/export.hpp>
@@ -13,6 +14,8 @@
 
 namespace pssh {
 
+/// How copy_file(), copy_remote_file(), scp_send(), scp_recv() and the
+/// one-call copy() and slurp() copy.
 struct CopyOptions {
   bool recurse = false;  ///< copy a directory tree (a directory without it: std::invalid_argument)
   /// One map per host, substituted as `{name}` into both paths. Values are
@@ -27,10 +30,14 @@ struct CopyOptions {
 /// One host's file copy, running on the client's workers. Cheap to copy.
 class PSSH_API Transfer {
  public:
+  /// Made by the client's copy functions.
   explicit Transfer(std::shared_ptr<detail::HostState> state);
 
+  /// As given to the client.
   const std::string& host() const;
+  /// HostConfig::alias, else the host.
   const std::string& alias() const;
+  /// Position in the client's host list.
   std::size_t index() const;
   /// Never blocks.
   bool finished() const;
