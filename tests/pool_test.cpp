@@ -30,7 +30,11 @@ TEST_SUITE("pool") {
     double wide = run_sleepers(100, 100);
     double narrow = run_sleepers(100, 10);
     MESSAGE("1 host: " << single << " s, 100 hosts pool 100: " << wide << " s, pool 10: " << narrow << " s");
-    CHECK(wide < 2 * single);
+    // 100 channel opens and execs cost sshd ~2 s of CPU on 2 cores (3.7-4.3 s
+    // measured, before this session's changes and after); any cap below 100
+    // would add a whole 2 s wave at least (and TBB's own cap, the core count,
+    // 100 s).
+    CHECK(wide < single + 3.0);
     CHECK(narrow >= 20.0);  // ten waves of 2 s: the arena really is 10 wide
     CHECK(narrow < 40.0);
   }
