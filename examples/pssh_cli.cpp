@@ -443,16 +443,17 @@ int run_transfer(const Arguments& a, const std::vector<std::string>& hosts,
           ? pssh::copy(hosts, a.copy[0], a.copy[1], a.options,
                        {.recurse = fs::is_directory(a.copy[0])}, config)
           : pssh::slurp(hosts, a.slurp[0], a.slurp[1], a.options, {.recurse = true}, config);
+  auto status_of = [](const pssh::CallResult& result) {
+    return cli::status_of(pssh::error_type_name(result.error), std::nullopt, false);
+  };
   int status = 0;
   for (const auto& [host, result] : results) {
-    int host_status = cli::status_of(pssh::error_type_name(result.error), std::nullopt, false);
-    status = cli::combine(status, host_status);
-    console.line(host_status == 0 ? stdout : stderr,
+    status = cli::combine(status, status_of(result));
+    console.line(status_of(result) == 0 ? stdout : stderr,
                  host + ": " + (result.error ? result.error_message() : "OK"));
   }
-  std::vector<int> statuses;
-  for (const std::string& host : hosts)
-    statuses.push_back(cli::status_of(pssh::error_type_name(results.at(host).error), std::nullopt, false));
+  std::vector<int> statuses;  // in host-list order, for --failed and --succeeded
+  for (const std::string& host : hosts) statuses.push_back(status_of(results.at(host)));
   write_host_lists(a, host_lines(a), statuses);
   return status;
 }
