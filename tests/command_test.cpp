@@ -5,7 +5,7 @@
 #include "config/remote_env.hpp"
 #include "config/settings.hpp"
 #include "engine/host_state.hpp"
-#include "ssh/channel.hpp"
+#include "engine/command_pump.hpp"
 #include "ssh/session.hpp"
 
 #include <cstdlib>

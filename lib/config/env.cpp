@@ -1,7 +1,7 @@
 // PSSH_* variables and OpenSSH-style options.
+#include "text/text.hpp"
 #include "config/ssh_config.hpp"
 #include "config/ssh_options.hpp"
-#include "text/text.hpp"
 
 #include <pssh/errors.hpp>
 

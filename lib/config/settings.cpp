@@ -1,9 +1,8 @@
 // Layering of settings: HostConfig over ClientOptions over the ssh configs.
 #include "config/settings.hpp"
 
-#include "config/ssh_config.hpp"
-#include "ssh/keys.hpp"
 #include "text/text.hpp"
+#include "config/ssh_config.hpp"
 
 #include <pssh/env.hpp>
 #include <pssh/errors.hpp>
@@ -31,6 +30,14 @@ std::string strip_brackets(const std::string& host) {
 }
 
 }  // namespace
+
+std::string key_name(const PrivateKey& key, const std::string& memory_name) {
+  return key.in_memory() ? memory_name : key.path();
+}
+
+std::string certificate_name(const PrivateKey& key) {
+  return key.certificate_file().empty() ? "(in memory)" : key.certificate_file();
+}
 
 std::string expand_home(const std::string& path) {
   if (path == "~") return home_directory();
@@ -86,12 +93,12 @@ std::string expand_path(const std::string& path, const Tokens& tokens, const std
 
 /// pkey (with cert_file), then the host's identities, else the client's.
 void load_program_keys(HostSettings& s, const ClientOptions& options, const HostConfig& config,
-                       KeyCache* keys) {
+                       KeyLoader* keys) {
   auto add = [&](PrivateKey key, const std::string& memory_name) {
     std::string name = key_name(key, memory_name);
     std::string label = name;
     if (key.has_certificate()) label += " with certificate " + certificate_name(key);
-    SharedKey loaded = keys != nullptr ? keys->load(key, name, s.host) : SharedKey();
+    auto loaded = keys != nullptr ? keys->load(key, name, s.host) : nullptr;
     s.program_keys.push_back({std::move(loaded), std::move(label), key.in_memory() ? "" : key.path()});
   };
   const auto& pkey = config.pkey ? config.pkey : options.pkey;
@@ -107,7 +114,7 @@ void load_program_keys(HostSettings& s, const ClientOptions& options, const Host
 }
 
 void resolve(HostSettings& s, const std::string& name, const ClientOptions& options,
-             const HostConfig& config, const SshConfigFile& ssh_config, KeyCache* keys) {
+             const HostConfig& config, const SshConfigFile& ssh_config, KeyLoader* keys) {
   LookupContext context;
   context.user = config.user ? config.user : options.user;
   context.port = config.port ? config.port : options.port;
@@ -217,7 +224,7 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
 
 HostSettings resolve_settings(const std::string& host, std::size_t index,
                               const ClientOptions& options, const HostConfig& config,
-                              const SshConfigFile& ssh_config, KeyCache* keys) {
+                              const SshConfigFile& ssh_config, KeyLoader* keys) {
   HostSettings s;
   s.host = host;
   s.index = index;

@@ -2,7 +2,6 @@
 // ~/.ssh/config, with paths expanded and keys loaded.
 #pragma once
 
-#include "ssh/handles.hpp"
 #include "config/ssh_config.hpp"
 
 #include <pssh/options.hpp>
@@ -15,12 +14,31 @@
 
 namespace pssh::detail {
 
-class ProxyHub;
-class KeyCache;
+/// A private key parsed by the ssh layer (ssh/keys.hpp): settings carry
+/// it to the session without knowing what it is.
+struct LoadedKey;
+
+/// Parses the program's keys for resolve_settings (ssh/keys.hpp's KeyCache).
+class KeyLoader {
+ public:
+  /// `key` with its certificate; PKeyFileError naming `host` and the key
+  /// (`name`, from key_name()) if it cannot be used.
+  virtual std::shared_ptr<const LoadedKey> load(const PrivateKey& key, const std::string& name,
+                                                const std::string& host) = 0;
+
+ protected:
+  ~KeyLoader() = default;
+};
+
+/// How messages name a key: its path, else `memory_name` ("in-memory key
+/// #2"). Never its text.
+std::string key_name(const PrivateKey& key, const std::string& memory_name);
+/// How messages name a key's certificate: its path, or "(in memory)".
+std::string certificate_name(const PrivateKey& key);
 
 /// A key held by the program (pkey or one of identities), loaded.
 struct ProgramKey {
-  SharedKey key;
+  std::shared_ptr<const LoadedKey> key;
   std::string label;  ///< for messages: its path or "in-memory key #N", its certificate's
   std::string path;   ///< its file, for -G; empty for a key in memory
 };
@@ -49,7 +67,6 @@ struct HostSettings {
   duration connect_timeout{};  ///< TCP connect and SSH handshake
   std::optional<ProxyConfig> proxy;       ///< ClientOptions/HostConfig proxy
   std::optional<std::string> proxy_jump;  ///< the ssh config's ProxyJump
-  std::shared_ptr<ProxyHub> proxy_hub;    ///< the tunnel the host is reached through
   bool ipv6_only = false, compress = false;
   duration keepalive{};
   int keepalive_count_max = 3;  ///< ServerAliveCountMax
@@ -86,7 +103,7 @@ std::string expand_home(const std::string& path);
 /// HostArgumentError naming the host for a bad or unsupported config line.
 HostSettings resolve_settings(const std::string& host, std::size_t index,
                               const ClientOptions& options, const HostConfig& config,
-                              const SshConfigFile& ssh_config, KeyCache* keys);
+                              const SshConfigFile& ssh_config, KeyLoader* keys);
 
 /// The settings as `ssh -G` prints them: lower-case keyword and value, in
 /// ssh's spelling, for every keyword pssh supports.

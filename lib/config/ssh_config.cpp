@@ -1,8 +1,8 @@
 // The ssh_config(5) reader: files, blocks, Include, Match, and the passes.
 #include "config/ssh_config.hpp"
 
-#include "config/settings.hpp"
 #include "text/text.hpp"
+#include "config/settings.hpp"
 
 #include <pssh/errors.hpp>
 

@@ -3,10 +3,10 @@
 // from the SSH channel; HostOutput (the caller's handle) drains it.
 #pragma once
 
+#include "base/stop_source.hpp"
+#include "base/unique_fd.hpp"
+#include "base/watchdog.hpp"
 #include "text/encoding.hpp"
-#include "ssh/handles.hpp"
-#include "engine/stop_source.hpp"
-#include "engine/watchdog.hpp"
 
 #include <pssh/errors.hpp>
 #include <pssh/event.hpp>

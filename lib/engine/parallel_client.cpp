@@ -1,19 +1,19 @@
 // ParallelClient: one task per host on the worker pool, a HostState per host
 // and run, the watchdog for every deadline, join over the hosts' completion.
-#include "ssh/channel.hpp"
-#include "config/command_text.hpp"
-#include "engine/host_state.hpp"
-#include "engine/descriptors.hpp"
-#include "engine/pool.hpp"
-#include "files/scp.hpp"
-#include "ssh/keys.hpp"
-#include "ssh/session.hpp"
-#include "config/settings.hpp"
-#include "files/sftp.hpp"
-#include "config/ssh_config.hpp"
-#include "net/proxy_hub.hpp"
+#include "base/descriptors.hpp"
+#include "base/watchdog.hpp"
 #include "text/text.hpp"
-#include "engine/watchdog.hpp"
+#include "config/command_text.hpp"
+#include "config/settings.hpp"
+#include "config/ssh_config.hpp"
+#include "ssh/keys.hpp"
+#include "ssh/proxy_hub.hpp"
+#include "ssh/session.hpp"
+#include "files/scp.hpp"
+#include "files/sftp.hpp"
+#include "engine/command_pump.hpp"
+#include "engine/host_state.hpp"
+#include "engine/pool.hpp"
 
 #include <pssh/client.hpp>
 
@@ -30,8 +30,10 @@ using detail::StopReason;
 
 /// A host of the client and its connection, kept between runs.
 struct HostSlot {
-  HostSlot(detail::HostSettings s, HostConfig c) : settings(std::move(s)), config(std::move(c)) {}
+  HostSlot(detail::HostSettings s, std::shared_ptr<detail::ProxyHub> h, HostConfig c)
+      : settings(std::move(s)), hub(std::move(h)), config(std::move(c)) {}
   detail::HostSettings settings;
+  const std::shared_ptr<detail::ProxyHub> hub;  // the tunnel the host is reached through
   const HostConfig config;  // as given: set_hosts keeps the slot only if it is unchanged
   std::mutex busy;             // one piece of work at a time on the connection
   std::mutex session_mutex;    // guards `session` against cancel()
@@ -44,8 +46,22 @@ using Job = std::function<void(detail::Session&, HostState&)>;
 enum class Direction { upload, download };
 
 /// sftp_send, sftp_recv, scp_send or scp_recv.
-using CopyFunction = void (*)(detail::Session&, HostState&, const std::string& from,
+using CopyFunction = void (*)(detail::Session&, detail::TransferContext&, const std::string& from,
                               const std::string& to, bool recurse);
+
+/// A host's run as its file transfer sees it.
+class HostTransfer final : public detail::TransferContext {
+ public:
+  explicit HostTransfer(const HostState& state) : state_(state) {}
+  const std::string& host() const override { return state_.host; }
+  void progress(const std::string& path, std::uint64_t done, std::uint64_t total) const override {
+    state_.progress(path, done, total);
+  }
+  void throw_if_cancelled(const std::string& what) const override { state_.throw_if_cancelled(what); }
+
+ private:
+  const HostState& state_;
+};
 
 /// The host list and its slots, replaced whole by set_hosts(): every
 /// operation works on the table it took at its start.
@@ -119,9 +135,10 @@ struct ParallelClient::Impl {
         continue;
       }
       detail::HostSettings settings;
+      std::shared_ptr<detail::ProxyHub> hub;
       try {
         settings = detail::resolve_settings(host_list[i], i, options, host_config, ssh_config, &keys);
-        settings.proxy_hub = proxy_hub_for(settings);
+        hub = proxy_hub_for(settings);
       } catch (const HostArgumentError& e) {
         // A config this host cannot be reached with fails this host alone.
         settings.host = settings.alias = host_list[i];
@@ -129,7 +146,8 @@ struct ParallelClient::Impl {
         settings.index = i;
         settings.config_error = e.what();
       }
-      next->slots.push_back(std::make_shared<HostSlot>(std::move(settings), std::move(host_config)));
+      next->slots.push_back(
+          std::make_shared<HostSlot>(std::move(settings), std::move(hub), std::move(host_config)));
     }
     next->names = std::move(host_list);
     std::lock_guard lock(mutex);
@@ -160,10 +178,9 @@ struct ParallelClient::Impl {
       auto settings = detail::resolve_settings(hop_host, 0, hop_options, credentials,
                                                ssh_config, &keys);
       settings.proxy_jump.reset();  // a hop's own ProxyJump is not followed
-      settings.proxy_hub = via;
       chain += (chain.empty() ? "" : " > ") + settings.destination();
       auto& hub = proxies[chain];
-      if (!hub) hub = std::make_shared<detail::ProxyHub>(std::move(settings), watchdog);
+      if (!hub) hub = std::make_shared<detail::ProxyHub>(std::move(settings), via, watchdog);
       via = hub;
     }
     return via;
@@ -328,7 +345,8 @@ struct ParallelClient::Impl {
       submit(since, hosts.slots[i], std::move(state),
              [paths = std::move(paths[i]), recurse = options.recurse, copy_one](
                  detail::Session& session, HostState& state) {
-               copy_one(session, state, paths.first, paths.second, recurse);
+               HostTransfer transfer(state);
+               copy_one(session, transfer, paths.first, paths.second, recurse);
              });
     }
     return transfers;
@@ -415,7 +433,7 @@ struct ParallelClient::Impl {
       detail::StopSource::Hook hook(state.stop_source(), [&](StopReason reason) {
         auto grace = state.started() ? detail::stop_grace : duration::zero();
         cut = watchdog.arm(Clock::now() + grace,
-                           [session, hub = slot.settings.proxy_hub, reason] {
+                           [session, hub = slot.hub, reason] {
                              session->abort(reason);
                              // The proxy connection being made serves other
                              // hosts too: only cancel(), which stops them
@@ -457,7 +475,7 @@ struct ParallelClient::Impl {
     if (session && session->still_open() &&
         !(session->one_channel_only() && session->channels_opened() > 0))
       return session;
-    auto fresh = std::make_shared<detail::Session>(slot.settings, watchdog);
+    auto fresh = std::make_shared<detail::Session>(slot.settings, slot.hub, watchdog);
     {
       // The old connection closes after the lock is released: closing may
       // wait (a disconnect message, a ProxyCommand's group to end).

@@ -1,8 +1,8 @@
 // Shell: commands go to the shell's stdin; the host's worker runs the channel
 // (run_on_channel with CommandSpec::shell) exactly as for a command.
 #include "text/encoding.hpp"
-#include "engine/host_state.hpp"
 #include "text/text.hpp"
+#include "engine/host_state.hpp"
 
 #include <pssh/shell.hpp>
 

@@ -53,9 +53,9 @@ void make_local_directories(const fs::path& path) {
   if (error) throw std::system_error(error, "cannot create directory " + path.string());
 }
 
-TransferProgress::TransferProgress(const HostState& state, std::string path, std::uint64_t total)
-    : state_(state), path_(std::move(path)), total_(total) {
-  state_.progress(path_, 0, total_);
+TransferProgress::TransferProgress(const TransferContext& context, std::string path, std::uint64_t total)
+    : context_(context), path_(std::move(path)), total_(total) {
+  context_.progress(path_, 0, total_);
 }
 
 void TransferProgress::add(std::uint64_t bytes) {
@@ -69,7 +69,7 @@ void TransferProgress::done() {
 
 void TransferProgress::report() {
   reported_ = done_;
-  state_.progress(path_, done_, std::max(total_, done_));
+  context_.progress(path_, done_, std::max(total_, done_));
 }
 
 }  // namespace pssh::detail

@@ -3,8 +3,8 @@
 // per file, and local OS errors are std::system_error.
 #pragma once
 
-#include "ssh/handles.hpp"
-#include "engine/host_state.hpp"
+#include "base/unique_fd.hpp"
+#include "files/transfer_context.hpp"
 
 #include <sys/types.h>
 
@@ -44,13 +44,13 @@ void make_local_directories(const std::filesystem::path& path);
 /// per MiB and once at the end.
 class TransferProgress {
  public:
-  TransferProgress(const HostState& state, std::string path, std::uint64_t total);
+  TransferProgress(const TransferContext& context, std::string path, std::uint64_t total);
   void add(std::uint64_t bytes);
   void done();
 
  private:
   void report();
-  const HostState& state_;
+  const TransferContext& context_;
   std::string path_;
   std::uint64_t total_, done_ = 0, reported_ = 0;
 };

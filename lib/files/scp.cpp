@@ -6,10 +6,10 @@
 // parent directories.
 #include "files/scp.hpp"
 
+#include "text/text.hpp"
 #include "config/command_text.hpp"
 #include "files/local_file.hpp"
 #include "files/sftp.hpp"
-#include "text/text.hpp"
 
 #include <pssh/errors.hpp>
 
@@ -41,13 +41,13 @@ std::string octal_mode(mode_t mode) {
 /// a session step under the watchdog's deadline.
 class ScpChannel {
  public:
-  ScpChannel(Session& session, HostState& state, const std::string& command)
-      : session_(session), state_(state), channel_(session.open_channel<SCPError>("opening a channel for scp")) {
+  ScpChannel(Session& session, TransferContext& context, const std::string& command)
+      : session_(session), context_(context), channel_(session.open_channel<SCPError>("opening a channel for scp")) {
     if (session.step([&] { return ssh_channel_request_exec(channel_.get(), command.c_str()); }) != SSH_OK)
       session.fail<SCPError>("starting scp");
   }
 
-  const std::string& host() const { return state_.host; }
+  const std::string& host() const { return context_.host(); }
 
   void write(const char* data, std::size_t size) {
     while (size > 0) {
@@ -132,16 +132,16 @@ class ScpChannel {
   }
 
   Session& session_;
-  HostState& state_;
+  TransferContext& context_;
   ChannelPtr channel_;
 };
 
 class Sender {
  public:
-  Sender(ScpChannel& scp, HostState& state) : scp_(scp), state_(state) {}
+  Sender(ScpChannel& scp, TransferContext& context) : scp_(scp), context_(context) {}
 
   void file(const fs::path& local, const std::string& name, const std::string& remote) {
-    state_.throw_if_cancelled("file transfer");
+    context_.throw_if_cancelled("file transfer");
     check_name(name);
     UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_local_error("open", local);
@@ -150,7 +150,7 @@ class Sender {
     auto size = static_cast<std::uint64_t>(info.st_size);
     scp_.send("C" + octal_mode(info.st_mode) + " " + std::to_string(size) + " " + name + "\n");
     scp_.expect_ok("the file " + remote);
-    TransferProgress progress(state_, remote, size);
+    TransferProgress progress(context_, remote, size);
     std::vector<char> buffer(chunk);
     for (std::uint64_t left = size; left > 0;) {
       ssize_t n = ::read(fd.get(), buffer.data(), std::min<std::uint64_t>(chunk, left));
@@ -163,7 +163,7 @@ class Sender {
       scp_.write(buffer.data(), static_cast<std::size_t>(n));
       left -= static_cast<std::uint64_t>(n);
       progress.add(static_cast<std::uint64_t>(n));
-      state_.throw_if_cancelled("file transfer");
+      context_.throw_if_cancelled("file transfer");
     }
     scp_.ok();
     scp_.expect_ok("the file " + remote);
@@ -188,20 +188,20 @@ class Sender {
  private:
   void check_name(const std::string& name) const {
     if (name.find('\n') != std::string::npos) {
-      throw SCPError(state_.host, "cannot send '" + printable(name) + "' to " + state_.host +
+      throw SCPError(context_.host(), "cannot send '" + printable(name) + "' to " + context_.host() +
                                       " over scp: the protocol cannot carry a newline in a name");
     }
   }
 
   ScpChannel& scp_;
-  HostState& state_;
+  TransferContext& context_;
 };
 
 /// Follows the records the remote `scp -f` sends until it is done.
 class Receiver {
  public:
-  Receiver(ScpChannel& scp, HostState& state, std::string remote, fs::path target, bool recurse)
-      : scp_(scp), state_(state), remote_(std::move(remote)), target_(std::move(target)), recurse_(recurse) {}
+  Receiver(ScpChannel& scp, TransferContext& context, std::string remote, fs::path target, bool recurse)
+      : scp_(scp), context_(context), remote_(std::move(remote)), target_(std::move(target)), recurse_(recurse) {}
 
   void run() {
     const std::string& remote = remote_;
@@ -230,7 +230,7 @@ class Receiver {
   }
 
  private:
-  const std::string& host() const { return state_.host; }
+  const std::string& host() const { return context_.host(); }
 
   /// A directory being received: where it lands, and its remote path for
   /// messages and events.
@@ -261,12 +261,12 @@ class Receiver {
   }
 
   void file(const ScpRecord& record) {
-    state_.throw_if_cancelled("file transfer");
+    context_.throw_if_cancelled("file transfer");
     auto [where, source] = place(record);
     if (levels_.empty()) make_local_directories(where.parent_path());
     PartialFile out(where, record.mode);
     scp_.ok();
-    TransferProgress progress(state_, source, record.size);
+    TransferProgress progress(context_, source, record.size);
     std::vector<char> buffer(chunk);
     for (std::uint64_t left = record.size; left > 0;) {
       std::size_t n = scp_.read_some(buffer.data(), std::min<std::uint64_t>(chunk, left));
@@ -274,7 +274,7 @@ class Receiver {
       out.write(buffer.data(), n);
       left -= n;
       progress.add(n);
-      state_.throw_if_cancelled("file transfer");
+      context_.throw_if_cancelled("file transfer");
     }
     scp_.expect_ok("to finish " + source);
     out.commit();
@@ -283,7 +283,7 @@ class Receiver {
   }
 
   ScpChannel& scp_;
-  HostState& state_;
+  TransferContext& context_;
   std::string remote_;
   fs::path target_;
   bool recurse_;
@@ -325,30 +325,30 @@ ScpRecord parse_scp_record(std::string_view line, const std::string& host) {
   return record;
 }
 
-void scp_send(Session& session, HostState& state, const std::string& local,
+void scp_send(Session& session, TransferContext& context, const std::string& local,
               const std::string& remote, bool recurse) {
   auto slash = remote.rfind('/');
   std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : remote.substr(0, slash);
   std::string name = slash == std::string::npos ? remote : remote.substr(slash + 1);
   if (name.empty())
-    throw SCPError(state.host, "remote path '" + remote + "' for " + state.host + " names no file; add its name");
+    throw SCPError(context.host(), "remote path '" + remote + "' for " + context.host() + " names no file; add its name");
   bool tree = recurse && fs::is_directory(local);
   // mkdir -p in the same command: one channel per transfer (tinysshd allows
   // one per connection) and no SFTP needed. -d: the target must be a
   // directory; -p: modes are set as sent, not umasked.
   std::string quoted = shell_quote(parent);
-  ScpChannel scp(session, state, "mkdir -p -- " + quoted + " && scp -t -d -p " + (tree ? "-r " : "") + quoted);
+  ScpChannel scp(session, context, "mkdir -p -- " + quoted + " && scp -t -d -p " + (tree ? "-r " : "") + quoted);
   scp.expect_ok("the transfer to " + parent);
-  Sender sender(scp, state);
+  Sender sender(scp, context);
   if (tree) sender.tree(local, name, remote);
   else sender.file(local, name, remote);
   scp.finish();
 }
 
-void scp_recv(Session& session, HostState& state, const std::string& remote,
+void scp_recv(Session& session, TransferContext& context, const std::string& remote,
               const std::string& local, bool recurse) {
-  ScpChannel scp(session, state, std::string("scp -f ") + (recurse ? "-r " : "") + shell_quote(remote));
-  Receiver(scp, state, remote, local, recurse).run();
+  ScpChannel scp(session, context, std::string("scp -f ") + (recurse ? "-r " : "") + shell_quote(remote));
+  Receiver(scp, context, remote, local, recurse).run();
   scp.finish();
 }
 

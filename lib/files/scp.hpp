@@ -1,8 +1,8 @@
 // Copying files and trees to and from one host over SCP, on an open session.
 #pragma once
 
-#include "engine/host_state.hpp"
 #include "ssh/session.hpp"
+#include "files/transfer_context.hpp"
 
 #include <sys/types.h>
 
@@ -14,12 +14,12 @@ namespace pssh::detail {
 
 /// Sends a local file (or, with `recurse`, a tree) to `remote`; missing
 /// remote parent directories are made over SFTP. Throws the host's error.
-void scp_send(Session& session, HostState& state, const std::string& local,
+void scp_send(Session& session, TransferContext& context, const std::string& local,
               const std::string& remote, bool recurse);
 
 /// Fetches a remote file (or, with `recurse`, a tree) to `local`, each file
 /// under a temporary name until complete.
-void scp_recv(Session& session, HostState& state, const std::string& remote,
+void scp_recv(Session& session, TransferContext& context, const std::string& remote,
               const std::string& local, bool recurse);
 
 /// One control record of the SCP protocol: `C0644 12 name` (a file),

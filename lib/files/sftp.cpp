@@ -54,12 +54,12 @@ std::string remote_join(const std::string& directory, const std::string& name) {
 
 class Sftp {
  public:
-  Sftp(Session& session, HostState& state) : session_(session), state_(state) {
+  Sftp(Session& session, TransferContext& context) : session_(session), context_(context) {
     ChannelPtr channel = session.open_channel<SFTPError>("starting SFTP");
     if (session.step([&] { return ssh_channel_request_subsystem(channel.get(), "sftp"); }) != SSH_OK) {
       if (!ssh_is_connected(session.handle())) session.fail<SFTPError>("starting SFTP");
       session.throw_aborted("starting SFTP");
-      throw SFTPError(state.host, "starting SFTP on " + session.settings().destination() +
+      throw SFTPError(context.host(), "starting SFTP on " + session.settings().destination() +
                                       " failed: the server refused the sftp subsystem; enable it "
                                       "there (OpenSSH: Subsystem sftp, tinysshd: -x sftp=...) or "
                                       "copy with scp_send/scp_recv");
@@ -98,7 +98,7 @@ class Sftp {
   }
 
   void send_file(const fs::path& local, const std::string& remote) {
-    state_.throw_if_cancelled("file transfer");
+    context_.throw_if_cancelled("file transfer");
     UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_local_error("open", local);
     struct stat info {};
@@ -108,7 +108,7 @@ class Sftp {
       return sftp_open(sftp_.get(), remote.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
     }));
     if (!file) fail("create", remote);
-    TransferProgress progress(state_, remote, static_cast<std::uint64_t>(info.st_size));
+    TransferProgress progress(context_, remote, static_cast<std::uint64_t>(info.st_size));
     std::vector<char> buffer(write_chunk);
     for (;;) {
       ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
@@ -118,7 +118,7 @@ class Sftp {
       if (step([&] { return sftp_write(file.get(), buffer.data(), static_cast<std::size_t>(n)); }) != n)
         fail("write", remote);
       progress.add(static_cast<std::uint64_t>(n));
-      state_.throw_if_cancelled("file transfer");
+      context_.throw_if_cancelled("file transfer");
     }
     if (step([&] { return sftp_close(file.release()); }) != SSH_OK) fail("write", remote);
     // The server's umask applied when the file was made.
@@ -141,12 +141,12 @@ class Sftp {
 
   void recv_file(const std::string& remote, const fs::path& local, std::uint64_t size,
                  mode_t mode) {
-    state_.throw_if_cancelled("file transfer");
+    context_.throw_if_cancelled("file transfer");
     SftpFilePtr file(step([&] { return sftp_open(sftp_.get(), remote.c_str(), O_RDONLY, 0); }));
     if (!file) fail("open", remote);
     // No setuid, setgid or sticky bit from a remote host.
     PartialFile out(local, mode & 0777);
-    TransferProgress progress(state_, remote, size);
+    TransferProgress progress(context_, remote, size);
     std::deque<std::pair<int, std::uint32_t>> requests;  // id, length
     std::uint64_t requested = 0;
     auto request_more = [&] {
@@ -178,7 +178,7 @@ class Sftp {
       }
       out.write(buffer.data(), static_cast<std::size_t>(n));
       progress.add(static_cast<std::uint64_t>(n));
-      state_.throw_if_cancelled("file transfer");
+      context_.throw_if_cancelled("file transfer");
       request_more();
     }
     if (step([&] { return sftp_close(file.release()); }) != SSH_OK) fail("read", remote);
@@ -209,7 +209,7 @@ class Sftp {
     }
   }
 
-  const std::string& host() const { return state_.host; }
+  const std::string& host() const { return context_.host(); }
 
  private:
   template <class Call>
@@ -264,7 +264,7 @@ class Sftp {
   }
 
   Session& session_;
-  HostState& state_;
+  TransferContext& context_;
   SftpPtr sftp_;
 };
 
@@ -275,9 +275,9 @@ bool is_safe_entry_name(std::string_view name) {
          name.find('\0') == std::string_view::npos;
 }
 
-void sftp_send(Session& session, HostState& state, const std::string& local,
+void sftp_send(Session& session, TransferContext& context, const std::string& local,
                const std::string& remote, bool recurse) {
-  Sftp sftp(session, state);
+  Sftp sftp(session, context);
   if (recurse && fs::is_directory(local)) {
     sftp.send_tree(local, remote);
     return;
@@ -287,17 +287,17 @@ void sftp_send(Session& session, HostState& state, const std::string& local,
   sftp.send_file(local, remote);
 }
 
-void sftp_recv(Session& session, HostState& state, const std::string& remote,
+void sftp_recv(Session& session, TransferContext& context, const std::string& remote,
                const std::string& local, bool recurse) {
-  Sftp sftp(session, state);
+  Sftp sftp(session, context);
   SftpAttributesPtr attributes = sftp.stat(remote);
   if (!attributes) {
-    throw SFTPIOError(state.host, "cannot copy " + remote + " from " + state.host +
+    throw SFTPIOError(context.host(), "cannot copy " + remote + " from " + context.host() +
                                       ": no such file or directory");
   }
   if (attributes->type == SSH_FILEXFER_TYPE_DIRECTORY) {
     if (!recurse) {
-      throw SFTPIOError(state.host, remote + " on " + state.host +
+      throw SFTPIOError(context.host(), remote + " on " + context.host() +
                                         " is a directory; set recurse to copy it");
     }
     sftp.recv_tree(remote, local);

@@ -1,8 +1,8 @@
 // Copying files and trees to and from one host over SFTP, on an open session.
 #pragma once
 
-#include "engine/host_state.hpp"
 #include "ssh/session.hpp"
+#include "files/transfer_context.hpp"
 
 #include <string>
 #include <string_view>
@@ -11,13 +11,13 @@ namespace pssh::detail {
 
 /// Sends a local file (or, with `recurse`, a tree) to `remote`, creating
 /// missing remote parent directories. Throws the host's error.
-void sftp_send(Session& session, HostState& state, const std::string& local,
+void sftp_send(Session& session, TransferContext& context, const std::string& local,
                const std::string& remote, bool recurse);
 
 /// Fetches a remote file (or, with `recurse`, a tree) to `local`. Each file is
 /// written under a temporary name and renamed when complete; local modes are
 /// the remote ones without setuid/setgid/sticky, masked by the umask.
-void sftp_recv(Session& session, HostState& state, const std::string& remote,
+void sftp_recv(Session& session, TransferContext& context, const std::string& remote,
                const std::string& local, bool recurse);
 
 /// A directory entry name that stays inside its directory: not empty, ".",

@@ -2,8 +2,8 @@
 // connection to the host, started and ended by this process.
 #pragma once
 
-#include "ssh/handles.hpp"
-#include "engine/watchdog.hpp"
+#include "base/clock.hpp"
+#include "base/unique_fd.hpp"
 
 #include <pssh/options.hpp>
 

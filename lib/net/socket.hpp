@@ -2,8 +2,8 @@
 // itself and hands it to libssh, so that connect is bounded and abortable.
 #pragma once
 
-#include "ssh/handles.hpp"
-#include "engine/watchdog.hpp"
+#include "base/clock.hpp"
+#include "base/unique_fd.hpp"
 
 #include <pssh/options.hpp>
 

@@ -3,7 +3,7 @@
 // connection to the local agent ($SSH_AUTH_SOCK) by the host's worker.
 #pragma once
 
-#include "net/bridge.hpp"
+#include "ssh/bridge.hpp"
 #include "ssh/session.hpp"
 
 #include <libssh/callbacks.h>

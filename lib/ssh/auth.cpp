@@ -1,9 +1,9 @@
 // Logging in: the program's keys (pkey, identities), agent, IdentityFile
 // keys, GSSAPI, password, keyboard-interactive, in that order. Messages list
 // what was tried, never a secret.
-#include "ssh/session.hpp"
-#include "ssh/keys.hpp"
 #include "net/socket.hpp"
+#include "ssh/keys.hpp"
+#include "ssh/session.hpp"
 
 #include <pssh/errors.hpp>
 
@@ -112,9 +112,9 @@ class Login {
   /// the next. Each is named with its type (the server may take some types only).
   bool program_keys() {
     for (const ProgramKey& k : session_.settings().program_keys) {
-      std::string type = ssh_key_type_to_char(ssh_key_type(k.key.get()));
+      std::string type = ssh_key_type_to_char(ssh_key_type(k.key->handle.get()));
       if (attempt("publickey (" + k.label + ", " + type + ")",
-                  [&] { return ssh_userauth_publickey(ssh_, nullptr, k.key.get()); }))
+                  [&] { return ssh_userauth_publickey(ssh_, nullptr, k.key->handle.get()); }))
         return true;
     }
     return false;

@@ -1,9 +1,8 @@
-// Move-only owners for every libssh handle and file descriptor pssh holds.
+// Move-only owners for every libssh handle pssh holds.
 #pragma once
 
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
-#include <unistd.h>
 
 #include <memory>
 #include <utility>
@@ -39,36 +38,9 @@ using SessionPtr = std::unique_ptr<ssh_session_struct, SessionDeleter>;
 using EventPtr = std::unique_ptr<ssh_event_struct, EventDeleter>;
 using ChannelPtr = std::unique_ptr<ssh_channel_struct, ChannelDeleter>;
 using KeyPtr = std::unique_ptr<ssh_key_struct, KeyDeleter>;
-/// Private keys are loaded once per client and shared by its hosts' sessions.
-using SharedKey = std::shared_ptr<ssh_key_struct>;
 using SftpPtr = std::unique_ptr<sftp_session_struct, SftpDeleter>;
 using SftpFilePtr = std::unique_ptr<sftp_file_struct, SftpFileDeleter>;
 using SftpDirPtr = std::unique_ptr<sftp_dir_struct, SftpDirDeleter>;
 using SftpAttributesPtr = std::unique_ptr<sftp_attributes_struct, SftpAttributesDeleter>;
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 }  // namespace pssh::detail

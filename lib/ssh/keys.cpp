@@ -96,20 +96,12 @@ void attach_certificate(ssh_key loaded, const PrivateKey& key, const std::string
 
 }  // namespace
 
-std::string key_name(const PrivateKey& key, const std::string& memory_name) {
-  return key.in_memory() ? memory_name : key.path();
-}
-
-std::string certificate_name(const PrivateKey& key) {
-  return key.certificate_file().empty() ? "(in memory)" : key.certificate_file();
-}
-
 KeyPtr load_unencrypted_key(const std::string& path) {
   bool asked = false;
   return parse(PrivateKey::file(path), nullptr, asked);
 }
 
-SharedKey KeyCache::load(const PrivateKey& key, const std::string& name, const std::string& host) {
+std::shared_ptr<const LoadedKey> KeyCache::load(const PrivateKey& key, const std::string& name, const std::string& host) {
   Id id{key.in_memory(), key.in_memory() ? key.pem() : key.path(), key.passphrase(),
         key.certificate_file(), key.certificate()};
   if (auto found = keys_.find(id); found != keys_.end()) return found->second;
@@ -132,7 +124,7 @@ SharedKey KeyCache::load(const PrivateKey& key, const std::string& name, const s
                                                  : "it is encrypted and no passphrase was given"));
   }
   if (key.has_certificate()) attach_certificate(loaded.get(), key, name, host);
-  SharedKey shared(loaded.release(), KeyDeleter());
+  auto shared = std::make_shared<const LoadedKey>(std::move(loaded));
   keys_.emplace(std::move(id), shared);
   return shared;
 }

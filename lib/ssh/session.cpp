@@ -31,8 +31,11 @@ bool peer_closed(int fd) {
 
 }  // namespace
 
-Session::Session(HostSettings settings, Watchdog& watchdog)
-    : settings_(std::move(settings)), watchdog_(watchdog), step_limit_(settings_.timeout) {}
+Session::Session(HostSettings settings, std::shared_ptr<ProxyHub> hub, Watchdog& watchdog)
+    : settings_(std::move(settings)),
+      hub_(std::move(hub)),
+      watchdog_(watchdog),
+      step_limit_(settings_.timeout) {}
 
 Session::~Session() { close(); }
 
@@ -270,7 +273,7 @@ UniqueFd Session::connect_socket() {
 }
 
 UniqueFd Session::connect_through_proxy() {
-  auto opened = settings_.proxy_hub->open(settings_.host, settings_.hostname, settings_.port,
+  auto opened = hub_->open(settings_.host, settings_.hostname, settings_.port,
                                           Clock::now() + settings_.connect_timeout,
                                           [this] { return aborted_.load() != StopReason::none; });
   if (!opened) {
@@ -402,7 +405,7 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   if (stopped()) throw_aborted("connecting");
   progress(Event::Kind::connecting);
   UniqueFd fd = settings_.proxy_command ? start_proxy_command()
-                : settings_.proxy_hub   ? connect_through_proxy()
+                : hub_   ? connect_through_proxy()
                                         : connect_socket();
 
   session_.reset(ssh_new());

@@ -2,12 +2,16 @@
 // the deadline around every blocking libssh call.
 #pragma once
 
-#include "ssh/handles.hpp"
-#include "engine/host_state.hpp"
+#include "base/stop_source.hpp"
+#include "base/unique_fd.hpp"
+#include "base/watchdog.hpp"
 #include "config/settings.hpp"
 #include "net/proxy_command.hpp"
-#include "net/proxy_hub.hpp"
-#include "engine/watchdog.hpp"
+#include "ssh/handles.hpp"
+#include "ssh/proxy_hub.hpp"
+
+#include <pssh/errors.hpp>
+#include <pssh/event.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -20,10 +24,10 @@
 
 namespace pssh::detail {
 
-
 class Session {
  public:
-  Session(HostSettings settings, Watchdog& watchdog);
+  /// `hub`, if set, is the proxy the host is reached through.
+  Session(HostSettings settings, std::shared_ptr<ProxyHub> hub, Watchdog& watchdog);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -141,6 +145,7 @@ class Session {
   void set_algorithms(ssh_session s) const;
 
   HostSettings settings_;
+  std::shared_ptr<ProxyHub> hub_;
   Watchdog& watchdog_;
   std::shared_ptr<Tunnel> tunnel_;  // when reached through a proxy
   UniqueFd socket_;  // declared before session_: outlives it

@@ -10,6 +10,9 @@ namespace pssh::detail {
 
 bool is_utf8(std::string_view encoding);
 
+/// Invalid UTF-8 becomes U+FFFD: for JSON, whose text must be UTF-8.
+std::string valid_utf8(std::string_view bytes);
+
 /// One direction of conversion. Bytes that do not convert are kept as they
 /// are, so no output is lost to a wrong encoding setting.
 class Recoder {

@@ -1,6 +1,6 @@
 // ChannelBridge: non-blocking reads on both sides, at most one chunk held per
 // direction, so SSH's window and the socket buffer do the flow control.
-#include "net/bridge.hpp"
+#include "ssh/bridge.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>

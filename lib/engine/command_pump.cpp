@@ -5,7 +5,7 @@
 // HostState::append, which hands the bytes to RunOptions::on_output or
 // appends them to the host's buffer -> HostState::next_line (cut there) or
 // next_chunk -> the caller's LineRange or ChunkRange.
-#include "ssh/channel.hpp"
+#include "engine/command_pump.hpp"
 
 #include "ssh/agent_forward.hpp"
 

@@ -4,9 +4,10 @@
 // channel. No external process, and one proxy connection for all its hosts.
 #pragma once
 
-#include "ssh/handles.hpp"
+#include "base/unique_fd.hpp"
+#include "base/watchdog.hpp"
 #include "config/settings.hpp"
-#include "engine/watchdog.hpp"
+#include "ssh/handles.hpp"
 
 #include <condition_variable>
 #include <functional>
@@ -42,9 +43,9 @@ class Tunnel {
 
 class ProxyHub {
  public:
-  /// `proxy` are the proxy's own settings (its proxy_hub, if set, is the next
-  /// hop towards it).
-  ProxyHub(HostSettings proxy, Watchdog& watchdog);
+  /// `proxy` are the proxy's own settings; `via`, if set, is the next hop
+  /// towards it.
+  ProxyHub(HostSettings proxy, std::shared_ptr<ProxyHub> via, Watchdog& watchdog);
   ~ProxyHub();
   ProxyHub(const ProxyHub&) = delete;
   ProxyHub& operator=(const ProxyHub&) = delete;
@@ -76,6 +77,7 @@ class ProxyHub {
   void stop_pump();
 
   HostSettings proxy_;
+  std::shared_ptr<ProxyHub> via_;
   Watchdog& watchdog_;
   std::unique_ptr<Session> session_;
   std::thread thread_;

@@ -1,4 +1,4 @@
-#include "engine/descriptors.hpp"
+#include "base/descriptors.hpp"
 
 #include <sys/resource.h>
 

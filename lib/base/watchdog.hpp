@@ -2,6 +2,8 @@
 // steps, command timeouts, cancellation grace periods.
 #pragma once
 
+#include "base/clock.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -12,12 +14,6 @@
 #include <utility>
 
 namespace pssh::detail {
-
-using Clock = std::chrono::steady_clock;
-
-/// How often a worker blocked on something the watchdog cannot cut (a lock,
-/// a semaphore, a resolver thread) looks at its deadline and at cancel.
-inline constexpr auto wait_slice = std::chrono::milliseconds(50);
 
 class Watchdog {
  public:

@@ -1,6 +1,6 @@
 // First request wins; the hook runs under the lock, so that a hook being
 // destroyed is never running.
-#include "engine/stop_source.hpp"
+#include "base/stop_source.hpp"
 
 #include <utility>
 

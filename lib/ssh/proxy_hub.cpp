@@ -1,11 +1,11 @@
 // The proxy's thread owns the proxy's libssh session (non-blocking) and moves
 // bytes between each target's socketpair end and its direct-tcpip channel.
 // Target workers never touch the proxy session: they queue a Route and wait.
-#include "net/proxy_hub.hpp"
+#include "ssh/proxy_hub.hpp"
 
-#include "net/bridge.hpp"
-#include "ssh/session.hpp"
 #include "text/text.hpp"
+#include "ssh/bridge.hpp"
+#include "ssh/session.hpp"
 
 #include <pssh/errors.hpp>
 
@@ -60,8 +60,8 @@ struct ProxyHub::Route {
   std::optional<ChannelBridge> bridge;
 };
 
-ProxyHub::ProxyHub(HostSettings proxy, Watchdog& watchdog)
-    : proxy_(std::move(proxy)), watchdog_(watchdog),
+ProxyHub::ProxyHub(HostSettings proxy, std::shared_ptr<ProxyHub> via, Watchdog& watchdog)
+    : proxy_(std::move(proxy)), via_(std::move(via)), watchdog_(watchdog),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wake_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
 }
@@ -98,7 +98,7 @@ bool ProxyHub::connect(const std::string& target, Clock::time_point deadline,
     // cancel_connect() takes this lock after the target's own abort: a
     // cancel either sees the new session below or is seen here.
     if (aborted()) return false;
-    session = std::make_unique<Session>(proxy_, watchdog_);
+    session = std::make_unique<Session>(proxy_, via_, watchdog_);
     connecting_ = session.get();
   }
   auto done = [&] {
@@ -136,7 +136,7 @@ void ProxyHub::cancel_connect() {
     std::lock_guard lock(mutex_);
     if (connecting_) connecting_->abort(StopReason::cancelled);
   }
-  if (proxy_.proxy_hub) proxy_.proxy_hub->cancel_connect();
+  if (via_) via_->cancel_connect();
 }
 
 std::optional<ProxyHub::Opened> ProxyHub::open(const std::string& target, const std::string& host,

@@ -1,5 +1,5 @@
 // The watchdog thread: sleeps until the earliest deadline, runs its action.
-#include "engine/watchdog.hpp"
+#include "base/watchdog.hpp"
 
 namespace pssh::detail {
 

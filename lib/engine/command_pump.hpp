@@ -2,9 +2,9 @@
 // output into the host's buffers until it exits.
 #pragma once
 
+#include "ssh/session.hpp"
 #include "engine/host_state.hpp"
 #include "engine/sudo_prompt.hpp"
-#include "ssh/session.hpp"
 
 #include <map>
 #include <optional>

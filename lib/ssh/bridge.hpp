@@ -2,6 +2,7 @@
 // what a proxy tunnel and a forwarded agent connection both are.
 #pragma once
 
+#include "base/unique_fd.hpp"
 #include "ssh/handles.hpp"
 
 #include <string>
