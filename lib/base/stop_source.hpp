@@ -1,10 +1,10 @@
 // The one stop of a host's run. cancel(), a command's timeout and
-// close_channel() all come here; the worker registers, for as long as it
-// works, the hook that makes its blocking step return (cut the connection).
+// close_channel() all come here; everything below sees a std::stop_token
+// (a wait ends on it) and, where an error must say why, this source's reason.
 #pragma once
 
-#include <functional>
-#include <mutex>
+#include <atomic>
+#include <stop_token>
 
 namespace pssh::detail {
 
@@ -13,30 +13,24 @@ enum class StopReason { none, closed_by_caller, timeout, cancelled };
 
 class StopSource {
  public:
-  /// Records `reason` and runs the hook, unless a stop was requested before:
-  /// the first request wins and later ones change nothing. True if first.
-  bool request(StopReason reason);
-  StopReason reason() const;
-
-  /// What a stop does to the work in progress, registered while it lasts.
-  /// Runs at once if a stop came before, so that no stop is lost between a
-  /// check and the registration; runs at most once. Destroying the hook
-  /// waits for a run in progress.
-  class Hook {
-   public:
-    Hook(StopSource& source, std::function<void(StopReason)> action);
-    ~Hook();
-    Hook(const Hook&) = delete;
-    Hook& operator=(const Hook&) = delete;
-
-   private:
-    StopSource& source_;
-  };
+  /// Records `reason` and requests the stop: the callbacks registered on
+  /// token() run now, on this thread. The first request wins; later ones
+  /// change nothing. True if this one was first.
+  bool request(StopReason reason) noexcept {
+    StopReason none = StopReason::none;
+    if (!reason_.compare_exchange_strong(none, reason)) return false;
+    source_.request_stop();
+    return true;
+  }
+  /// The first request's reason, or none. It is recorded before the
+  /// callbacks run: a callback that reads it sees it.
+  StopReason reason() const noexcept { return reason_.load(); }
+  bool stop_requested() const noexcept { return reason() != StopReason::none; }
+  std::stop_token token() const noexcept { return source_.get_token(); }
 
  private:
-  mutable std::mutex mutex_;  // held while the hook runs
-  StopReason reason_ = StopReason::none;
-  std::function<void(StopReason)> hook_;
+  std::atomic<StopReason> reason_{StopReason::none};
+  std::stop_source source_;
 };
 
 }  // namespace pssh::detail

@@ -146,7 +146,7 @@ void request_env(Session& session, ssh_channel ch, const std::string& name,
       SSH_OK)
     return;
   std::string what = "sending the environment variable " + name;
-  session.throw_aborted(what);
+  session.throw_if_cut(what);
   bool refused = ssh_get_error_code(session.handle()) == SSH_REQUEST_DENIED &&
                  ssh_is_connected(session.handle()) != 0 && ssh_channel_is_open(ch) != 0;
   if (!refused) session.fail<SessionError>(what);
@@ -193,12 +193,12 @@ class Pump {
       bool progressed = read_output();
       progressed |= write_stdin();
       if (agents_) progressed |= agents_->pump(waiter.event());
-      if (stop_ == StopReason::none && state_.stop_reason() != StopReason::none) {
+      if (!stop_seen_ && state_.stop_reason() != StopReason::none) {
         stop();
-        if (stop_ == StopReason::closed_by_caller) return stop_;
+        if (state_.stop_reason() == StopReason::closed_by_caller) return StopReason::closed_by_caller;
         progressed = true;
       }
-      if (ended(events)) return stop_;
+      if (ended(events)) return stop_seen_ ? state_.stop_reason() : StopReason::none;
       progressed |= std::exchange(events.output_arrived, false);
       if (!progressed) {
         switch (waiter.wait(wait_ms)) {
@@ -353,8 +353,8 @@ class Pump {
   /// the channel now; after a timeout or cancel the command gets the grace
   /// period to exit before the stop hook cuts the connection.
   void stop() {
-    stop_ = state_.stop_reason();
-    if (stop_ == StopReason::closed_by_caller) {
+    stop_seen_ = true;
+    if (state_.stop_reason() == StopReason::closed_by_caller) {
       hang_up();
       return;
     }
@@ -370,20 +370,20 @@ class Pump {
     int count_max = session_.settings().keepalive_count_max;
     session_.step_within(interval * count_max,
                          [&] { return ssh_send_keepalive(session_.handle()); });
-    if (session_.aborted() == StopReason::timeout) {
+    if (session_.deadline_passed()) {
       throw Timeout(state_.host, "no answer from " + state_.host + " to a keepalive within " +
                                      duration_text(interval * count_max) +
                                      "; the connection is dead (keepalive " +
                                      duration_text(interval) + ")");
     }
-    if (session_.aborted() != StopReason::none) lost_connection();
+    if (session_.was_cut()) lost_connection();
   }
 
   /// A stop the pump had no time to see (the worker was in the on_output
   /// sink when the grace period ended and the connection was cut) is still
   /// the host's outcome, not a lost connection.
   [[noreturn]] void lost_connection() {
-    StopReason reason = stop_ != StopReason::none ? stop_ : state_.stop_reason();
+    StopReason reason = state_.stop_reason();
     throw_if_stopped(reason, state_, spec_);
     if (reason == StopReason::closed_by_caller) throw CutAfterClose{};
     session_.fail<ConnectionError>("running the command (connection lost)");
@@ -399,7 +399,7 @@ class Pump {
   bool stream_ended_[2] = {false, false};  // stdout, stderr
   std::string stdin_;  // taken from the host's queue, not yet in the window
   std::size_t stdin_offset_ = 0;
-  StopReason stop_ = StopReason::none;
+  bool stop_seen_ = false;  // the command was signalled (or hung up) for the run's stop
   char buffer_[32 * 1024];
 };
 

@@ -211,6 +211,10 @@ void HostState::finish() {
 
 StopReason HostState::stop_reason() const { return stop_.reason(); }
 
+void HostState::follow(std::stop_token cancel) {
+  cancel_link_.emplace(std::move(cancel), [this] { request_stop(StopReason::cancelled); });
+}
+
 void HostState::throw_if_cancelled(const std::string& what) const {
   if (stop_reason() == StopReason::cancelled) throw Cancelled(host, what + " on " + host + " was cancelled");
 }

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -93,8 +94,12 @@ class HostState : public std::enable_shared_from_this<HostState> {
   void stdin_sent(std::size_t bytes);
   int wake_fd() const noexcept { return wake_fd_.get(); }
 
-  /// The run's stop, for the worker's hook (StopSource::Hook).
-  StopSource& stop_source() noexcept { return stop_; }
+  /// The run's stop: the session serves it, the worker's stop callback
+  /// listens on its token.
+  const StopSource& stop_source() const noexcept { return stop_; }
+  /// A stop of `cancel` (the client's cancel()) stops this run too, at
+  /// once if it was requested already. Once, before the work is queued.
+  void follow(std::stop_token cancel);
 
   // Caller side (any thread).
   std::optional<std::string> next_line(Stream stream);
@@ -187,6 +192,8 @@ class HostState : public std::enable_shared_from_this<HostState> {
   bool stdin_eof_ = false;
   std::size_t stdin_written_ = 0, stdin_sent_ = 0;
   UniqueFd wake_fd_;
+  // Last: it goes first, so a cancel never reaches a half-destroyed state.
+  std::optional<std::stop_callback<std::function<void()>>> cancel_link_;
 };
 
 }  // namespace pssh::detail

@@ -91,8 +91,11 @@ struct ParallelClient::Impl {
 
   mutable std::mutex mutex;  // guards what follows
   std::shared_ptr<const HostTable> table = std::make_shared<HostTable>();
-  std::vector<std::shared_ptr<HostState>> active;  // queued or working
-  std::uint64_t cancels = 0;  // cancel() calls so far
+  // cancel() stops every run begun under this source, then puts a new one
+  // in its place: the runs an operation starts follow the source of its
+  // start, so a cancel that overtakes an operation still handing out its
+  // hosts stops the rest too.
+  std::stop_source cancel_source;
   Output last_output;
 
   Impl(std::vector<std::string> host_list, ClientOptions opts, std::vector<HostConfig> config)
@@ -236,11 +239,11 @@ struct ParallelClient::Impl {
   /// waits for a worker (queued hosts start as workers free up).
   Output start_on_channels(const HostTable& hosts, const detail::RunSettings& settings,
                            const std::vector<std::string>& commands, detail::CommandSpec spec) {
-    auto since = cancels_so_far();
+    auto cancel = cancel_token();
     Output output = new_states(hosts, settings);
     for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
       if (!commands.empty()) spec.command = commands[i];
-      submit(since, hosts.slots[i], detail::state_of(output[i]),
+      submit(cancel, hosts.slots[i], detail::state_of(output[i]),
              [spec](detail::Session& session, HostState& state) {
                run_on_channel(session, state, spec);
              });
@@ -306,11 +309,11 @@ struct ParallelClient::Impl {
   }
 
   void connect_auth() {
-    auto since = cancels_so_far();
+    auto cancel = cancel_token();
     auto hosts_now = hosts();
     Output output = new_states(*hosts_now, run_settings({}));
     for (std::size_t i = 0; i < hosts_now->slots.size(); ++i)
-      submit(since, hosts_now->slots[i], detail::state_of(output[i]), {});
+      submit(cancel, hosts_now->slots[i], detail::state_of(output[i]), {});
     join(output, {});
     rethrow_first_error(output);
   }
@@ -336,13 +339,13 @@ struct ParallelClient::Impl {
       if (direction == Direction::upload) check_local_source(source, options.recurse);
       paths.emplace_back(std::move(source), std::move(target));
     }
-    auto since = cancels_so_far();
+    auto cancel = cancel_token();
     Output states = new_states(hosts, run_settings({}));
     std::vector<Transfer> transfers;
     for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
       auto state = detail::state_of(states[i]);
       transfers.emplace_back(state);
-      submit(since, hosts.slots[i], std::move(state),
+      submit(cancel, hosts.slots[i], std::move(state),
              [paths = std::move(paths[i]), recurse = options.recurse, copy_one](
                  detail::Session& session, HostState& state) {
                HostTransfer transfer(state);
@@ -370,28 +373,20 @@ struct ParallelClient::Impl {
     if (auto error = first_error(output)) std::rethrow_exception(error);
   }
 
-  std::uint64_t cancels_so_far() const {
+  /// What an operation's runs follow: the cancel() to come.
+  std::stop_token cancel_token() const {
     std::lock_guard lock(mutex);
-    return cancels;
+    return cancel_source.get_token();
   }
 
-  /// Queues one host's work. An operation that a cancel() overtook while it
-  /// was still handing out its hosts (`since`: the cancels when it began)
-  /// stops the rest too: a cancel covers the whole run, not only its start.
-  void submit(std::uint64_t since, std::shared_ptr<HostSlot> slot,
+  /// Queues one host's work, stopped by a cancel of `cancel` (already
+  /// requested: stopped before it starts).
+  void submit(std::stop_token cancel, std::shared_ptr<HostSlot> slot,
               std::shared_ptr<HostState> state, Job job) {
-    {
-      std::lock_guard lock(mutex);
-      active.push_back(state);
-      if (cancels != since) state->request_stop(StopReason::cancelled);
-    }
+    state->follow(std::move(cancel));
     HostState* queued = state.get();
     bool waits = pool.submit([this, slot = std::move(slot), state = std::move(state),
-                              job = std::move(job)] {
-      work(*slot, *state, job);
-      std::lock_guard lock(mutex);
-      std::erase(active, state);
-    });
+                              job = std::move(job)] { work(*slot, *state, job); });
     // The task holds the state until it has run, so `queued` is alive here.
     if (waits) queued->set_waiting();
   }
@@ -429,17 +424,21 @@ struct ParallelClient::Impl {
     for (bool retried = false;; retried = true) {
       std::shared_ptr<detail::Session> session = session_for(slot);
       bool kept = session->is_open();
-      detail::Watchdog::Ticket cut;  // outlives the hook that arms it
-      detail::StopSource::Hook hook(state.stop_source(), [&](StopReason reason) {
+      session->serve(&state.stop_source());
+      struct ServeNone {
+        detail::Session& session;
+        ~ServeNone() { session.serve(nullptr); }
+      } serve_none{*session};
+      detail::Watchdog::Ticket cut;  // outlives the callback that arms it
+      std::stop_callback on_stop(state.stop_source().token(), [&] {
+        StopReason reason = state.stop_reason();
         auto grace = state.started() ? detail::stop_grace : duration::zero();
-        cut = watchdog.arm(Clock::now() + grace,
-                           [session, hub = slot.hub, reason] {
-                             session->abort(reason);
-                             // The proxy connection being made serves other
-                             // hosts too: only cancel(), which stops them
-                             // all, cuts it.
-                             if (hub && reason == StopReason::cancelled) hub->cancel_connect();
-                           });
+        cut = watchdog.arm(Clock::now() + grace, [session, hub = slot.hub, reason] {
+          session->cut();
+          // The proxy connection being made serves other hosts too: only
+          // cancel(), which stops them all, cuts it.
+          if (hub && reason == StopReason::cancelled) hub->cancel_connect();
+        });
       });
       switch (state.stop_reason()) {
         case StopReason::none:
@@ -512,9 +511,12 @@ struct ParallelClient::Impl {
   }
 
   void cancel() {
-    std::lock_guard lock(mutex);
-    ++cancels;
-    for (const auto& state : active) state->request_stop(StopReason::cancelled);
+    std::stop_source cancelled;
+    {
+      std::lock_guard lock(mutex);
+      cancelled = std::exchange(cancel_source, std::stop_source());
+    }
+    cancelled.request_stop();  // outside the lock: it runs every run's stop
   }
 
   void disconnect() {

@@ -58,7 +58,7 @@ class Sftp {
     ChannelPtr channel = session.open_channel<SFTPError>("starting SFTP");
     if (session.step([&] { return ssh_channel_request_subsystem(channel.get(), "sftp"); }) != SSH_OK) {
       if (!ssh_is_connected(session.handle())) session.fail<SFTPError>("starting SFTP");
-      session.throw_aborted("starting SFTP");
+      session.throw_if_cut("starting SFTP");
       throw SFTPError(context.host(), "starting SFTP on " + session.settings().destination() +
                                       " failed: the server refused the sftp subsystem; enable it "
                                       "there (OpenSSH: Subsystem sftp, tinysshd: -x sftp=...) or "
@@ -218,7 +218,7 @@ class Sftp {
   }
 
   [[noreturn]] void fail(const std::string& what, const std::string& path) const {
-    session_.throw_aborted(what + " " + path);
+    session_.throw_if_cut(what + " " + path);
     throw SFTPIOError(host(), "cannot " + what + " " + path + " on " + host() + ": " +
                                   server_reason(sftp_get_error(sftp_.get())));
   }

@@ -16,7 +16,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <future>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 namespace pssh::detail {
@@ -87,26 +91,42 @@ bool is_address_literal(const std::string& hostname) {
 }  // namespace
 
 std::vector<Address> resolve(const std::string& label, const std::string& hostname, int port,
-                             bool ipv6_only, Clock::time_point deadline,
-                             const std::function<bool()>& aborted) {
+                             bool ipv6_only, Clock::time_point deadline, std::stop_token stop) {
   if (is_address_literal(hostname)) return lookup(label, hostname, port, ipv6_only);
   // getaddrinfo waits as long as resolv.conf says, and nothing interrupts it:
   // it runs on a thread of its own, which is left to finish alone if this
-  // host's deadline or a cancel comes first.
-  std::packaged_task<std::vector<Address>()> task(
-      [=] { return lookup(label, hostname, port, ipv6_only); });
-  auto result = task.get_future();
-  std::thread(std::move(task)).detach();
-  while (result.wait_until(std::min(deadline, Clock::now() + wait_slice)) !=
-         std::future_status::ready) {
-    if (aborted()) return {};
-    if (Clock::now() >= deadline) {
-      throw Timeout(label, "cannot resolve host name " + hostname + " (for " + label +
-                               "): the DNS server did not answer in time (timeout); check DNS "
-                               "or raise the timeout");
+  // host's deadline or a stop comes first.
+  struct Lookup {
+    std::mutex mutex;
+    std::condition_variable_any done;
+    std::optional<std::vector<Address>> addresses;
+    std::exception_ptr error;
+  };
+  auto shared = std::make_shared<Lookup>();
+  std::thread([=] {
+    std::vector<Address> found;
+    std::exception_ptr error;
+    try {
+      found = lookup(label, hostname, port, ipv6_only);
+    } catch (...) {
+      error = std::current_exception();
     }
+    {
+      std::lock_guard lock(shared->mutex);
+      shared->addresses = std::move(found);
+      shared->error = error;
+    }
+    shared->done.notify_all();
+  }).detach();
+  std::unique_lock lock(shared->mutex);
+  if (!shared->done.wait_until(lock, stop, deadline, [&] { return shared->addresses.has_value(); })) {
+    if (stop.stop_requested()) return {};
+    throw Timeout(label, "cannot resolve host name " + hostname + " (for " + label +
+                             "): the DNS server did not answer in time (timeout); check DNS "
+                             "or raise the timeout");
   }
-  return result.get();
+  if (shared->error) std::rethrow_exception(shared->error);
+  return std::move(*shared->addresses);
 }
 
 UniqueFd start_connect(const Address& address, int& error) {

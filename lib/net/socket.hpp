@@ -9,7 +9,7 @@
 
 #include <sys/socket.h>
 
-#include <functional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -24,11 +24,10 @@ struct Address {
 
 /// All addresses of `hostname` (IPv6 only if asked). UnknownHostError when the
 /// name does not resolve, NoIPv6AddressFoundError when it has no IPv6 address,
-/// Timeout when DNS has not answered by `deadline`; empty if `aborted` turns
-/// true first.
+/// Timeout when DNS has not answered by `deadline`; empty if `stop` is
+/// requested first.
 std::vector<Address> resolve(const std::string& label, const std::string& hostname, int port,
-                             bool ipv6_only, Clock::time_point deadline,
-                             const std::function<bool()>& aborted);
+                             bool ipv6_only, Clock::time_point deadline, std::stop_token stop);
 
 /// A non-blocking socket with connect() started towards `address`.
 UniqueFd start_connect(const Address& address, int& error);

@@ -1,6 +1,7 @@
 // Logging in: the program's keys (pkey, identities), agent, IdentityFile
 // keys, GSSAPI, password, keyboard-interactive, in that order. Messages list
 // what was tried, never a secret.
+#include "base/slots.hpp"
 #include "net/socket.hpp"
 #include "ssh/keys.hpp"
 #include "ssh/session.hpp"
@@ -10,14 +11,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <semaphore>
 
 namespace pssh::detail {
 namespace {
 
 // An ssh-agent serves one client at a time; hundreds of sessions asking at
 // once exhaust it (parallel-ssh issue #59). Bound the concurrent askers.
-std::counting_semaphore<> agent_slots(8);
+Slots agent_slots(8);
 
 std::string allowed_methods(int methods) {
   std::string out;
@@ -40,7 +40,7 @@ class Login {
     const HostSettings& s = session_.settings();
     int rc = session_.step([&] { return ssh_userauth_none(ssh_, nullptr); });
     if (rc == SSH_AUTH_SUCCESS) return;
-    if (rc == SSH_AUTH_ERROR || session_.aborted() != StopReason::none)
+    if (rc == SSH_AUTH_ERROR || session_.was_cut())
       session_.fail<AuthenticationError>("authentication");
     methods_ = ssh_userauth_list(ssh_, nullptr);
     bool publickey = (methods_ & SSH_AUTH_METHOD_PUBLICKEY) != 0;
@@ -76,8 +76,8 @@ class Login {
   bool attempt(const std::string& label, Call&& call) {
     int rc = session_.step(call);
     if (rc == SSH_AUTH_SUCCESS) return true;
-    // An aborted step can look like a refusal (a cut agent reads as "no keys").
-    if (rc == SSH_AUTH_ERROR || session_.aborted() != StopReason::none)
+    // A cut step can look like a refusal (a cut agent reads as "no keys").
+    if (rc == SSH_AUTH_ERROR || session_.was_cut())
       session_.fail<AuthenticationError>("authentication (" + label + ")");
     note(label);
     last_error_ = ssh_get_error(ssh_);
@@ -86,15 +86,10 @@ class Login {
 
   bool agent() {
     const HostSettings& s = session_.settings();
-    // In slices, so that a cancel reaches a host waiting its turn.
-    auto until = Clock::now() + s.timeout;
-    while (!agent_slots.try_acquire_for(wait_slice)) {
-      if (session_.aborted() != StopReason::none)
-        session_.fail<AuthenticationError>("authentication (publickey (agent))");
-      if (Clock::now() >= until) {
-        note("publickey (agent busy)");
-        return false;
-      }
+    if (!agent_slots.acquire(Clock::now() + s.timeout, session_.stop_token())) {
+      session_.throw_if_stopped("authentication (publickey (agent))");
+      note("publickey (agent busy)");
+      return false;
     }
     // Released however the attempt ends: a timeout, cancel or agent error
     // must not keep the slot from every later login in the process.

@@ -36,9 +36,9 @@ void Tunnel::set_failed(std::string reason) {
   changed_.notify_all();
 }
 
-Tunnel::State Tunnel::wait(Clock::time_point until) {
+Tunnel::State Tunnel::wait(Clock::time_point until, std::stop_token stop) {
   std::unique_lock lock(mutex_);
-  changed_.wait_until(lock, until, [&] { return state_ != State::opening; });
+  changed_.wait_until(lock, stop, until, [&] { return state_ != State::opening; });
   return state_;
 }
 
@@ -79,32 +79,32 @@ void ProxyHub::stop_pump() {
   session_.reset();
 }
 
-bool ProxyHub::connect(const std::string& target, Clock::time_point deadline,
-                       const std::function<bool()>& aborted) {
+bool ProxyHub::connect(const std::string& target, Clock::time_point deadline, std::stop_token stop) {
   std::unique_ptr<Session> session;
+  auto session_stop = std::make_unique<StopSource>();  // what cancel_connect() requests
   {
     std::unique_lock lock(mutex_);
-    // Another host may be connecting the proxy: wait in short slices, so that
-    // this host's own deadline and a cancel reach it.
-    while (connecting_) {
-      connect_done_.wait_for(lock, wait_slice);
-      if (aborted()) return false;
-      if (Clock::now() >= deadline) {
-        throw Timeout(target, "waiting for the proxy " + name() + " to connect for " + target +
-                                  " timed out (timeout); check that the proxy answers");
-      }
+    // Another host may be connecting the proxy: this host's own deadline
+    // and stop end the wait.
+    if (!connect_done_.wait_until(lock, stop, deadline, [&] { return connecting_ == nullptr; })) {
+      if (stop.stop_requested()) return false;
+      throw Timeout(target, "waiting for the proxy " + name() + " to connect for " + target +
+                                " timed out (timeout); check that the proxy answers");
     }
     if (running_) return true;
-    // cancel_connect() takes this lock after the target's own abort: a
+    // cancel_connect() takes this lock after the target's own stop: a
     // cancel either sees the new session below or is seen here.
-    if (aborted()) return false;
+    if (stop.stop_requested()) return false;
     session = std::make_unique<Session>(proxy_, via_, watchdog_);
+    session->serve(session_stop.get());
     connecting_ = session.get();
+    connecting_stop_ = session_stop.get();
   }
   auto done = [&] {
     {
       std::lock_guard lock(mutex_);
       connecting_ = nullptr;
+      connecting_stop_ = nullptr;
     }
     connect_done_.notify_all();
   };
@@ -122,6 +122,7 @@ bool ProxyHub::connect(const std::string& target, Clock::time_point deadline,
   }
   ssh_set_blocking(session->handle(), 0);
   session_ = std::move(session);
+  session_stop_ = std::move(session_stop);  // after: the session it replaced served the old one
   {
     std::lock_guard lock(mutex_);
     running_ = true;
@@ -134,15 +135,18 @@ bool ProxyHub::connect(const std::string& target, Clock::time_point deadline,
 void ProxyHub::cancel_connect() {
   {
     std::lock_guard lock(mutex_);
-    if (connecting_) connecting_->abort(StopReason::cancelled);
+    if (connecting_) {
+      connecting_stop_->request(StopReason::cancelled);
+      connecting_->cut();
+    }
   }
   if (via_) via_->cancel_connect();
 }
 
 std::optional<ProxyHub::Opened> ProxyHub::open(const std::string& target, const std::string& host,
                                                int port, Clock::time_point deadline,
-                                               const std::function<bool()>& aborted) {
-  if (!connect(target, deadline, aborted)) return std::nullopt;
+                                               std::stop_token stop) {
+  if (!connect(target, deadline, stop)) return std::nullopt;
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0)
     throw std::system_error(errno, std::generic_category(), "socketpair for " + target);
@@ -166,17 +170,18 @@ std::optional<ProxyHub::Opened> ProxyHub::open(const std::string& target, const 
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
 
-  for (;;) {
-    auto state = tunnel->wait(std::min(deadline, Clock::now() + wait_slice));
-    if (state == Tunnel::State::open) return Opened{std::move(ours), tunnel};
-    if (state == Tunnel::State::failed) throw ProxyError(target, *tunnel->failure());
-    if (aborted()) return std::nullopt;
-    if (Clock::now() >= deadline) {
-      throw Timeout(target, "opening a tunnel to " + host + " port " + std::to_string(port) +
-                                " through the proxy " + name() + " timed out (timeout); check that " +
-                                "the proxy can reach the host");
-    }
+  switch (tunnel->wait(deadline, stop)) {
+    case Tunnel::State::open:
+      return Opened{std::move(ours), tunnel};
+    case Tunnel::State::failed:
+      throw ProxyError(target, *tunnel->failure());
+    case Tunnel::State::opening:
+      break;
   }
+  if (stop.stop_requested()) return std::nullopt;
+  throw Timeout(target, "opening a tunnel to " + host + " port " + std::to_string(port) +
+                            " through the proxy " + name() + " timed out (timeout); check that " +
+                            "the proxy can reach the host");
 }
 
 void ProxyHub::pump() {

@@ -4,6 +4,7 @@
 // channel. No external process, and one proxy connection for all its hosts.
 #pragma once
 
+#include "base/stop_source.hpp"
 #include "base/unique_fd.hpp"
 #include "base/watchdog.hpp"
 #include "config/settings.hpp"
@@ -14,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,14 +31,15 @@ class Tunnel {
   enum class State { opening, open, failed };
   void set_open();
   void set_failed(std::string reason);
-  /// Waits up to `until` for the channel to open; returns the state then.
-  State wait(Clock::time_point until);
+  /// Waits until the channel opens or fails, `until` passes or `stop` is
+  /// requested; returns the state then.
+  State wait(Clock::time_point until, std::stop_token stop);
   /// Why the tunnel failed (the proxy refused, dropped or lost it); empty while it works.
   std::optional<std::string> failure() const;
 
  private:
   mutable std::mutex mutex_;
-  std::condition_variable changed_;
+  std::condition_variable_any changed_;
   State state_ = State::opening;
   std::string reason_;
 };
@@ -57,9 +60,9 @@ class ProxyHub {
   /// Connects to the proxy if needed (once for all its hosts), then opens a
   /// direct-tcpip channel to `host`:`port` for `target`. ProxyError if the
   /// proxy cannot be reached or refuses; Timeout at `deadline`; nullopt if
-  /// `aborted` turns true while waiting.
+  /// `stop` is requested while waiting.
   std::optional<Opened> open(const std::string& target, const std::string& host, int port,
-                             Clock::time_point deadline, const std::function<bool()>& aborted);
+                             Clock::time_point deadline, std::stop_token stop);
 
   /// Cuts a connection to the proxy that is still being made (and to the hops
   /// before it): the hosts waiting for it see Cancelled. For cancel(), whose
@@ -71,24 +74,25 @@ class ProxyHub {
 
  private:
   struct Route;
-  bool connect(const std::string& target, Clock::time_point deadline,
-               const std::function<bool()>& aborted);
+  bool connect(const std::string& target, Clock::time_point deadline, std::stop_token stop);
   void pump();
   void stop_pump();
 
   HostSettings proxy_;
   std::shared_ptr<ProxyHub> via_;
   Watchdog& watchdog_;
+  std::unique_ptr<StopSource> session_stop_;  // the stop session_ serves: outlives it
   std::unique_ptr<Session> session_;
   std::thread thread_;
   UniqueFd wake_fd_;
 
   std::mutex mutex_;  // guards what follows
   bool stopping_ = false, running_ = false;
-  // The proxy session while one worker connects it; the others wait for
-  // connect_done_.
+  // The proxy session while one worker connects it, and the stop that
+  // cancel_connect() requests; the other workers wait for connect_done_.
   Session* connecting_ = nullptr;
-  std::condition_variable connect_done_;
+  StopSource* connecting_stop_ = nullptr;
+  std::condition_variable_any connect_done_;
   std::vector<std::unique_ptr<Route>> requests_;
   std::string last_failure_;
 };

@@ -40,7 +40,7 @@ Session::Session(HostSettings settings, std::shared_ptr<ProxyHub> hub, Watchdog&
 Session::~Session() { close(); }
 
 bool Session::is_open() const {
-  return session_ && authenticated_ && aborted_.load() == StopReason::none &&
+  return session_ && authenticated_ && !was_cut() &&
          ssh_is_connected(session_.get()) != 0;
 }
 
@@ -71,33 +71,33 @@ bool Session::one_channel_only() const {
 }
 
 void Session::finish_channel(ssh_channel channel) noexcept {
-  if (aborted_.load() != StopReason::none || !ssh_channel_is_open(channel)) return;
+  if (was_cut() || !ssh_channel_is_open(channel)) return;
   constexpr auto server_eof_wait = std::chrono::seconds(2);
   set_backstop(server_eof_wait);
   if (ssh_channel_send_eof(channel) != SSH_OK) return;
   auto until = Clock::now() + server_eof_wait;
   char sink[4096];
   while (!ssh_channel_is_eof(channel) && ssh_channel_is_open(channel) && Clock::now() < until &&
-         aborted_.load() == StopReason::none) {
+         !was_cut()) {
     if (ssh_channel_read_timeout(channel, sink, sizeof sink, 0, 100) < 0 ||
         ssh_channel_read_nonblocking(channel, sink, sizeof sink, 1) < 0)
       return;
   }
 }
 
-void Session::abort(StopReason reason) noexcept {
-  // A stop (cancel, close) outranks a step's timeout: a host waiting to
-  // retry after a timed-out attempt must see the cancel, not try again.
-  bool stop = reason == StopReason::cancelled || reason == StopReason::closed_by_caller;
-  for (StopReason current = aborted_.load();;) {
-    bool replace = current == StopReason::none || (stop && current == StopReason::timeout);
-    if (!replace || aborted_.compare_exchange_weak(current, reason)) break;
-  }
+void Session::cut() noexcept {
+  cut_ = true;
+  // Shut down, not closed: the descriptors stay ours (and libssh's
+  // duplicate valid) until close(), and every wait on them wakes.
   std::lock_guard lock(fd_mutex_);
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
   if (agent_) ::shutdown(agent_.get(), SHUT_RDWR);
   if (proxy_command_) proxy_command_->terminate();
-  aborted_cv_.notify_all();
+}
+
+void Session::cut_at_deadline() noexcept {
+  deadline_passed_ = true;
+  cut();
 }
 
 bool Session::use_agent_socket(UniqueFd agent) {
@@ -109,7 +109,7 @@ bool Session::use_agent_socket(UniqueFd agent) {
   }
   std::lock_guard lock(fd_mutex_);
   agent_ = std::move(agent);
-  if (aborted_.load() != StopReason::none) ::shutdown(agent_.get(), SHUT_RDWR);
+  if (was_cut()) ::shutdown(agent_.get(), SHUT_RDWR);
   return true;
 }
 
@@ -121,9 +121,9 @@ void Session::close() noexcept {
   // libssh 0.10 closes the socket it was given once ssh_connect ran (at an
   // error, or in ssh_free), except after ssh_disconnect: measured, not
   // documented. It gets a duplicate, so that it never closes a descriptor
-  // number we still use, and ours stays valid for abort() until here.
+  // number we still use, and ours stays valid for cut() until here.
   bool libssh_closes = libssh_connected_;
-  if (session_ && ssh_is_connected(session_.get()) && aborted_.load() == StopReason::none) {
+  if (session_ && ssh_is_connected(session_.get()) && !was_cut()) {
     ssh_disconnect(session_.get());
     libssh_closes = false;
   }
@@ -147,26 +147,35 @@ void Session::close() noexcept {
   channels_opened_ = channels_before_work_ = 0;
 }
 
-void Session::throw_aborted(std::string_view what) const {
-  switch (aborted_.load()) {
-    case StopReason::timeout: {
-      // The handshake runs under connect_timeout, every other step under timeout.
-      std::string limit = step_limit_ != settings_.timeout && step_limit_ == settings_.connect_timeout
-                              ? "connect_timeout"
-                              : "timeout";
-      throw Timeout(settings_.host, std::string(what) + " on " + settings_.destination() +
-                                        " timed out after " + duration_text(step_limit_) + " (" + limit +
-                                        "); raise the " + limit + " or check the host");
-    }
-    case StopReason::cancelled:
-      throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
-                                          " was cancelled");
-    case StopReason::closed_by_caller:
-      throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
-                                          " was stopped by close_channel()");
-    default:
-      break;
+void Session::throw_if_cut(std::string_view what) const {
+  if (!was_cut()) return;
+  StopReason reason = run_ ? run_->reason() : StopReason::none;
+  if (reason == StopReason::cancelled || reason == StopReason::closed_by_caller)
+    throw_stopped(reason, what);
+  if (deadline_passed()) {
+    // The handshake runs under connect_timeout, every other step under timeout.
+    std::string limit = step_limit_ != settings_.timeout && step_limit_ == settings_.connect_timeout
+                            ? "connect_timeout"
+                            : "timeout";
+    throw Timeout(settings_.host, std::string(what) + " on " + settings_.destination() +
+                                      " timed out after " + duration_text(step_limit_) + " (" + limit +
+                                      "); raise the " + limit + " or check the host");
   }
+  // The run's own timeout: its command's deadline passed (the pump says so).
+  throw Timeout(settings_.host, std::string(what) + " on " + settings_.host +
+                                    " was cut off: the command's timeout passed");
+}
+
+void Session::throw_if_stopped(std::string_view what) const {
+  StopReason reason = run_ ? run_->reason() : StopReason::none;
+  if (reason != StopReason::none) throw_stopped(reason, what);
+}
+
+void Session::throw_stopped(StopReason reason, std::string_view what) const {
+  throw Cancelled(settings_.host, std::string(what) + " on " + settings_.host +
+                                      (reason == StopReason::closed_by_caller
+                                           ? " was stopped by close_channel()"
+                                           : " was cancelled"));
 }
 
 void Session::throw_if_proxy_failed(std::string_view what) const {
@@ -221,24 +230,19 @@ void Session::set_backstop(duration limit) {
   ssh_options_set(session_.get(), SSH_OPTIONS_TIMEOUT, &seconds);
 }
 
-bool Session::stopped() const noexcept {
-  StopReason reason = aborted_.load();
-  return reason == StopReason::cancelled || reason == StopReason::closed_by_caller;
-}
-
 void Session::sleep_before_retry() {
-  std::unique_lock lock(fd_mutex_);
-  aborted_cv_.wait_for(lock, settings_.retry_delay, [&] { return stopped(); });
-  lock.unlock();
   // Only a stop ends the retries; the timed-out attempt before does not.
-  if (stopped()) throw_aborted("connecting");
+  std::mutex mutex;
+  std::unique_lock lock(mutex);
+  std::condition_variable_any().wait_for(lock, stop_token(), settings_.retry_delay, [] { return false; });
+  throw_if_stopped("connecting");
 }
 
 UniqueFd Session::connect_socket() {
   auto deadline = Clock::now() + settings_.connect_timeout;
   auto addresses = resolve(settings_.host, settings_.hostname, settings_.port, settings_.ipv6_only,
-                           deadline, [this] { return aborted_.load() != StopReason::none; });
-  throw_aborted("resolving the name");
+                           deadline, stop_token());
+  throw_if_stopped("resolving the name");
   std::string errors;
   for (const Address& address : addresses) {
     int error = 0;
@@ -248,7 +252,7 @@ UniqueFd Session::connect_socket() {
         std::lock_guard lock(fd_mutex_);
         fd_ = fd.get();
       }
-      if (aborted_.load() != StopReason::none) ::shutdown(fd.get(), SHUT_RDWR);
+      if (was_cut()) ::shutdown(fd.get(), SHUT_RDWR);
       error = finish_connect(fd.get(), deadline);
       if (error == 0) keep_alive(fd.get(), settings_.keepalive);
       if (error != 0) {
@@ -256,7 +260,7 @@ UniqueFd Session::connect_socket() {
         fd_ = -1;
       }
     }
-    throw_aborted("connecting");
+    throw_if_cut("connecting");
     if (error == 0) return fd;
     if (error == ETIMEDOUT) {
       throw Timeout(settings_.host, "connecting to " + settings_.host + " (" + address.text + ":" +
@@ -275,9 +279,9 @@ UniqueFd Session::connect_socket() {
 UniqueFd Session::connect_through_proxy() {
   auto opened = hub_->open(settings_.host, settings_.hostname, settings_.port,
                                           Clock::now() + settings_.connect_timeout,
-                                          [this] { return aborted_.load() != StopReason::none; });
+                                          stop_token());
   if (!opened) {
-    throw_aborted("connecting");
+    throw_if_stopped("connecting");
     throw Cancelled(settings_.host, "connecting to " + settings_.host + " was cancelled");
   }
   tunnel_ = std::move(opened->tunnel);
@@ -296,14 +300,14 @@ std::optional<std::string> Session::peek_first_line(int fd) {
     if (::poll(&readable, 1, -1) < 0 && errno != EINTR) return std::nullopt;
     ssize_t n = ::recv(fd, text, sizeof text, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0 || aborted_.load() != StopReason::none) return std::nullopt;
+    if (n <= 0 || was_cut()) return std::nullopt;
     std::string_view peeked(text, static_cast<std::size_t>(n));
     return std::string(peeked.substr(0, peeked.find('\n')));
   }
 }
 
 void Session::fail_handshake(const std::optional<std::string>& first_line) {
-  throw_aborted("SSH handshake");
+  throw_if_cut("SSH handshake");
   throw_if_proxy_failed("SSH handshake");
   std::string with = "SSH handshake with " + settings_.destination() + " failed: ";
   if (!first_line) {
@@ -341,7 +345,7 @@ UniqueFd Session::start_proxy_command() {
   proxy_command_ = std::move(command);
   fd_ = fd.get();
   // A stop that came first found nothing to cut.
-  if (aborted_.load() != StopReason::none) {
+  if (was_cut()) {
     ::shutdown(fd_, SHUT_RDWR);
     proxy_command_->terminate();
   }
@@ -398,11 +402,12 @@ void Session::set_algorithms(ssh_session s) const {
 
 void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   close();
-  // A timed-out attempt does not doom the next one; a stop does, and is
-  // never overwritten (a plain store here could lose a racing cancel).
-  StopReason timed_out = StopReason::timeout;
-  aborted_.compare_exchange_strong(timed_out, StopReason::none);
-  if (stopped()) throw_aborted("connecting");
+  // A timed-out attempt does not doom the next one; a stop does. A cut that
+  // races this reset is the run's stop, which the check below sees (its
+  // reason is recorded before the engine cuts).
+  cut_ = false;
+  deadline_passed_ = false;
+  throw_if_stopped("connecting");
   progress(Event::Kind::connecting);
   UniqueFd fd = settings_.proxy_command ? start_proxy_command()
                 : hub_   ? connect_through_proxy()
@@ -446,7 +451,7 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
 
   std::optional<std::string> first_line =
       step_within(settings_.connect_timeout, [&] { return peek_first_line(socket_.get()); });
-  throw_aborted("SSH handshake");
+  throw_if_cut("SSH handshake");
   if (!first_line) fail_handshake(first_line);
   libssh_connected_ = true;  // from here on the duplicate is libssh's to close
   if (step_within(settings_.connect_timeout, [&] { return ssh_connect(s); }) != SSH_OK)

@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,10 +37,22 @@ class Session {
   ssh_session handle() const noexcept { return session_.get(); }
   Watchdog& watchdog() const noexcept { return watchdog_; }
 
+  /// The run the session works for from now on (before open() and each
+  /// piece of work): its token ends the session's waits (name resolution,
+  /// a proxy, the agent, the pause before a retry), and its reason names a
+  /// cut connection in errors. A stop does not cut the connection itself:
+  /// the engine calls cut() when the stop's grace period ends. nullptr:
+  /// none (between runs: the run's state may go before the session).
+  void serve(const StopSource* run) noexcept { run_ = run; }
+  /// The run's stop token; a session serving no run has one never stopped.
+  std::stop_token stop_token() const noexcept { return run_ ? run_->token() : std::stop_token(); }
+  /// Cancelled if the run served was asked to stop: a wait its token ended
+  /// returns before the connection is cut.
+  void throw_if_stopped(std::string_view what) const;
   /// Connects, checks the host key and logs in, retrying failed connections
   /// `num_retries` times. `progress` hears connecting/connected/authenticated.
   void open(const std::function<void(Event::Kind)>& progress);
-  /// Connected, logged in, and not aborted.
+  /// Connected, logged in, and not cut.
   bool is_open() const;
   /// is_open(), after taking in what the server sent while the connection
   /// was idle: a server that hung up since the last use (tinysshd after its
@@ -60,8 +73,7 @@ class Session {
       ++channels_opened_;
       return channel;
     }
-    refused_first_channel_ = channels_opened_ == channels_before_work_ &&
-                             aborted_.load() == StopReason::none;
+    refused_first_channel_ = channels_opened_ == channels_before_work_ && !was_cut();
     fail<E>(what);
   }
   /// Marks the start of one piece of work (a command, a transfer, a shell).
@@ -81,7 +93,7 @@ class Session {
   void finish_channel(ssh_channel channel) noexcept;
 
   /// Runs one blocking libssh call under the session timeout: when it passes,
-  /// the watchdog aborts the socket and the call returns with an error.
+  /// the watchdog cuts the connection and the call returns with an error.
   template <class Call>
   auto step(Call&& call) {
     return step_within(settings_.timeout, std::forward<Call>(call));
@@ -89,36 +101,41 @@ class Session {
   /// step() with its own limit.
   template <class Call>
   auto step_within(duration limit, Call&& call) {
-    // After an abort, libssh may have dropped the socket from its poll set:
+    // After a cut, libssh may have dropped the socket from its poll set:
     // a blocking call would then sleep out libssh's own timeout (seen:
     // ssh_userauth_none after a cancel took 62 s). No step starts then.
-    throw_aborted("the session");
+    throw_if_cut("the session");
     set_backstop(limit);
     step_limit_ = limit;
-    auto ticket = watchdog_.arm(Clock::now() + limit, [this] { abort(StopReason::timeout); });
+    auto ticket = watchdog_.arm(Clock::now() + limit, [this] { cut_at_deadline(); });
     return call();
   }
-  /// Why the session was aborted, or none.
-  StopReason aborted() const noexcept { return aborted_.load(); }
+  /// The connection was cut: by a stop of the run, or by a step's deadline.
+  bool was_cut() const noexcept { return cut_.load(); }
+  /// The cut was a step's own deadline (a keepalive unanswered, ...).
+  bool deadline_passed() const noexcept { return deadline_passed_.load(); }
   /// Throws the error a failed step (named by `what`) stands for: Timeout or
-  /// Cancelled if the session was aborted, else an error of type E with
+  /// Cancelled if the connection was cut, else an error of type E with
   /// libssh's message.
   template <class E = SessionError>
   [[noreturn]] void fail(std::string_view what) const {
-    throw_aborted(what);
+    throw_if_cut(what);
     throw_if_proxy_failed(what);
     throw E(settings_.host, failure_message(what));
   }
-  void throw_aborted(std::string_view what) const;
+  /// Cancelled, or Timeout naming the step's limit, if the connection was
+  /// cut; the run's stop outranks the step's deadline.
+  void throw_if_cut(std::string_view what) const;
   /// ProxyError if the session's tunnel broke (the proxy refused or was
   /// lost), or its ProxyCommand ended or closed the connection.
   void throw_if_proxy_failed(std::string_view what) const;
   std::string failure_message(std::string_view what) const;
 
-  /// Makes every blocking call on the session return now (any thread).
-  void abort(StopReason reason) noexcept;
+  /// Cuts the connection: every blocking call on the session returns now,
+  /// and none starts (any thread).
+  void cut() noexcept;
   /// libssh asks the agent over this connection (a duplicate, which libssh
-  /// closes) instead of its own: abort() cuts ours, so a hung agent cannot
+  /// closes) instead of its own: cut() cuts ours, so a hung agent cannot
   /// outlast a deadline or a cancel. False if libssh would not take it.
   bool use_agent_socket(UniqueFd agent);
   void close() noexcept;
@@ -140,8 +157,9 @@ class Session {
   /// polls fd -1) until this timeout, so it follows each step's own limit
   /// instead of the longest one.
   void set_backstop(duration limit);
-  /// Aborted by a stop request (cancel, close), not by a step's deadline.
-  bool stopped() const noexcept;
+  /// The watchdog's action when a step's own limit passes.
+  void cut_at_deadline() noexcept;
+  [[noreturn]] void throw_stopped(StopReason reason, std::string_view what) const;
   void set_algorithms(ssh_session s) const;
 
   HostSettings settings_;
@@ -155,14 +173,15 @@ class Session {
   bool authenticated_ = false;
   std::size_t channels_opened_ = 0, channels_before_work_ = 0;
   bool refused_first_channel_ = false;
-  mutable std::mutex fd_mutex_;  // guards fd_ and agent_ against abort() from other threads
+  mutable std::mutex fd_mutex_;  // guards fd_ and agent_ against cut() from other threads
   int fd_ = -1;
   UniqueFd agent_;  // see use_agent_socket()
   // The transport when settings_.proxy_command is set; replaced only by the
-  // session's own thread, read by abort() under fd_mutex_.
+  // session's own thread, read by cut() under fd_mutex_.
   std::unique_ptr<ProxyCommand> proxy_command_;
-  std::condition_variable aborted_cv_;
-  std::atomic<StopReason> aborted_{StopReason::none};
+  const StopSource* run_ = nullptr;  // see serve()
+  std::atomic<bool> cut_{false};     // see was_cut(); reset when a new connection starts
+  std::atomic<bool> deadline_passed_{false};
   duration step_limit_{};  // the running (or last) step's limit, for messages
 };
 
