@@ -370,7 +370,7 @@ class Pump {
     int count_max = session_.settings().keepalive_count_max;
     session_.step_within(interval * count_max,
                          [&] { return ssh_send_keepalive(session_.handle()); });
-    if (session_.deadline_passed()) {
+    if (session_.deadline_passed() && state_.stop_reason() == StopReason::none) {
       throw Timeout(state_.host, "no answer from " + state_.host + " to a keepalive within " +
                                      duration_text(interval * count_max) +
                                      "; the connection is dead (keepalive " +

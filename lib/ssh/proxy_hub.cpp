@@ -119,6 +119,9 @@ bool ProxyHub::connect(const std::string& target, Clock::time_point deadline, st
     done();
     throw ProxyError(target, "cannot reach " + target + " through the proxy " + name() + ": " +
                                  e.what());
+  } catch (...) {
+    done();  // connecting_ must not outlive the session it names
+    throw;
   }
   ssh_set_blocking(session->handle(), 0);
   session_ = std::move(session);

@@ -161,9 +161,13 @@ void Session::throw_if_cut(std::string_view what) const {
                                       " timed out after " + duration_text(step_limit_) + " (" + limit +
                                       "); raise the " + limit + " or check the host");
   }
-  // The run's own timeout: its command's deadline passed (the pump says so).
-  throw Timeout(settings_.host, std::string(what) + " on " + settings_.host +
-                                    " was cut off: the command's timeout passed");
+  if (reason == StopReason::timeout) {
+    // The run's own timeout: its command's deadline passed (the pump says so).
+    throw Timeout(settings_.host, std::string(what) + " on " + settings_.host +
+                                      " was cut off: the command's timeout passed");
+  }
+  throw ConnectionError(settings_.host, std::string(what) + " on " + settings_.destination() +
+                                            " failed: the connection was cut");
 }
 
 void Session::throw_if_stopped(std::string_view what) const {

@@ -576,6 +576,7 @@ FakeServer::~FakeServer() {
   for (int fd : clients_) ::close(fd);
 }
 
+// Replies are sent without SIGPIPE: a client may have hung up first.
 void FakeServer::serve() {
   while (!stopping_) {
     // Silent clients are kept until they hang up: reading never answers them.
@@ -603,19 +604,19 @@ void FakeServer::serve() {
     }
     if (behaviour_ == Behaviour::http) {
       const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-      [[maybe_unused]] auto n = ::write(client, answer, sizeof answer - 1);
+      [[maybe_unused]] auto n = ::send(client, answer, sizeof answer - 1, MSG_NOSIGNAL);
       ::close(client);
       continue;
     }
     if (behaviour_ == Behaviour::partial_banner || behaviour_ == Behaviour::partial_then_close) {
       const char half[] = "SSH-2.0-OpenSSH_9";
-      [[maybe_unused]] auto n = ::write(client, half, sizeof half - 1);
+      [[maybe_unused]] auto n = ::send(client, half, sizeof half - 1, MSG_NOSIGNAL);
       if (behaviour_ == Behaviour::partial_then_close) ::close(client);
       else clients_.push_back(client);
       continue;
     }
     const char banner[] = "SSH-2.0-OpenSSH_9.2p1 FakeServer\r\n";
-    [[maybe_unused]] auto n = ::write(client, banner, sizeof banner - 1);
+    [[maybe_unused]] auto n = ::send(client, banner, sizeof banner - 1, MSG_NOSIGNAL);
     if (behaviour_ == Behaviour::banner_then_silence) {
       clients_.push_back(client);
       continue;
@@ -656,7 +657,8 @@ void Relay::serve() {
         continue;
       }
       for (ssize_t sent = 0; sent < n;) {
-        ssize_t w = ::write(to, buffer + sent, static_cast<std::size_t>(n - sent));
+        // A peer that hung up is an EPIPE, not a SIGPIPE that ends the tests.
+        ssize_t w = ::send(to, buffer + sent, static_cast<std::size_t>(n - sent), MSG_NOSIGNAL);
         if (w <= 0) break;
         sent += w;
       }

@@ -1,0 +1,432 @@
+// How long a stop takes to end a host's work, phase by phase: each case
+// holds several hosts inside one phase (a server that never answers, a
+// relay frozen as the phase begins, a command that runs, a transfer),
+// stops them, and takes each host's time from the stop to its end. The
+// worst of every phase must stay under a second; the table is printed.
+#include "common.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Stops per phase: rounds x hosts. Fewer under sanitizers, which only slow.
+constexpr int rounds = slowdown > 1 ? 2 : 10;
+constexpr std::size_t hosts_per_round = slowdown > 1 ? 5 : 10;
+// A stop must not wait for a step's own limit: this one is far above the bound.
+constexpr auto step_timeout = 10s;
+constexpr double bound_seconds = 1.0;
+
+/// Each host's end (its failed or finished event), and the moments a test
+/// waits for, counted under one lock.
+class Ends {
+ public:
+  void on_event(const pssh::Event& e) {
+    std::lock_guard lock(mutex_);
+    if (e.kind == pssh::Event::Kind::failed || e.kind == pssh::Event::Kind::finished)
+      ended_[e.index] = Clock::now();
+    ++seen_[e.kind];
+    changed_.notify_all();
+  }
+  /// Waits until `count` events of `kind` came (a stuck phase fails the test).
+  bool wait_for(pssh::Event::Kind kind, std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 30s * slowdown, [&] { return seen_[kind] >= count; });
+  }
+  /// Seconds from `stop` to each host's end; REQUIREs every host ended.
+  std::vector<double> since(Clock::time_point stop, std::size_t hosts) {
+    std::lock_guard lock(mutex_);
+    std::vector<double> out;
+    for (std::size_t i = 0; i < hosts; ++i) {
+      REQUIRE(ended_.count(i) == 1);
+      out.push_back(std::chrono::duration<double>(ended_.at(i) - stop).count());
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::size_t, Clock::time_point> ended_;
+  std::map<pssh::Event::Kind, std::size_t> seen_;
+};
+
+/// The phases' results, printed as one table at the end of the suite.
+struct Table {
+  std::map<std::string, std::vector<double>> latencies;
+  ~Table() {
+    if (latencies.empty()) return;
+    std::printf("\nstop latency, seconds from the stop to the host's end (%d rounds x %zu hosts)\n",
+                rounds, hosts_per_round);
+    std::printf("%-34s %6s %8s %8s\n", "phase", "stops", "median", "worst");
+    for (auto& [phase, values] : latencies) {
+      std::sort(values.begin(), values.end());
+      std::printf("%-34s %6zu %8.3f %8.3f\n", phase.c_str(), values.size(),
+                  values[values.size() / 2], values.back());
+    }
+  }
+};
+Table table;
+
+void record(const std::string& phase, const std::vector<double>& values) {
+  auto& all = table.latencies[phase];
+  all.insert(all.end(), values.begin(), values.end());
+  double worst = *std::max_element(values.begin(), values.end());
+  INFO(phase << ": worst " << worst << " s");
+  CHECK(worst < bound_seconds * slowdown);
+}
+
+/// The suite's sshd options with the long step timeout and the events.
+pssh::ClientOptions options_with(Ends& ends) {
+  auto options = server().options();
+  options.timeout = step_timeout;
+  options.connect_timeout = step_timeout;
+  options.on_event = [&ends](const pssh::Event& e) { ends.on_event(e); };
+  return options;
+}
+
+/// `hosts_per_round` names of 127.0.0.1, each reached on its own port.
+std::vector<std::string> local_hosts() { return std::vector<std::string>(hosts_per_round, "127.0.0.1"); }
+
+std::vector<pssh::HostConfig> on_ports(const std::vector<int>& ports) {
+  std::vector<pssh::HostConfig> config;
+  for (int port : ports) config.push_back({.port = port});
+  return config;
+}
+
+/// One relay to the suite's sshd per host, each frozen (the host vanishes)
+/// when its host's event `at` comes: the host is then inside the next phase.
+struct FrozenAt {
+  FrozenAt(pssh::Event::Kind at, Ends& ends) : at_(at), ends_(ends) {
+    for (std::size_t i = 0; i < hosts_per_round; ++i)
+      relays.push_back(std::make_unique<rig::Relay>(server().port()));
+  }
+  pssh::ClientOptions options() {
+    auto options = options_with(ends_);
+    options.on_event = [this](const pssh::Event& e) {
+      if (e.kind == at_) relays.at(e.index)->freeze();  // on the worker, before the next step
+      ends_.on_event(e);
+    };
+    return options;
+  }
+  std::vector<pssh::HostConfig> config() const {
+    std::vector<int> ports;
+    for (const auto& relay : relays) ports.push_back(relay->port());
+    return on_ports(ports);
+  }
+  std::vector<std::unique_ptr<rig::Relay>> relays;
+
+ private:
+  pssh::Event::Kind at_;
+  Ends& ends_;
+};
+
+/// An SSH agent that takes connections and never answers.
+class SilentAgent {
+ public:
+  SilentAgent() : path_((dir_.path() / "agent.sock").string()) {
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path_.c_str());
+    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listen_fd_, 64) == 0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~SilentAgent() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(listen_fd_);
+    for (int fd : clients_) ::close(fd);
+  }
+  const std::string& path() const { return path_; }
+  /// Waits until `count` connections were taken.
+  bool wait_for(int count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 30s * slowdown, [&] { return accepted_ >= count; });
+  }
+
+ private:
+  void serve() {
+    for (;;) {
+      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;  // shut down
+      std::lock_guard lock(mutex_);
+      clients_.push_back(fd);
+      ++accepted_;
+      changed_.notify_all();
+    }
+  }
+  rig::TempDir dir_;
+  std::string path_;
+  int listen_fd_ = -1;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<int> clients_;
+  int accepted_ = 0;
+  std::thread thread_;
+};
+
+/// A non-blocking connect to `port` on 127.0.0.1, started.
+int start_connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  return fd;
+}
+
+/// A listening port whose accept queue is full: a connect to it waits for
+/// an answer to its SYN that never comes.
+class FullBacklog {
+ public:
+  FullBacklog() {
+    listen_fd_ = rig::listen_tcp(INADDR_LOOPBACK, port_);
+    ::listen(listen_fd_, 0);
+    // Fill the queue; the kernel then drops further SYNs.
+    for (int i = 0; i < 4; ++i) fillers_.push_back(start_connect(port_));
+  }
+  ~FullBacklog() {
+    for (int fd : fillers_) ::close(fd);
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+  /// A connect started now is still waiting after 200 ms.
+  bool connect_stalls() const {
+    int fd = start_connect(port_);
+    pollfd writable{fd, POLLOUT, 0};
+    bool stalled = ::poll(&writable, 1, 200) == 0;
+    ::close(fd);
+    return stalled;
+  }
+
+ private:
+  int listen_fd_ = -1, port_ = 0;
+  std::vector<int> fillers_;
+};
+
+/// Runs `true` on every host on another thread (run_command returns only
+/// once the hosts have started or failed), cancel()s the client once
+/// `ready` says the hosts are inside the phase, and takes each host's time.
+template <class Ready>
+std::vector<double> cancel_when(pssh::ParallelClient& client, Ends& ends, Ready ready) {
+  std::thread starter([&] { client.run_command("true", {.stop_on_errors = false}); });
+  bool in_phase = ready();
+  auto stop = Clock::now();
+  client.cancel();
+  starter.join();
+  client.join();
+  REQUIRE(in_phase);
+  return ends.since(stop, client.hosts().size());
+}
+
+void check_all_cancelled(const pssh::Output& output) {
+  for (const auto& h : output) {
+    INFO(h.host() << ": " << error_message(h));
+    CHECK(host_error_is<pssh::Cancelled>(h));
+  }
+}
+
+/// A file of `size` bytes for the transfer phases, made once.
+const std::string& big_file() {
+  static rig::TempDir dir;
+  static const std::string path = [] {
+    std::string file = (dir.path() / "big").string();
+    std::ofstream out(file, std::ios::binary);
+    std::string block(1 << 20, 'x');
+    for (int i = 0; i < 64; ++i) out << block;
+    return file;
+  }();
+  return path;
+}
+
+}  // namespace
+
+TEST_SUITE("stop_latency") {
+  TEST_CASE("a stop ends a TCP connect that gets no answer") {
+    FullBacklog backlog;
+    REQUIRE(backlog.connect_stalls());
+    for (int round = 0; round < rounds; ++round) {
+      Ends ends;
+      auto options = options_with(ends);
+      options.port = backlog.port();
+      pssh::ParallelClient client(local_hosts(), options);
+      record("TCP connect", cancel_when(client, ends, [&] {
+               return ends.wait_for(pssh::Event::Kind::connecting, hosts_per_round);
+             }));
+      check_all_cancelled(client.get_last_output());
+    }
+  }
+
+  TEST_CASE("a stop ends the wait for the server's banner") {
+    for (int round = 0; round < rounds; ++round) {
+      rig::FakeServer silent(rig::FakeServer::Behaviour::blackhole);
+      Ends ends;
+      auto options = options_with(ends);
+      options.port = silent.port();
+      pssh::ParallelClient client(local_hosts(), options);
+      record("banner", cancel_when(client, ends, [&] {
+               return eventually([&] { return silent.accepted() >= static_cast<int>(hosts_per_round); });
+             }));
+      check_all_cancelled(client.get_last_output());
+    }
+  }
+
+  TEST_CASE("a stop ends a key exchange the server never answers") {
+    for (int round = 0; round < rounds; ++round) {
+      rig::FakeServer mute(rig::FakeServer::Behaviour::banner_then_silence);
+      Ends ends;
+      auto options = options_with(ends);
+      options.port = mute.port();
+      pssh::ParallelClient client(local_hosts(), options);
+      record("key exchange", cancel_when(client, ends, [&] {
+               return eventually([&] { return mute.accepted() >= static_cast<int>(hosts_per_round); });
+             }));
+      check_all_cancelled(client.get_last_output());
+    }
+  }
+
+  TEST_CASE("a stop ends a login whose host vanished") {
+    for (int round = 0; round < rounds; ++round) {
+      Ends ends;
+      FrozenAt frozen(pssh::Event::Kind::connected, ends);
+      pssh::ParallelClient client(local_hosts(), frozen.options(), frozen.config());
+      record("host key and login", cancel_when(client, ends, [&] {
+               return ends.wait_for(pssh::Event::Kind::connected, hosts_per_round);
+             }));
+      check_all_cancelled(client.get_last_output());
+    }
+  }
+
+  TEST_CASE("a stop ends the wait for an agent that never answers, and for its slots") {
+    for (int round = 0; round < rounds; ++round) {
+      SilentAgent agent;
+      Ends ends;
+      auto options = options_with(ends);
+      options.pkey.reset();
+      options.identity_auth = false;
+      options.allow_agent = true;
+      options.identity_agent = agent.path();
+      pssh::ParallelClient client(local_hosts(), options);
+      // Eight hosts at most talk to an agent at once; the others wait for a slot.
+      record("agent (talking, or waiting for a slot)", cancel_when(client, ends, [&] {
+               return agent.wait_for(static_cast<int>(std::min<std::size_t>(hosts_per_round, 8)));
+             }));
+      check_all_cancelled(client.get_last_output());
+    }
+  }
+
+  TEST_CASE("a stop ends the wait for a proxy that never answers") {
+    for (int round = 0; round < rounds; ++round) {
+      rig::FakeServer silent_proxy(rig::FakeServer::Behaviour::blackhole);
+      Ends ends;
+      auto options = options_with(ends);
+      options.proxy = pssh::ProxyConfig{.host = "127.0.0.1", .port = silent_proxy.port()};
+      pssh::ParallelClient client(rig::loopback_hosts(hosts_per_round), options);
+      // One host connects the proxy; the others wait for it.
+      record("proxy connect", cancel_when(client, ends, [&] {
+               return eventually([&] { return silent_proxy.accepted() >= 1; }) &&
+                      ends.wait_for(pssh::Event::Kind::connecting, hosts_per_round);
+             }));
+      check_all_cancelled(client.get_last_output());
+    }
+  }
+
+  TEST_CASE("a stop ends a channel open whose host vanished") {
+    for (int round = 0; round < rounds; ++round) {
+      Ends ends;
+      FrozenAt frozen(pssh::Event::Kind::authenticated, ends);
+      pssh::ParallelClient client(local_hosts(), frozen.options(), frozen.config());
+      record("channel open and exec", cancel_when(client, ends, [&] {
+               return ends.wait_for(pssh::Event::Kind::authenticated, hosts_per_round);
+             }));
+      check_all_cancelled(client.get_last_output());
+    }
+  }
+
+  TEST_CASE("cancel(), close_channel() and a command timeout end a running command") {
+    for (int round = 0; round < rounds; ++round) {
+      Ends ends;
+      pssh::ParallelClient client(local_hosts(), options_with(ends));
+      auto output = client.run_command("sleep 100", {.stop_on_errors = false});
+      REQUIRE(ends.wait_for(pssh::Event::Kind::started, hosts_per_round));
+      auto stop = Clock::now();
+      client.cancel();
+      client.join(output);
+      record("running command: cancel()", ends.since(stop, hosts_per_round));
+      check_all_cancelled(output);
+    }
+    for (int round = 0; round < rounds; ++round) {
+      Ends ends;
+      pssh::ParallelClient client(local_hosts(), options_with(ends));
+      auto output = client.run_command("sleep 100", {.stop_on_errors = false});
+      REQUIRE(ends.wait_for(pssh::Event::Kind::started, hosts_per_round));
+      auto stop = Clock::now();
+      for (const auto& h : output) h.close_channel();
+      client.join(output);
+      record("running command: close_channel()", ends.since(stop, hosts_per_round));
+    }
+    for (int round = 0; round < rounds; ++round) {
+      Ends ends;
+      pssh::ParallelClient client(local_hosts(), options_with(ends));
+      client.connect_auth();
+      auto start = Clock::now();
+      constexpr auto timeout = 300ms;
+      auto output = client.run_command("sleep 100", {.stop_on_errors = false, .timeout = timeout});
+      client.join(output);
+      // The deadline is armed when each command starts: after `start`, so
+      // this counts a little more than the stop's own latency.
+      record("running command: timeout", ends.since(start + timeout, hosts_per_round));
+      for (const auto& h : output) CHECK(host_error_is<pssh::Timeout>(h));
+    }
+  }
+
+  TEST_CASE("a stop ends an SFTP and an SCP upload whose host vanished") {
+    const std::string& file = big_file();
+    for (bool scp : {false, true}) {
+      for (int round = 0; round < rounds; ++round) {
+        Ends ends;
+        FrozenAt frozen(pssh::Event::Kind::transfer, ends);
+        rig::TempDir target;
+        pssh::ParallelClient client(local_hosts(), frozen.options(), frozen.config());
+        pssh::CopyOptions copy;
+        for (std::size_t i = 0; i < hosts_per_round; ++i) copy.copy_args.push_back({{"n", std::to_string(i)}});
+        auto remote = (target.path() / "copy-{n}").string();
+        auto transfers = scp ? client.scp_send(file, remote, copy) : client.copy_file(file, remote, copy);
+        REQUIRE(ends.wait_for(pssh::Event::Kind::transfer, hosts_per_round));
+        auto stop = Clock::now();
+        client.cancel();
+        for (auto& t : transfers) t.wait();
+        record(scp ? "SCP upload" : "SFTP upload", ends.since(stop, hosts_per_round));
+        for (auto& t : transfers) {
+          REQUIRE(t.exception());
+          try {
+            std::rethrow_exception(t.exception());
+          } catch (const pssh::Cancelled&) {
+          } catch (const std::exception& e) {
+            FAIL_CHECK("expected Cancelled, got: " << e.what());
+          }
+        }
+      }
+    }
+  }
+}
