@@ -57,6 +57,16 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return true;
 }
 
+void check_held_back(const std::function<bool()>& finished, const std::function<void()>& read_all) {
+  // Reading 20 MB through a 64 KiB cap takes about 2.5 s here.
+  constexpr auto window = std::chrono::seconds(5);
+  CHECK_FALSE(eventually(finished, window));  // blocked: nobody reads
+  auto reading = std::chrono::steady_clock::now();
+  read_all();
+  CHECK(seconds_since(reading) < std::chrono::duration<double>(window).count() * slowdown);
+  CHECK(finished());
+}
+
 void within(std::chrono::seconds limit, const std::function<void()>& body) {
   std::packaged_task<void()> task(body);
   auto done = task.get_future();
