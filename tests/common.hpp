@@ -44,8 +44,9 @@ double seconds_since(std::chrono::steady_clock::time_point start);
 /// `after` that, and returns the seconds from cancel() until all were done.
 double seconds_to_cancel(pssh::ParallelClient& client, std::chrono::milliseconds after);
 
-/// Whether `condition` holds within `limit`, asked every 20 ms: for what
-/// another process (sshd, a fake server) finishes on its own time.
+/// Whether `condition` holds within `limit` (longer in sanitizer builds),
+/// asked every 20 ms: for what another process (sshd, a fake server)
+/// finishes on its own time.
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(10));
 

@@ -49,7 +49,7 @@ double seconds_to_cancel(pssh::ParallelClient& client, std::chrono::milliseconds
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
+  auto deadline = std::chrono::steady_clock::now() + limit * static_cast<int>(slowdown);
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
