@@ -252,7 +252,8 @@ TEST_SUITE("auth") {
   // libssh 0.10 leaks ~225 bytes of GSSAPI state when gssapi-with-mic fails,
   // which LeakSanitizer would report at exit: not run under ASan.
   TEST_CASE("gssapi_auth reaches libssh; without Kerberos credentials it fails clearly" *
-            doctest::skip(address_sanitizer)) {
+            doctest::skip(address_sanitizer) *
+            doctest::description("libssh leaks its GSSAPI state, which LeakSanitizer reports")) {
     rig::Sshd kerberos({.listeners = 1,
                         .extra_config = {"GSSAPIAuthentication yes",
                                          "AuthenticationMethods gssapi-with-mic"},
@@ -272,7 +273,8 @@ TEST_SUITE("auth") {
   // libssh 0.10 also leaks its GSSAPI state (120 bytes a login, with the
   // Kerberos context under it) after a successful gssapi-with-mic.
   TEST_CASE("Kerberos: a real KDC's ticket logs in by gssapi-with-mic; a delegated ticket works on the host" *
-            doctest::skip(address_sanitizer)) {
+            doctest::skip(address_sanitizer) *
+            doctest::description("libssh leaks its GSSAPI state, which LeakSanitizer reports")) {
     rig::Kdc kdc;
     const auto hosts = rig::loopback_hosts(3);
     const std::string krb5_config = "KRB5_CONFIG=" + kdc.krb5_conf().string();

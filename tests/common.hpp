@@ -44,10 +44,18 @@ double seconds_since(std::chrono::steady_clock::time_point start);
 /// `after` that, and returns the seconds from cancel() until all were done.
 double seconds_to_cancel(pssh::ParallelClient& client, std::chrono::milliseconds after);
 
-/// Whether `condition` holds within `limit`, asked every 20 ms: for what
-/// another process (sshd, a fake server) finishes on its own time.
+/// Whether `condition` holds within `limit` (longer in sanitizer builds),
+/// asked every 20 ms: for what another process (sshd, a fake server)
+/// finishes on its own time.
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(10));
+
+/// For a command that max_buffered_output holds back until the caller reads:
+/// checks that `finished` stays false for a while nobody reads, then that
+/// `read_all` (which reads the command's output and waits for its end) takes
+/// less than that while. Unheld, the command would have ended as fast as it
+/// is read, so the first check cannot pass for a window too short to tell.
+void check_held_back(const std::function<bool()>& finished, const std::function<void()>& read_all);
 
 /// Runs `body` on a thread; a body still running after `limit` (longer in
 /// sanitizer builds) is a hang, reported before the process ends: a hung

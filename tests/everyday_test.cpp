@@ -194,8 +194,9 @@ TEST_SUITE("everyday") {
     CHECK(eventually([&] { return threads_now() <= before; }, 5s));
   }
 
-  TEST_CASE("a slow reader's buffered short lines cost about their bytes, not 40 per line") {
-    if (address_sanitizer || slowdown > 1) return;  // sanitizers own the heap
+  TEST_CASE("a slow reader's buffered short lines cost about their bytes, not 40 per line" *
+            doctest::skip(slowdown > 1) *
+            doctest::description("a sanitizer owns the heap: RSS would measure it, not the buffer")) {
     auto options = server().options();
     options.max_buffered_output = 1 << 20;
     pssh::Client client("127.0.0.2", options);
@@ -378,7 +379,7 @@ TEST_SUITE("liveness") {
   TEST_CASE("default options: a host that vanishes mid-command ends as Timeout in about 2 minutes") {
     auto vanished = vanish_mid_command(server().options(), 180s);
     MESSAGE("a vanished host ended after " << vanished.seconds << " s");
-    CHECK(vanished.seconds < 130);
+    CHECK(vanished.seconds < 120 + 10 * slowdown);
     CHECK(host_error_is<pssh::Timeout>(*vanished.output));
   }
 }

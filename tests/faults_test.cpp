@@ -104,7 +104,7 @@ TEST_SUITE("faults") {
 
     auto run = fleet.run();
     auto& output = run.output;
-    CHECK(run.seconds < 15);  // the slowest faults wait out the 2 s timeout
+    CHECK(run.seconds < 15 * slowdown);  // the slowest faults wait out the 2 s timeout
     check_error<pssh::ConnectionError>(output[refused], "ConnectionError");
     check_error<pssh::UnknownHostError>(output[unknown_name], "UnknownHostError");
     check_error<pssh::Timeout>(output[blackhole], "Timeout");

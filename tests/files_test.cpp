@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
-#include <thread>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -204,15 +203,16 @@ TEST_SUITE("files") {
   TEST_CASE_FIXTURE(Files, "a cancelled download leaves no file, not even a partial one") {
     fs::path big = remote.path() / "big";
     make_file(big, random_bytes(64 << 20, 3), 0644);
+    std::atomic<bool> copying{false};
+    options.on_event = [&](const pssh::Event& event) {
+      if (event.kind == pssh::Event::Kind::transfer && event.bytes_done > 0) copying = true;
+    };
     pssh::ParallelClient client({"127.0.0.2"}, options);
     Protocol protocol = each_protocol();
     auto transfers = (client.*protocol.recv)(big.string(), (local.path() / "big").string(), {});
-    std::thread canceller([&] {
-      std::this_thread::sleep_for(50ms);
-      client.cancel();
-    });
+    REQUIRE(eventually([&] { return copying.load(); }));  // part of the file is here
+    client.cancel();
     transfers[0].wait();
-    canceller.join();
     CHECK(transfers[0].exception() != nullptr);
     CHECK_THROWS_AS(pssh::join(transfers), pssh::Cancelled);
     CHECK(fs::is_empty(local.path()));

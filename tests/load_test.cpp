@@ -176,11 +176,9 @@ TEST_SUITE("load") {
     CHECK(fd_limit().rlim_cur >= static_cast<rlim_t>(open_fds()) + 200 * 3);
   }
 
-  TEST_CASE("a hard RLIMIT_NOFILE too low for the hosts is an error naming it and the fix") {
-    if (::geteuid() != 0) {
-      MESSAGE("skipped: only root can raise the hard limit back");
-      return;
-    }
+  TEST_CASE("a hard RLIMIT_NOFILE too low for the hosts is an error naming it and the fix" *
+            doctest::skip(::geteuid() != 0) *
+            doctest::description("only root can raise the hard limit back")) {
     auto options = server().options();  // its sshd started under the usual limit
     FdLimitScope scope(512, 512);
     try {

@@ -74,14 +74,15 @@ TEST_SUITE("output") {
     options.max_buffered_output = 64 * 1024;
     pssh::ParallelClient client({"127.0.0.2"}, options);
     auto output = client.run_command("head -c 20000000 /dev/zero; touch " + flag.string());
-    std::this_thread::sleep_for(1s);
-    CHECK_FALSE(std::filesystem::exists(flag));  // blocked: nobody reads
     std::size_t largest = 0;
-    CHECK(read_chunks(output[0].stdout_chunks(), &largest).size() == 20000000);
+    std::size_t size = 0;
+    check_held_back([&] { return std::filesystem::exists(flag); }, [&] {
+      size = read_chunks(output[0].stdout_chunks(), &largest).size();
+      client.join(output);
+    });
+    CHECK(size == 20000000);
     // The cap, one byte to see a line's end, and one read of the other stream's grace.
     CHECK(largest <= 64 * 1024 + 1 + 32 * 1024);
-    client.join(output);
-    CHECK(std::filesystem::exists(flag));
   }
 
   TEST_CASE("a line longer than the cap comes in cap-sized pieces; one of exactly the cap stays whole") {
@@ -283,7 +284,9 @@ TEST_SUITE("output") {
   }
 
   TEST_CASE("a sink still busy when the timeout or cancel comes: the host reports that stop") {
-    auto slow_sink = [](const pssh::HostOutput&, pssh::Stream, std::string_view) {
+    std::atomic<bool> sink_busy{false};
+    auto slow_sink = [&](const pssh::HostOutput&, pssh::Stream, std::string_view) {
+      sink_busy = true;
       std::this_thread::sleep_for(3s);
     };
     pssh::ParallelClient client({"127.0.0.2"}, server().options());
@@ -292,8 +295,9 @@ TEST_SUITE("output") {
     client.join(output);
     CHECK(host_error_is<pssh::Timeout>(output[0]));
     CHECK(error_message(output[0]).find("did not finish within 1 s") != std::string::npos);
+    sink_busy = false;
     output = client.run_command("echo one; sleep 30", {.stop_on_errors = false, .on_output = slow_sink});
-    std::this_thread::sleep_for(500ms);
+    REQUIRE(eventually([&] { return sink_busy.load(); }));
     client.cancel();
     client.join(output);
     CHECK(host_error_is<pssh::Cancelled>(output[0]));
