@@ -174,9 +174,14 @@ Arguments parse(int argc, char** argv) {
     } else if (arg == "-l") {
       user = next_value(i, argc, argv);
     } else if (arg == "-p") {
-      double p = number_of(arg, next_value(i, argc, argv));
-      if (p < 1 || p > 65535) throw UsageError("-p: expected a port (1-65535)");
-      port = static_cast<int>(p);
+      // ssh's -p is its Port option: read as the library reads every port.
+      pssh::HostConfig given;
+      try {
+        pssh::apply_ssh_option(given, "Port=" + next_value(i, argc, argv));
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("-p: ") + e.what());
+      }
+      port = given.port;
     } else if (arg == "-P") {
       double n = number_of(arg, next_value(i, argc, argv));
       if (n < 1) throw UsageError("-P: expected at least 1");

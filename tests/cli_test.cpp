@@ -365,6 +365,16 @@ TEST_SUITE("cli") {
     CHECK(j[0]["error"].get<std::string>().find("DNS server did not answer") != std::string::npos);
   }
 
+  TEST_CASE("-p and -H read a port as the library does: a usage error saying what is wrong") {
+    const std::vector<std::string> with_stderr{"sh", "-c", "\"$@\" 2>&1", "sh"};
+    std::string out;
+    CHECK(cli({"-p", "22.5", "-H", "127.0.0.2", "true"}, &out, with_stderr) == 2);
+    CHECK(out == "pssh: -p: ssh option 'Port=22.5': port 22.5: '22.5' is not a port number (1-65535)\n");
+    CHECK(cli({"-H", "127.0.0.2:http", "true"}, &out, with_stderr) == 2);
+    CHECK(out == "pssh: host entry '127.0.0.2:http': 'http' is not a port number (1-65535); "
+                 "write [user@]host[:port]\n");
+  }
+
   TEST_CASE("-G prints what effective_ssh_options() gives; -F reads that file alone") {
     rig::TempDir dir;
     rig::write_file(dir.path() / "config", "Host web*\n  HostName %h.example.com\n  User ops\n"

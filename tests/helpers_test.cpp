@@ -1,6 +1,11 @@
-// For sequential programs: host ranges and hosts files, the environment,
-// call/copy/slurp.
+// For sequential programs: host ranges and hosts files, endpoints, the
+// environment, call/copy/slurp.
 #include "common.hpp"
+
+#include "config/endpoint.hpp"
+#include "config/ssh_config.hpp"
+
+#include <pssh/json.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -8,8 +13,29 @@
 #include <random>
 #include <set>
 #include <filesystem>
+#include <typeindex>
 
 namespace fs = std::filesystem;
+
+namespace {
+
+/// What `call` threw: its exact type and its message.
+struct Thrown {
+  std::type_index type = typeid(void);
+  std::string message;
+};
+
+template <class Call>
+Thrown thrown(Call call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    return {typeid(e), e.what()};
+  }
+  return {};
+}
+
+}  // namespace
 
 TEST_SUITE("helpers") {
   TEST_CASE("host ranges expand, keep zero padding, multiply, and leave IPv6 brackets alone") {
@@ -125,6 +151,122 @@ TEST_SUITE("helpers") {
     CHECK(!back[0].config.user);
     CHECK_THROWS_CONTAINING(pssh::format_host_entry({"db1", {.alias = "my db"}}), std::invalid_argument,
                             "alias 'my db' cannot be written to a hosts file");
+  }
+
+  TEST_CASE("parse_endpoint reads every [user@]host[:port] form") {
+    using pssh::detail::parse_endpoint;
+    struct Good {
+      const char* text;
+      std::optional<std::string> user;
+      std::string host;
+      std::optional<int> port;
+    };
+    const Good good[] = {
+        {"web1", {}, "web1", {}},
+        {"ops@web1", "ops", "web1", {}},
+        {"web1:2222", {}, "web1", 2222},
+        {"ops@web1:2222", "ops", "web1", 2222},
+        {"[::1]", {}, "[::1]", {}},  // the brackets come off where the address is used
+        {"[::1]:2222", {}, "[::1]", 2222},
+        {"ops@[::1]:2222", "ops", "[::1]", 2222},
+        {"::1", {}, "::1", {}},  // several colons: a bare address, no port
+        {"fe80::1%eth0", {}, "fe80::1%eth0", {}},
+        {"ssh://ops@jump:2222", "ops", "jump", 2222},
+        {"ssh://jump/", {}, "jump", {}},
+        {"ssh://ops@[::1]:22", "ops", "[::1]", 22},
+        {"ad@corp@web1", "ad@corp", "web1", {}},    // the last '@' ends the user, as ssh(1)
+        {"web[01-03]:22", {}, "web[01-03]", 22},  // ranges are the host list's
+        {"[1-2].example:22", {}, "[1-2].example", 22},
+        {"web1:0022", {}, "web1", 22},
+        {"web1:65535", {}, "web1", 65535},
+    };
+    for (const auto& g : good) {
+      INFO(g.text);
+      auto endpoint = parse_endpoint(g.text);
+      CHECK(endpoint.user == g.user);
+      CHECK(endpoint.host == g.host);
+      CHECK(endpoint.port == g.port);
+    }
+    const std::pair<const char*, const char*> bad[] = {
+        {"", "'': there is no host; write [user@]host[:port]"},
+        {"ops@", "'ops@': there is no host; write [user@]host[:port]"},
+        {":22", "':22': there is no host; write [user@]host[:port]"},
+        {"web:http", "'web:http': 'http' is not a port number (1-65535); write [user@]host[:port]"},
+        {"web:", "'web:': '' is not a port number (1-65535); write [user@]host[:port]"},
+        {"web:0", "'web:0': '0' is not a port number (1-65535); write [user@]host[:port]"},
+        {"web:65536", "'web:65536': '65536' is not a port number (1-65535); write [user@]host[:port]"},
+        {"web:-1", "'web:-1': '-1' is not a port number (1-65535); write [user@]host[:port]"},
+        {"web:+22", "'web:+22': '+22' is not a port number (1-65535); write [user@]host[:port]"},
+        {"[::1]:", "'[::1]:': '' is not a port number (1-65535); write [user@]host[:port]"},
+        {"@web", "'@web': the user before '@' is empty; write user@host, or the host alone"},
+        {"[::1", "'[::1': the '[' has no ']'; write [v6] or [v6]:port"},
+        {"[::1]2222", "'[::1]2222': only ':port' may follow the ']'; write [v6]:port"},
+        {"a, b", "'a, b': white space or a control character in it; write [user@]host[:port]"},
+        {"web\n", "'web?': white space or a control character in it; write [user@]host[:port]"},
+        {"ssh://web/x", "'ssh://web/x': an ssh:// URI has no path; write ssh://[user@]host[:port]"},
+        {"ssh://@web", "'ssh://@web': the user before '@' is empty; write user@host, or the host alone"},
+        {"ssh://ops;fp=x@web", "'ssh://ops;fp=x@web': ';' parameters and '%' escapes in an ssh:// user "
+                               "are not supported; write the user plainly"},
+    };
+    for (const auto& [text, message] : bad) {
+      INFO(text);
+      auto error = thrown([&] { parse_endpoint(text); });
+      CHECK(error.type == typeid(pssh::HostArgumentError));
+      CHECK(error.message == message);
+    }
+    CHECK(pssh::detail::parse_port("2222") == 2222);
+    auto error = thrown([] { pssh::detail::parse_port("22.5"); });
+    CHECK(error.type == typeid(pssh::HostArgumentError));
+    CHECK(error.message == "'22.5' is not a port number (1-65535)");
+  }
+
+  TEST_CASE("a bad endpoint says the same wherever it is written, after where it was written") {
+    rig::TempDir dir;
+    auto hosts_file = dir.path() / "hosts";
+    pssh::ClientOptions options;
+    auto json_error = [](const std::string& text) {
+      return thrown([&] { pssh::inventory_from_json(nlohmann::json::parse(text)); });
+    };
+    for (std::string bad : {"web:http", "@web", "[::1]x", "ops@", "ssh://web/x"}) {
+      INFO(bad);
+      const std::string core = thrown([&] { pssh::detail::parse_endpoint(bad); }).message;
+      auto expect = [&](const Thrown& error, std::type_index type, const std::string& context) {
+        CHECK(error.type == type);
+        CHECK(error.message == context + core);
+      };
+      // Host lists: -H, hosts files, PSSH_HOSTS, inventories (their documented std::invalid_argument).
+      expect(thrown([&] { pssh::parse_host_entry(bad); }), typeid(std::invalid_argument), "host entry ");
+      rig::write_file(hosts_file, "web1\n" + bad + " # second\n");
+      expect(thrown([&] { pssh::read_hosts_file(hosts_file.string()); }), typeid(std::invalid_argument),
+             hosts_file.string() + " line 2: host entry ");
+      expect(json_error(R"({"hosts": [")" + bad + R"("]})"), typeid(pssh::JsonError), "hosts[0]: host entry ");
+      // ProxyJump: the ssh config (a host's HostArgumentError), its hops, -x/-o, PSSH_OPTIONS, JSON.
+      auto in_config = thrown([&] {
+        pssh::detail::lookup_ssh_config("Host h\n  ProxyJump " + bad + "\n", "h", "/x/config");
+      });
+      expect(in_config, typeid(pssh::HostArgumentError),
+             "ssh config for h: /x/config line 2: proxyjump " + bad + ": ");
+      expect(thrown([&] { pssh::detail::parse_proxy_jump("jump1," + bad, "h", "cfg"); }),
+             typeid(pssh::HostArgumentError), "cfg: ProxyJump ");
+      std::string option = "ProxyJump=" + bad;
+      std::string as_option = "ssh option '" + option + "': proxyjump " + bad + ": ";
+      expect(thrown([&] { pssh::apply_ssh_option(options, option); }), typeid(std::invalid_argument), as_option);
+      ::setenv("PSSH_OPTIONS", option.c_str(), 1);
+      expect(thrown([] { pssh::ClientOptions::from_env(); }), typeid(std::invalid_argument),
+             "PSSH_OPTIONS: " + as_option);
+      ::unsetenv("PSSH_OPTIONS");
+      expect(json_error(R"({"defaults": {"ssh_options": [")" + option + R"("]}, "hosts": []})"),
+             typeid(pssh::JsonError), "defaults.ssh_options[0]: " + as_option);
+    }
+    // A port: a host entry's and the Port keyword's say the same.
+    const std::string port_core = thrown([] { pssh::detail::parse_port("http"); }).message;
+    CHECK(thrown([] { pssh::parse_host_entry("web:http"); }).message ==
+          "host entry 'web:http': " + port_core + "; write [user@]host[:port]");
+    CHECK(thrown([&] { pssh::apply_ssh_option(options, "Port=http"); }).message ==
+          "ssh option 'Port=http': port http: " + port_core);
+    auto in_config = thrown([] { pssh::detail::lookup_ssh_config("Port http\n", "h", "/x/config"); });
+    CHECK(in_config.type == typeid(pssh::HostArgumentError));
+    CHECK(in_config.message == "ssh config for h: /x/config line 1: port http: " + port_core);
   }
 
   TEST_CASE("the environment sets options; a bad value names the variable") {

@@ -396,6 +396,12 @@ TEST_SUITE("proxy") {
     CHECK(hops[2].host == "[::1]");
     CHECK(hops[2].port == 2200);
     CHECK(parse_proxy_jump("none", "h", "cfg").empty());
-    CHECK_THROWS_CONTAINING(parse_proxy_jump("jump:http", "h", "cfg"), pssh::Error, "bad port");
+    CHECK_THROWS_CONTAINING(parse_proxy_jump("jump:http", "h", "cfg"), pssh::HostArgumentError,
+                            "cfg: ProxyJump 'jump:http': 'http' is not a port number (1-65535)");
+    // A config's ProxyJump is one argument, as ssh(1) splits it: a comment is no part of it.
+    using pssh::detail::lookup_ssh_config;
+    CHECK(lookup_ssh_config("ProxyJump ops@jump1 # the way in\n", "h", "cfg").options.proxy_jump == "ops@jump1");
+    CHECK_THROWS_CONTAINING(lookup_ssh_config("ProxyJump jump1, jump2\n", "h", "cfg"), pssh::HostArgumentError,
+                            "cfg line 1: proxyjump jump1, jump2: takes exactly one argument");
   }
 }

@@ -4,7 +4,7 @@
 // later deadline's action, or the other thread seen asleep in the wait.
 #include "common.hpp"
 
-#include "engine/watchdog.hpp"
+#include "base/watchdog.hpp"
 
 #include <unistd.h>
 

@@ -1,6 +1,5 @@
 // PSSH_* variables and OpenSSH-style options.
-#include "text/text.hpp"
-#include "config/ssh_config.hpp"
+#include "config/endpoint.hpp"
 #include "config/ssh_options.hpp"
 
 #include <pssh/errors.hpp>
@@ -52,7 +51,7 @@ namespace {
 /// The fields of `target` (ClientOptions or HostConfig) that `option` set:
 /// the one place where a keyword becomes an option field.
 template <class Target>
-void set_fields(Target& target, const detail::SshOptions& o, const std::string& keyword) {
+void set_fields(Target& target, const detail::SshOptions& o) {
   if (o.hostname || o.ciphers || o.macs || o.kex_algorithms || o.host_key_algorithms ||
       o.server_alive_count_max || !o.send_env.empty() || o.set_env) {
     throw detail::OptionError("pssh has no option field for it; set it in an ssh config file (a Host block)");
@@ -88,7 +87,7 @@ void set_fields(Target& target, const detail::SshOptions& o, const std::string& 
     target.proxy.reset();
     target.proxy_command.reset();
     if (lower(*o.proxy_jump) == "none") return;
-    auto hops = detail::parse_proxy_jump(*o.proxy_jump, "", keyword);
+    auto hops = detail::parse_jump_hops(*o.proxy_jump);  // checked by apply_option
     if (hops.size() != 1) throw detail::OptionError("takes one [user@]host[:port] here; chain hops in an ssh config");
     target.proxy = ProxyConfig{.host = hops[0].host, .port = hops[0].port.value_or(22), .user = hops[0].user,
                                .password = std::nullopt, .pkey = std::nullopt};
@@ -105,7 +104,7 @@ void apply_option_to(Target& target, std::string_view option) {
       throw detail::OptionError("belongs in an ssh config file, not in an option");
     detail::SshOptions parsed;
     detail::apply_option(parsed, *line, true);
-    set_fields(target, parsed, line->keyword);
+    set_fields(target, parsed);
   } catch (const detail::OptionError& e) {
     throw std::invalid_argument(what + ": " + e.what());
   } catch (const Error& e) {

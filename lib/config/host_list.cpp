@@ -1,6 +1,10 @@
 // Host ranges, "[user@]host[:port]" entries and hosts files.
 #include <pssh/hosts.hpp>
 
+#include "config/endpoint.hpp"
+
+#include <pssh/errors.hpp>
+
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -105,33 +109,16 @@ std::vector<std::string> expand_hosts(std::string_view pattern) {
 }
 
 std::vector<HostEntry> parse_host_entry(std::string_view entry) {
-  HostConfig config;
-  std::string_view rest = entry;
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    config.user = std::string(rest.substr(0, at));
-    rest.remove_prefix(at + 1);
+  detail::Endpoint endpoint;
+  try {
+    endpoint = detail::parse_endpoint(entry);
+  } catch (const HostArgumentError& e) {
+    // Like every host-list error, a std::invalid_argument (hosts.hpp).
+    throw std::invalid_argument("host entry " + std::string(e.what()));
   }
-  // "host:port", "[v6]:port"; a bare IPv6 address has several colons.
-  auto colon = rest.rfind(':');
-  auto close = rest.rfind(']');
-  bool bracketed_v6 = !rest.empty() && rest.front() == '[' && close != std::string_view::npos &&
-                      rest.substr(0, close).find(':') != std::string_view::npos;
-  bool has_port = colon != std::string_view::npos &&
-                  (bracketed_v6 ? colon > close : rest.find(':') == colon);
-  if (has_port) {
-    std::string_view port_text = rest.substr(colon + 1);
-    int port = 0;
-    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 1 || port > 65535) {
-      throw std::invalid_argument("host entry '" + std::string(entry) + "': '" +
-                                  std::string(port_text) + "' is not a port (1-65535)");
-    }
-    config.port = port;
-    rest = rest.substr(0, colon);
-  }
-  if (rest.empty()) throw std::invalid_argument("host entry '" + std::string(entry) + "' has no host");
+  HostConfig config{.user = std::move(endpoint.user), .port = endpoint.port};
   std::vector<HostEntry> entries;
-  for (auto& host : expand_hosts(rest)) entries.push_back({std::move(host), config});
+  for (auto& host : expand_hosts(endpoint.host)) entries.push_back({std::move(host), config});
   return entries;
 }
 

@@ -284,7 +284,7 @@ std::vector<std::pair<std::string, std::string>> ssh_g_lines(const HostSettings&
     auto hops = parse_proxy_jump(*s.proxy_jump, s.host, "ProxyJump");
     auto comma = s.proxy_jump->rfind(',');
     std::string text = comma == std::string::npos ? "" : s.proxy_jump->substr(0, comma + 1);
-    const JumpHop& last = hops.back();
+    const Endpoint& last = hops.back();
     text += (last.user ? *last.user + "@" : "") + last.host +
             (last.port ? ":" + std::to_string(*last.port) : "");
     add("proxyjump", text);

@@ -17,7 +17,6 @@
 
 #include <array>
 #include <chrono>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -36,13 +35,6 @@ std::optional<std::string> read_text(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-int parse_port(std::string_view value) {
-  int port = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), port);
-  if (ec != std::errc() || ptr != value.data() + value.size() || port < 1 || port > 65535) return 0;
-  return port;
 }
 
 bool is_address(const std::string& host) {
@@ -380,40 +372,13 @@ SshConfigEntry SshConfigFile::lookup(const std::string& host, const std::string&
   });
 }
 
-std::vector<JumpHop> parse_proxy_jump(const std::string& value, const std::string& host,
-                                      const std::string& origin) {
-  std::vector<JumpHop> hops;
-  if (lower(value) == "none") return hops;
-  std::string_view rest = value;
-  while (!rest.empty()) {
-    auto comma = rest.find(',');
-    std::string_view hop = rest.substr(0, comma);
-    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
-    if (hop.rfind("ssh://", 0) == 0) hop.remove_prefix(6);
-    JumpHop proxy;
-    if (auto at = hop.rfind('@'); at != std::string_view::npos) {
-      proxy.user = std::string(hop.substr(0, at));
-      hop.remove_prefix(at + 1);
-    }
-    // "[v6]:port" or "name:port"; a bare IPv6 address has several colons.
-    auto close = hop.rfind(']');
-    auto colon = hop.rfind(':');
-    bool has_port = colon != std::string_view::npos &&
-                    (close != std::string_view::npos ? colon > close : hop.find(':') == colon);
-    if (has_port) {
-      proxy.port = parse_port(hop.substr(colon + 1));
-      if (*proxy.port == 0) {
-        throw HostArgumentError(host, origin + ": ProxyJump '" + value + "' has a bad port; use [user@]host[:port]");
-      }
-      hop = hop.substr(0, colon);
-    }
-    if (hop.empty()) {
-      throw HostArgumentError(host, origin + ": ProxyJump '" + value + "' has an empty host; use [user@]host[:port]");
-    }
-    proxy.host = std::string(hop);
-    hops.push_back(std::move(proxy));
+std::vector<Endpoint> parse_proxy_jump(const std::string& value, const std::string& host,
+                                       const std::string& origin) {
+  try {
+    return parse_jump_hops(value);
+  } catch (const HostArgumentError& e) {
+    throw HostArgumentError(host, origin + ": ProxyJump " + e.what());
   }
-  return hops;
 }
 
 }  // namespace pssh::detail

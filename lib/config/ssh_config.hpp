@@ -2,6 +2,7 @@
 // system's, Host and Match blocks, Include, a second pass for `Match final`.
 #pragma once
 
+#include "config/endpoint.hpp"
 #include "config/ssh_options.hpp"
 
 #include <pssh/options.hpp>
@@ -96,19 +97,12 @@ class SshConfigFile {
   mutable std::map<std::pair<std::string, bool>, std::vector<IncludedFile>> included_;
 };
 
-/// One ProxyJump hop as written; what it leaves out comes from the hop's
-/// own config entry, as when ssh(1) runs the jump.
-struct JumpHop {
-  std::string host;
-  std::optional<int> port;
-  std::optional<std::string> user;
-};
-
-/// ProxyJump's "[user@]host[:port]" hops (comma-separated, "ssh://" allowed),
-/// first hop first; "none" gives none. A bad port throws pssh::Error naming
-/// `host` and `origin`.
-std::vector<JumpHop> parse_proxy_jump(const std::string& value, const std::string& host,
-                                      const std::string& origin);
+/// ProxyJump's hops (parse_jump_hops), first hop first; "none" gives none.
+/// What a hop leaves out comes from the hop's own config entry, as when
+/// ssh(1) runs the jump. A bad hop is a HostArgumentError naming `host` and
+/// `origin`.
+std::vector<Endpoint> parse_proxy_jump(const std::string& value, const std::string& host,
+                                       const std::string& origin);
 
 /// The local facts tokens and Match use, read once: user name, uid and
 /// host names. (%d is $HOME, read at each use, as "~" everywhere in pssh.)

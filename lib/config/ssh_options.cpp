@@ -1,7 +1,10 @@
 // The keyword table: what each ssh_config keyword means to pssh.
 #include "config/ssh_options.hpp"
 
+#include "config/endpoint.hpp"
 #include "text/text.hpp"
+
+#include <pssh/errors.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -24,6 +27,17 @@ struct Apply {
   const std::string& one() const {
     if (line.args.size() != 1) bad("takes exactly one argument; remove the rest of the line");
     return line.args[0];
+  }
+
+  /// The one argument read by a shared parser (parse_port, ...), whose
+  /// error becomes this line's.
+  template <class Parse>
+  auto parsed(Parse parse) const {
+    try {
+      return parse(one());
+    } catch (const HostArgumentError& e) {
+      bad(e.what());
+    }
   }
 
   template <class T>
@@ -105,36 +119,13 @@ void add_file_once(Apply& a, std::vector<std::string>& files) {
     files.push_back(a.one());
 }
 
-/// ProxyJump's syntax, checked as ssh(1) does: [ssh://][user@]host[:port], comma-separated.
-void check_jump(const Apply& a, const std::string& value) {
-  if (lower(value) == "none") return;
-  std::string_view rest = value;
-  while (true) {
-    auto comma = rest.find(',');
-    std::string_view hop = rest.substr(0, comma);
-    if (hop.rfind("ssh://", 0) == 0) hop.remove_prefix(6);
-    if (auto at = hop.rfind('@'); at != std::string_view::npos) hop.remove_prefix(at + 1);
-    if (hop.empty() || hop.front() == ':') a.bad("expected [user@]host[:port], comma-separated");
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-}
-
 using Handler = void (*)(Apply&);
 
 const std::map<std::string, Handler>& keyword_table() {
   static const std::map<std::string, Handler> table = {
       {"hostname", [](Apply& a) { a.set(a.o.hostname, a.one()); }},
       {"user", [](Apply& a) { a.set(a.o.user, a.one()); }},
-      {"port",
-       [](Apply& a) {
-         int port = 0;
-         const std::string& v = a.one();
-         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
-         if (ec != std::errc() || end != v.data() + v.size() || port < 1 || port > 65535)
-           a.bad("'" + v + "' is not a port number (1-65535)");
-         a.set(a.o.port, port);
-       }},
+      {"port", [](Apply& a) { a.set(a.o.port, a.parsed(parse_port)); }},
       {"identityfile", [](Apply& a) { add_file_once(a, a.o.identity_files); }},
       {"certificatefile", [](Apply& a) { add_file_once(a, a.o.certificate_files); }},
       {"identitiesonly", [](Apply& a) { a.set(a.o.identities_only, a.flag()); }},
@@ -152,10 +143,10 @@ const std::map<std::string, Handler>& keyword_table() {
       // none leaves ProxyCommand free.
       {"proxyjump",
        [](Apply& a) {
-         check_jump(a, a.line.rest);
+         a.parsed(parse_jump_hops);  // checked even where inactive, as ssh(1)
          if (!a.active || a.o.proxy_command || a.o.proxy_jump) return;
-         a.o.proxy_jump = a.line.rest;
-         if (lower(a.line.rest) != "none") a.o.proxy_command = "none";
+         a.o.proxy_jump = a.one();
+         if (lower(a.one()) != "none") a.o.proxy_command = "none";
        }},
       {"proxycommand", [](Apply& a) { a.set(a.o.proxy_command, a.line.rest); }},
       {"forwardagent",
