@@ -1,4 +1,5 @@
 // PSSH_* variables and OpenSSH-style options.
+#include "text/text.hpp"
 #include "config/endpoint.hpp"
 #include "config/ssh_options.hpp"
 
