@@ -163,7 +163,7 @@ void WorkerPool::run_next() {
     queue_.pop_front();
   }
   task();
-  task = nullptr;  // its captures die before wait() can return
+  task = nullptr;  // its captures die before the count below says it is done
   std::lock_guard lock(mutex_);
   if (--outstanding_ == 0) idle_.notify_all();
 }

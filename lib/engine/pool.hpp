@@ -34,8 +34,11 @@ class ParallelismLease {
 /// Runs tasks on `size` threads at most. wait() returns only once every task
 /// ran and its captures were destroyed: nothing a task holds (a session, a
 /// host's state) outlives the pool's owner.
-/// Tasks wait in the pool's own queue, so that a task's captures are destroyed
-/// on the worker before wait() can return; TBB's tasks only carry the pool.
+/// Tasks wait in the pool's own queue because they must start in the order
+/// they came: a host told it does not wait must not be overtaken by hosts
+/// submitted after it (they may wait on its connection), and oneTBB's
+/// task_arena::enqueue is not FIFO (it pushes to and pops from random lanes).
+/// TBB's tasks only carry the pool; each pops the oldest task.
 class WorkerPool {
  public:
   explicit WorkerPool(std::size_t size);
