@@ -311,11 +311,14 @@ TEST_SUITE("output") {
     within(90s, [&] {
       for (int round = 0; round < 4; ++round) {
         INFO("round " << round);
-        client.run_command("trap '' TERM HUP; echo x; sleep 1; exit 3",
-                           {.on_output = [](const pssh::HostOutput&, pssh::Stream, std::string_view) {
-                             throw std::runtime_error("sink says no");
-                           }});
-        client.join();
+        // Not stop_on_errors: the sink may throw before run_command returns.
+        auto thrown = client.run_command("trap '' TERM HUP; echo x; sleep 1; exit 3",
+                                         {.stop_on_errors = false,
+                                          .on_output = [](const pssh::HostOutput&, pssh::Stream, std::string_view) {
+                                            throw std::runtime_error("sink says no");
+                                          }});
+        client.join(thrown);
+        CHECK(error_message(thrown[0]) == "sink says no");
         auto next = client.run_command("sleep 2; kill -KILL $$");
         client.join(next);
         CHECK(!next[0].exception());
