@@ -114,6 +114,31 @@ struct Bastion {
   rig::Sshd sshd;
 };
 
+/// Counts the hosts that announced they are connecting.
+void count_connecting(pssh::ClientOptions& options, std::atomic<int>& connecting) {
+  options.on_event = [&connecting](const pssh::Event& e) {
+    if (e.kind == pssh::Event::Kind::connecting) ++connecting, connecting.notify_all();
+  };
+}
+
+/// Runs `true` on every host on another thread, cancel()s once all of them
+/// are connecting, and checks each ended Cancelled, promptly.
+void cancel_once_connecting(pssh::ParallelClient& client, std::atomic<int>& connecting) {
+  const int hosts = static_cast<int>(client.hosts().size());
+  pssh::Output output;
+  std::thread runner([&] { output = client.run_command("true", {.stop_on_errors = false}); });
+  while (connecting.load() < hosts) connecting.wait(connecting.load());
+  auto start = std::chrono::steady_clock::now();
+  client.cancel();
+  runner.join();
+  client.join(output);
+  CHECK(seconds_since(start) < scaled(1.5));
+  for (const auto& h : output) {
+    INFO(h.host() << ": " << error_message(h));
+    CHECK(host_error_is<pssh::Cancelled>(h));
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("misuse") {
@@ -451,23 +476,10 @@ TEST_SUITE("misuse") {
     options.proxy = pssh::ProxyConfig{.host = "127.0.0.1", .port = blackhole.port()};
     options.connect_timeout = std::chrono::duration_cast<pssh::duration>(2s * slowdown);
     std::atomic<int> connecting{0};
-    options.on_event = [&](const pssh::Event& e) {
-      if (e.kind == pssh::Event::Kind::connecting) ++connecting, connecting.notify_all();
-    };
+    count_connecting(options, connecting);
     pssh::ParallelClient client(rig::loopback_hosts(4), options);
     within(60s, [&] {
-      pssh::Output output;
-      std::thread runner([&] { output = client.run_command("true", {.stop_on_errors = false}); });
-      while (connecting.load() < 4) connecting.wait(connecting.load());
-      auto start = std::chrono::steady_clock::now();
-      client.cancel();
-      runner.join();
-      client.join(output);
-      CHECK(seconds_since(start) < scaled(1.5));
-      for (const auto& h : output) {
-        INFO(h.host() << ": " << error_message(h));
-        CHECK(host_error_is<pssh::Cancelled>(h));
-      }
+      cancel_once_connecting(client, connecting);
       // The cancel was for that run only: the next one waits out the
       // proxy's connect_timeout and says so.
       auto again = client.run_command("true", {.stop_on_errors = false});
@@ -487,24 +499,9 @@ TEST_SUITE("misuse") {
     options.proxy = pssh::ProxyConfig{.host = "127.0.0.1", .port = relay.port()};
     relay.freeze();  // the bastion accepts, then says nothing
     std::atomic<int> connecting{0};
-    options.on_event = [&](const pssh::Event& e) {
-      if (e.kind == pssh::Event::Kind::connecting) ++connecting, connecting.notify_all();
-    };
+    count_connecting(options, connecting);
     pssh::ParallelClient client(rig::loopback_hosts(5), options);
-    within(60s, [&] {
-      pssh::Output output;
-      std::thread runner([&] { output = client.run_command("true", {.stop_on_errors = false}); });
-      while (connecting.load() < 5) connecting.wait(connecting.load());
-      auto start = std::chrono::steady_clock::now();
-      client.cancel();
-      runner.join();
-      client.join(output);
-      CHECK(seconds_since(start) < scaled(1.5));
-      for (const auto& h : output) {
-        INFO(h.host() << ": " << error_message(h));
-        CHECK(host_error_is<pssh::Cancelled>(h));
-      }
-    });
+    within(60s, [&] { cancel_once_connecting(client, connecting); });
   }
 
   TEST_CASE("a working proxy: cancel() at random moments, then a clean run through it") {

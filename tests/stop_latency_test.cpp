@@ -280,6 +280,36 @@ const std::string& big_file() {
   return path;
 }
 
+/// Each host connects to a fake server that behaves as `behaviour` says
+/// and is stopped once the server took every connection.
+void stop_at_fake_server(rig::FakeServer::Behaviour behaviour, const std::string& phase, Waiter waiter) {
+  for (int round = 0; round < rounds; ++round) {
+    rig::FakeServer fake(behaviour);
+    Ends ends;
+    auto options = options_with(ends);
+    options.port = fake.port();
+    pssh::ParallelClient client(local_hosts(), options);
+    record(phase, cancel_when(client, ends, [&] {
+             return eventually([&] { return fake.accepted() >= static_cast<int>(hosts_per_round); });
+           }));
+    check_all_cancelled(client.get_last_output());
+  }
+  check_phase(phase, waiter);
+}
+
+/// Each host vanishes (its relay frozen) at its event `at`, and is stopped
+/// once every host is past it: inside the step after `at`.
+void stop_after_vanishing_at(pssh::Event::Kind at, const std::string& phase) {
+  for (int round = 0; round < rounds; ++round) {
+    Ends ends;
+    FrozenAt frozen(at, ends);
+    pssh::ParallelClient client(local_hosts(), frozen.options(), frozen.config());
+    record(phase, cancel_when(client, ends, [&] { return ends.wait_for(at, hosts_per_round); }));
+    check_all_cancelled(client.get_last_output());
+  }
+  check_phase(phase, Waiter::libssh);
+}
+
 }  // namespace
 
 TEST_SUITE("stop_latency") {
@@ -300,46 +330,15 @@ TEST_SUITE("stop_latency") {
   }
 
   TEST_CASE("a stop ends the wait for the server's banner") {
-    for (int round = 0; round < rounds; ++round) {
-      rig::FakeServer silent(rig::FakeServer::Behaviour::blackhole);
-      Ends ends;
-      auto options = options_with(ends);
-      options.port = silent.port();
-      pssh::ParallelClient client(local_hosts(), options);
-      record("banner", cancel_when(client, ends, [&] {
-               return eventually([&] { return silent.accepted() >= static_cast<int>(hosts_per_round); });
-             }));
-      check_all_cancelled(client.get_last_output());
-    }
-    check_phase("banner", Waiter::pssh);
+    stop_at_fake_server(rig::FakeServer::Behaviour::blackhole, "banner", Waiter::pssh);
   }
 
   TEST_CASE("a stop ends a key exchange the server never answers") {
-    for (int round = 0; round < rounds; ++round) {
-      rig::FakeServer mute(rig::FakeServer::Behaviour::banner_then_silence);
-      Ends ends;
-      auto options = options_with(ends);
-      options.port = mute.port();
-      pssh::ParallelClient client(local_hosts(), options);
-      record("key exchange", cancel_when(client, ends, [&] {
-               return eventually([&] { return mute.accepted() >= static_cast<int>(hosts_per_round); });
-             }));
-      check_all_cancelled(client.get_last_output());
-    }
-    check_phase("key exchange", Waiter::libssh);
+    stop_at_fake_server(rig::FakeServer::Behaviour::banner_then_silence, "key exchange", Waiter::libssh);
   }
 
   TEST_CASE("a stop ends a login whose host vanished") {
-    for (int round = 0; round < rounds; ++round) {
-      Ends ends;
-      FrozenAt frozen(pssh::Event::Kind::connected, ends);
-      pssh::ParallelClient client(local_hosts(), frozen.options(), frozen.config());
-      record("host key and login", cancel_when(client, ends, [&] {
-               return ends.wait_for(pssh::Event::Kind::connected, hosts_per_round);
-             }));
-      check_all_cancelled(client.get_last_output());
-    }
-    check_phase("host key and login", Waiter::libssh);
+    stop_after_vanishing_at(pssh::Event::Kind::connected, "host key and login");
   }
 
   TEST_CASE("a stop ends the wait for an agent that never answers, and for its slots") {
@@ -379,16 +378,7 @@ TEST_SUITE("stop_latency") {
   }
 
   TEST_CASE("a stop ends a channel open whose host vanished") {
-    for (int round = 0; round < rounds; ++round) {
-      Ends ends;
-      FrozenAt frozen(pssh::Event::Kind::authenticated, ends);
-      pssh::ParallelClient client(local_hosts(), frozen.options(), frozen.config());
-      record("channel open and exec", cancel_when(client, ends, [&] {
-               return ends.wait_for(pssh::Event::Kind::authenticated, hosts_per_round);
-             }));
-      check_all_cancelled(client.get_last_output());
-    }
-    check_phase("channel open and exec", Waiter::libssh);
+    stop_after_vanishing_at(pssh::Event::Kind::authenticated, "channel open and exec");
   }
 
   TEST_CASE("cancel(), close_channel() and a command timeout end a running command") {
