@@ -36,8 +36,10 @@ struct HostEntry {
   HostConfig config;  ///< user and port, if the entry named them
 };
 
-/// Parses "[user@]host[:port]" ("user@[::1]:2222" for IPv6) and expands ranges.
-/// std::invalid_argument naming the entry for a bad port or an empty host.
+/// Parses "[user@]host[:port]" ("user@[::1]:2222" for IPv6; a bare IPv6
+/// address has no port; "ssh://[user@]host[:port]" as OpenSSH writes it) and
+/// expands ranges. std::invalid_argument naming the entry and saying what to
+/// write for a bad port, an empty user or host, or text after "[v6]".
 PSSH_API std::vector<HostEntry> parse_host_entry(std::string_view entry);
 
 /// Reads a hosts file as the pssh tools do: one entry per line (optionally
