@@ -14,7 +14,6 @@
 #include <pssh/event.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <optional>
