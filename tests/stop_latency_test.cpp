@@ -310,6 +310,26 @@ void stop_after_vanishing_at(pssh::Event::Kind at, const std::string& phase) {
   check_phase(phase, Waiter::libssh);
 }
 
+/// Each host runs a long command; once all started, `stop` stops them and
+/// each ends Cancelled, or (close_channel()) without an error.
+void stop_running_command(const std::string& phase, bool cancelled,
+                          const std::function<void(pssh::ParallelClient&, const pssh::Output&)>& stop) {
+  for (int round = 0; round < rounds; ++round) {
+    Ends ends;
+    pssh::ParallelClient client(local_hosts(), options_with(ends));
+    auto output = client.run_command("sleep 100", {.stop_on_errors = false});
+    REQUIRE(ends.wait_for(pssh::Event::Kind::started, hosts_per_round));
+    auto stopped = Clock::now();
+    stop(client, output);
+    client.join(output);
+    record(phase, ends.since(stopped, hosts_per_round));
+    for (const auto& h : output) {
+      INFO(h.host() << ": " << error_message(h));
+      CHECK((cancelled ? host_error_is<pssh::Cancelled>(h) : !h.exception()));
+    }
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("stop_latency") {
@@ -382,27 +402,12 @@ TEST_SUITE("stop_latency") {
   }
 
   TEST_CASE("cancel(), close_channel() and a command timeout end a running command") {
-    for (int round = 0; round < rounds; ++round) {
-      Ends ends;
-      pssh::ParallelClient client(local_hosts(), options_with(ends));
-      auto output = client.run_command("sleep 100", {.stop_on_errors = false});
-      REQUIRE(ends.wait_for(pssh::Event::Kind::started, hosts_per_round));
-      auto stop = Clock::now();
+    stop_running_command("running command: cancel()", true, [](pssh::ParallelClient& client, const pssh::Output&) {
       client.cancel();
-      client.join(output);
-      record("running command: cancel()", ends.since(stop, hosts_per_round));
-      check_all_cancelled(output);
-    }
-    for (int round = 0; round < rounds; ++round) {
-      Ends ends;
-      pssh::ParallelClient client(local_hosts(), options_with(ends));
-      auto output = client.run_command("sleep 100", {.stop_on_errors = false});
-      REQUIRE(ends.wait_for(pssh::Event::Kind::started, hosts_per_round));
-      auto stop = Clock::now();
+    });
+    stop_running_command("running command: close_channel()", false, [](pssh::ParallelClient&, const pssh::Output& output) {
       for (const auto& h : output) h.close_channel();
-      client.join(output);
-      record("running command: close_channel()", ends.since(stop, hosts_per_round));
-    }
+    });
     for (int round = 0; round < rounds; ++round) {
       Ends ends;
       pssh::ParallelClient client(local_hosts(), options_with(ends));

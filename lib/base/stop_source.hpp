@@ -25,7 +25,6 @@ class StopSource {
   /// The first request's reason, or none. It is recorded before the
   /// callbacks run: a callback that reads it sees it.
   StopReason reason() const noexcept { return reason_.load(); }
-  bool stop_requested() const noexcept { return reason() != StopReason::none; }
   std::stop_token token() const noexcept { return source_.get_token(); }
 
  private:

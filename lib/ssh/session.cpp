@@ -238,9 +238,11 @@ void Session::set_backstop(duration limit) {
 
 void Session::sleep_before_retry() {
   // Only a stop ends the retries; the timed-out attempt before does not.
+  // Nothing notifies `pause`: the stop or the delay ends the wait.
   std::mutex mutex;
+  std::condition_variable_any pause;
   std::unique_lock lock(mutex);
-  std::condition_variable_any().wait_for(lock, stop_token(), settings_.retry_delay, [] { return false; });
+  pause.wait_for(lock, stop_token(), settings_.retry_delay, [] { return false; });
   throw_if_stopped("connecting");
 }
 
