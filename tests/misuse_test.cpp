@@ -53,58 +53,6 @@ void all_clean(pssh::ParallelClient& client, const char* what) {
   }
 }
 
-/// An SSH agent socket that accepts and never answers: a login that asks it
-/// hangs in the agent until its step's deadline or a stop.
-class SilentAgent {
- public:
-  SilentAgent() {
-    path_ = (dir_.path() / "agent.sock").string();
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path_.c_str(), sizeof address.sun_path - 1);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(fd_, 256) == 0);
-    thread_ = std::thread([this] {
-      for (;;) {
-        int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (stopping_) {
-          if (client >= 0) ::close(client);
-          return;
-        }
-        if (client < 0) continue;
-        std::lock_guard lock(mutex_);
-        clients_.push_back(client);
-        ++accepted_;
-      }
-    });
-  }
-  ~SilentAgent() {
-    stopping_ = true;
-    int wake = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path_.c_str(), sizeof address.sun_path - 1);
-    ::connect(wake, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    thread_.join();
-    ::close(wake);
-    ::close(fd_);
-    for (int c : clients_) ::close(c);
-  }
-  const std::string& path() const { return path_; }
-  int accepted() const { return accepted_.load(); }
-
- private:
-  rig::TempDir dir_;
-  std::string path_;
-  int fd_ = -1;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> accepted_{0};
-  std::mutex mutex_;
-  std::vector<int> clients_;
-  std::thread thread_;
-};
-
 /// A second sshd as a bastion that accepts the suite's user key.
 struct Bastion {
   Bastion() {
@@ -557,7 +505,7 @@ TEST_SUITE("misuse") {
   }
 
   TEST_CASE("hosts stuck in a silent agent and hosts waiting for an agent slot: cancel() ends them all, and frees the slots") {
-    SilentAgent silent;
+    rig::SilentAgent silent;
     auto options = server().options();
     options.pkey.reset();
     options.allow_agent = true;
@@ -567,7 +515,7 @@ TEST_SUITE("misuse") {
     within(120s, [&] {
       pssh::Output output;
       std::thread runner([&] { output = client.run_command("true", {.stop_on_errors = false}); });
-      REQUIRE(eventually([&] { return silent.accepted() >= 8; }, std::chrono::milliseconds(static_cast<int>(30000 * slowdown))));
+      REQUIRE(silent.wait_for(8, std::chrono::duration_cast<std::chrono::milliseconds>(30s * slowdown)));
       auto start = std::chrono::steady_clock::now();
       client.cancel();
       runner.join();
@@ -577,7 +525,9 @@ TEST_SUITE("misuse") {
         INFO(h.host() << ": " << error_message(h));
         CHECK(host_error_is<pssh::Cancelled>(h));
       }
-      CHECK(silent.accepted() <= 8);  // the others never got a slot
+      // How many reached the agent is not checked: cancel() reaches the
+      // hosts one after another, and a host a moment from its own stop may
+      // still take a slot one already stopped gave back (under ASan: 9).
 
       // The slots came back: twelve logins through a real agent.
       rig::Agent agent;

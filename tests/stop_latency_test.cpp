@@ -159,52 +159,6 @@ struct FrozenAt {
   Ends& ends_;
 };
 
-/// An SSH agent that takes connections and never answers.
-class SilentAgent {
- public:
-  SilentAgent() : path_((dir_.path() / "agent.sock").string()) {
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path_.c_str());
-    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(listen_fd_, 64) == 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~SilentAgent() {
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    thread_.join();
-    ::close(listen_fd_);
-    for (int fd : clients_) ::close(fd);
-  }
-  const std::string& path() const { return path_; }
-  /// Waits until `count` connections were taken.
-  bool wait_for(int count) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, 30s * slowdown, [&] { return accepted_ >= count; });
-  }
-
- private:
-  void serve() {
-    for (;;) {
-      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) return;  // shut down
-      std::lock_guard lock(mutex_);
-      clients_.push_back(fd);
-      ++accepted_;
-      changed_.notify_all();
-    }
-  }
-  rig::TempDir dir_;
-  std::string path_;
-  int listen_fd_ = -1;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<int> clients_;
-  int accepted_ = 0;
-  std::thread thread_;
-};
-
 /// A non-blocking connect to `port` on 127.0.0.1, started.
 int start_connect(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -363,7 +317,7 @@ TEST_SUITE("stop_latency") {
 
   TEST_CASE("a stop ends the wait for an agent that never answers, and for its slots") {
     for (int round = 0; round < rounds; ++round) {
-      SilentAgent agent;
+      rig::SilentAgent agent;
       Ends ends;
       auto options = options_with(ends);
       options.pkey.reset();
@@ -373,7 +327,8 @@ TEST_SUITE("stop_latency") {
       pssh::ParallelClient client(local_hosts(), options);
       // Eight hosts at most talk to an agent at once; the others wait for a slot.
       record("agent (talking, or waiting for a slot)", cancel_when(client, ends, [&] {
-               return agent.wait_for(static_cast<int>(std::min<std::size_t>(hosts_per_round, 8)));
+               return agent.wait_for(static_cast<int>(std::min<std::size_t>(hosts_per_round, 8)),
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(30s * slowdown));
              }));
       check_all_cancelled(client.get_last_output());
     }

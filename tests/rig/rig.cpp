@@ -628,6 +628,45 @@ void FakeServer::serve() {
   }
 }
 
+SilentAgent::SilentAgent() : path_((dir_.path() / "agent.sock").string()) {
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path_.c_str());
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listen_fd_, 256) != 0)
+    throw std::runtime_error("cannot listen on " + path_ + ": " + std::strerror(errno));
+  thread_ = std::thread([this] { serve(); });
+}
+
+SilentAgent::~SilentAgent() {
+  ::shutdown(listen_fd_, SHUT_RDWR);  // ends the accept below
+  thread_.join();
+  ::close(listen_fd_);
+  for (int fd : clients_) ::close(fd);
+}
+
+void SilentAgent::serve() {
+  for (;;) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    std::lock_guard lock(mutex_);
+    clients_.push_back(fd);
+    ++accepted_;
+    changed_.notify_all();
+  }
+}
+
+int SilentAgent::accepted() const {
+  std::lock_guard lock(mutex_);
+  return accepted_;
+}
+
+bool SilentAgent::wait_for(int count, std::chrono::milliseconds limit) const {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, limit, [&] { return accepted_ >= count; });
+}
+
 Relay::Relay(int target_port) : target_port_(target_port) {
   listen_fd_ = listen_tcp(INADDR_LOOPBACK, port_);
   thread_ = std::thread([this] { serve(); });

@@ -8,9 +8,12 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -177,6 +180,31 @@ class Agent {
   TempDir dir_;
   std::string socket_;
   pid_t pid_ = -1;
+};
+
+/// An SSH agent socket that takes connections and never answers: a login
+/// that asks it waits in the agent until a deadline or a stop.
+class SilentAgent {
+ public:
+  SilentAgent();
+  ~SilentAgent();
+  SilentAgent(const SilentAgent&) = delete;
+  SilentAgent& operator=(const SilentAgent&) = delete;
+  const std::string& path() const { return path_; }
+  int accepted() const;
+  /// Waits until `count` connections were taken; false after `limit`.
+  bool wait_for(int count, std::chrono::milliseconds limit) const;
+
+ private:
+  void serve();
+  TempDir dir_;
+  std::string path_;
+  int listen_fd_ = -1;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::vector<int> clients_;
+  int accepted_ = 0;
+  std::thread thread_;
 };
 
 /// A throwaway MIT Kerberos KDC on a loopback port for the realm PSSH.TEST,
