@@ -140,9 +140,7 @@ TEST_SUITE("auth") {
 
   TEST_CASE_FIXTURE(StoppedAgent,
                     "cancel() reaches hosts asking a hung agent and those waiting their turn for it") {
-    // Long enough that only the cancel can end the hosts within the check
-    // below; short enough that a cut landing inside a libssh call that
-    // polls the closed socket (libssh 0.10, see README) ends by its backstop.
+    // Long enough that only the cancel can end the hosts within the check below.
     options.timeout = 5s;
     pssh::ParallelClient client(rig::loopback_hosts(20), options);  // more than the 8 agent slots
     CHECK(seconds_to_cancel(client, 1s) < 2.0 * slowdown);

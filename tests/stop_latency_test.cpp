@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -30,6 +31,8 @@ namespace {
 // Stops per phase: rounds x hosts. Fewer under sanitizers, which only slow.
 constexpr int rounds = slowdown > 1 ? 2 : 10;
 constexpr std::size_t hosts_per_round = slowdown > 1 ? 5 : 10;
+// Stops at random moments land more rarely on a given libssh call: more rounds.
+constexpr int random_rounds = slowdown > 1 ? 10 : 30;
 // A stop must not wait for a step's own limit: this one is far above the bound.
 constexpr auto step_timeout = 10s;
 constexpr double bound_seconds = 1.0;
@@ -91,27 +94,18 @@ void record(const std::string& phase, const std::vector<double>& values) {
   all.insert(all.end(), values.begin(), values.end());
 }
 
-/// Who waits when the stop comes. Where libssh 0.10 owns the blocking call
-/// and the cut lands while it waits, it may close its descriptor and poll
-/// descriptor -1 until its own timeout, the step's limit + 2 s (README,
-/// "Limits"): seen in about 1 stop in 300 in the agent phase. There the
-/// bound must hold for nearly every stop, and the backstop for all.
-enum class Waiter { pssh, libssh };
-
-void check_phase(const std::string& phase, Waiter waiter) {
+/// Every stop of the phase ended its host within the bound. (Before the
+/// cut shut only the reading side, 1 stop in 100 at random moments sat out
+/// libssh 0.10's own timeout: see Session::shut_down_locked.)
+void check_phase(const std::string& phase) {
   std::vector<double> values = table.latencies.at(phase);
+  REQUIRE(!values.empty());
   std::sort(values.begin(), values.end());
   double limit = bound_seconds * slowdown;
   auto late = std::count_if(values.begin(), values.end(), [&](double v) { return v >= limit; });
   INFO(phase << ": median " << values[values.size() / 2] << " s, worst " << values.back() << " s, "
              << late << " of " << values.size() << " over " << limit << " s");
-  if (waiter == Waiter::pssh) {
-    CHECK(late == 0);
-    return;
-  }
-  CHECK(values[values.size() / 2] < limit);
-  CHECK(static_cast<std::size_t>(late) * 50 <= values.size());
-  CHECK(values.back() < std::chrono::duration<double>(step_timeout + 3s).count() * slowdown);
+  CHECK(late == 0);
 }
 
 /// The suite's sshd options with the long step timeout and the events.
@@ -236,7 +230,7 @@ const std::string& big_file() {
 
 /// Each host connects to a fake server that behaves as `behaviour` says
 /// and is stopped once the server took every connection.
-void stop_at_fake_server(rig::FakeServer::Behaviour behaviour, const std::string& phase, Waiter waiter) {
+void stop_at_fake_server(rig::FakeServer::Behaviour behaviour, const std::string& phase) {
   for (int round = 0; round < rounds; ++round) {
     rig::FakeServer fake(behaviour);
     Ends ends;
@@ -248,7 +242,7 @@ void stop_at_fake_server(rig::FakeServer::Behaviour behaviour, const std::string
            }));
     check_all_cancelled(client.get_last_output());
   }
-  check_phase(phase, waiter);
+  check_phase(phase);
 }
 
 /// Each host vanishes (its relay frozen) at its event `at`, and is stopped
@@ -261,7 +255,7 @@ void stop_after_vanishing_at(pssh::Event::Kind at, const std::string& phase) {
     record(phase, cancel_when(client, ends, [&] { return ends.wait_for(at, hosts_per_round); }));
     check_all_cancelled(client.get_last_output());
   }
-  check_phase(phase, Waiter::libssh);
+  check_phase(phase);
 }
 
 /// Each host runs a long command; once all started, `stop` stops them and
@@ -300,15 +294,15 @@ TEST_SUITE("stop_latency") {
              }));
       check_all_cancelled(client.get_last_output());
     }
-    check_phase("TCP connect", Waiter::pssh);
+    check_phase("TCP connect");
   }
 
   TEST_CASE("a stop ends the wait for the server's banner") {
-    stop_at_fake_server(rig::FakeServer::Behaviour::blackhole, "banner", Waiter::pssh);
+    stop_at_fake_server(rig::FakeServer::Behaviour::blackhole, "banner");
   }
 
   TEST_CASE("a stop ends a key exchange the server never answers") {
-    stop_at_fake_server(rig::FakeServer::Behaviour::banner_then_silence, "key exchange", Waiter::libssh);
+    stop_at_fake_server(rig::FakeServer::Behaviour::banner_then_silence, "key exchange");
   }
 
   TEST_CASE("a stop ends a login whose host vanished") {
@@ -332,7 +326,7 @@ TEST_SUITE("stop_latency") {
              }));
       check_all_cancelled(client.get_last_output());
     }
-    check_phase("agent (talking, or waiting for a slot)", Waiter::libssh);
+    check_phase("agent (talking, or waiting for a slot)");
   }
 
   TEST_CASE("a stop ends the wait for a proxy that never answers") {
@@ -349,7 +343,7 @@ TEST_SUITE("stop_latency") {
              }));
       check_all_cancelled(client.get_last_output());
     }
-    check_phase("proxy connect", Waiter::pssh);
+    check_phase("proxy connect");
   }
 
   TEST_CASE("a stop ends a channel open whose host vanished") {
@@ -376,9 +370,43 @@ TEST_SUITE("stop_latency") {
       record("running command: timeout", ends.since(start + timeout, hosts_per_round));
       for (const auto& h : output) CHECK(host_error_is<pssh::Timeout>(h));
     }
-    check_phase("running command: cancel()", Waiter::pssh);
-    check_phase("running command: close_channel()", Waiter::pssh);
-    check_phase("running command: timeout", Waiter::pssh);
+    check_phase("running command: cancel()");
+    check_phase("running command: close_channel()");
+    check_phase("running command: timeout");
+  }
+
+  TEST_CASE("a stop at a random moment of connect, login and command ends every host") {
+    // The phases above hold the hosts where the test can find them; a stop
+    // also lands between them, inside libssh's own calls. The moments are
+    // drawn afresh each run; the seed repeats a run.
+    const std::string phase = "random moment (connect to exit)";
+    unsigned seed = std::random_device{}();
+    INFO("seed " << seed);
+    std::mt19937 draw(seed);
+    for (int round = 0; round < random_rounds; ++round) {
+      Ends ends;
+      pssh::ParallelClient client(local_hosts(), options_with(ends));
+      pssh::Output output;
+      std::thread runner([&] { output = client.run_command("true", {.stop_on_errors = false}); });
+      auto moment = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::uniform_int_distribution<int>(0, 250)(draw) * 1ms * slowdown);
+      std::this_thread::sleep_for(moment);
+      auto stopped = Clock::now();
+      client.cancel();
+      runner.join();
+      client.join(output);
+      std::vector<double> stops;
+      for (double seconds : ends.since(stopped, hosts_per_round))
+        if (seconds >= 0) stops.push_back(seconds);  // a host done before the stop was not stopped
+      record(phase, stops);
+      for (const auto& h : output) {
+        INFO(h.host() << ": " << error_message(h));
+        CHECK((!h.exception() || host_error_is<pssh::Cancelled>(h)));
+      }
+    }
+    // Most hosts take longer than 250 ms from start to exit: most stops land.
+    CHECK(table.latencies.at(phase).size() * 2 >= random_rounds * hosts_per_round);
+    check_phase(phase);
   }
 
   TEST_CASE("a stop ends an SFTP and an SCP upload whose host vanished") {
@@ -409,7 +437,8 @@ TEST_SUITE("stop_latency") {
         }
       }
     }
-    check_phase("SFTP upload", Waiter::libssh);
-    check_phase("SCP upload", Waiter::libssh);
+    check_phase("SFTP upload");
+    check_phase("SCP upload");
   }
 }
+

@@ -100,9 +100,7 @@ class Session {
   /// step() with its own limit.
   template <class Call>
   auto step_within(duration limit, Call&& call) {
-    // After a cut, libssh may have dropped the socket from its poll set:
-    // a blocking call would then sleep out libssh's own timeout (seen:
-    // ssh_userauth_none after a cancel took 62 s). No step starts then.
+    // No step starts on a cut connection: it could only fail.
     throw_if_cut("the session");
     set_backstop(limit);
     step_limit_ = limit;
@@ -151,13 +149,15 @@ class Session {
   [[noreturn]] void fail_handshake(const std::optional<std::string>& first_line);
   UniqueFd start_proxy_command();
   void sleep_before_retry();
-  /// libssh's own timeout, a backstop 2 s after the step's deadline: libssh
-  /// 0.10 may go on polling a socket the watchdog cut (it closed it and
-  /// polls fd -1) until this timeout, so it follows each step's own limit
-  /// instead of the longest one.
+  /// libssh's own timeout, a backstop 2 s after the step's deadline: when a
+  /// write fails (the server reset the connection), libssh 0.10 closes its
+  /// descriptor and polls descriptor -1 until this timeout, where no cut
+  /// reaches it; so it follows each step's own limit, not the longest one.
   void set_backstop(duration limit);
   /// The watchdog's action when a step's own limit passes.
   void cut_at_deadline() noexcept;
+  /// cut()'s work on whatever descriptors the session has now; fd_mutex_ held.
+  void shut_down_locked() noexcept;
   [[noreturn]] void throw_stopped(StopReason reason, std::string_view what) const;
   void set_algorithms(ssh_session s) const;
 
