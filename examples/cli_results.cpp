@@ -5,27 +5,41 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <set>
 #include <stdexcept>
 
 namespace cli {
 
-int status_of(const std::string& error_type, std::optional<int> exit_code, bool signalled) {
-  static const std::set<std::string> connection_errors{
-      "ConnectionError", "NoIPv6AddressFoundError", "UnknownHostError", "AuthenticationError",
-      "HostKeyError",    "ProxyError",              "PKeyFileError",    "SudoError"};
-  if (error_type == "Timeout" || error_type == "JoinTimeout") return 3;
-  if (connection_errors.contains(error_type)) return 4;
-  if (!error_type.empty()) return 1;
-  if (signalled) return 3;
-  return exit_code.value_or(0) == 0 ? 0 : 5;
+int status_of(pssh::ErrorKind kind, std::optional<int> exit_code, bool signalled) {
+  using enum pssh::ErrorKind;
+  switch (kind) {
+    case none:
+      if (signalled) return 3;
+      return exit_code.value_or(0) == 0 ? 0 : 5;
+    case timeout:
+    case join_timeout:
+      return 3;
+    case connection:
+    case session:
+    case no_ipv6_address:
+    case unknown_host:
+    case authentication:
+    case host_key:
+    case proxy:
+    case pkey_file:
+    case sudo:
+      return 4;
+    default:
+      return 1;
+  }
 }
 
 int status_of(const nlohmann::json& result) {
   const auto& type = result["error_type"];
   const auto& code = result["exit_code"];
-  return status_of(type.is_null() ? "" : type.get<std::string>(),
-                   code.is_null() ? std::nullopt : std::optional<int>(code.get<int>()),
+  // A name this build does not know (a newer pssh's report) is an error all the same.
+  auto error = type.is_null() ? pssh::ErrorKind::none
+                              : pssh::error_kind_named(type.get<std::string>()).value_or(pssh::ErrorKind::other);
+  return status_of(error, code.is_null() ? std::nullopt : std::optional<int>(code.get<int>()),
                    !result["signal"].is_null());
 }
 

@@ -6,6 +6,8 @@
 
 #include "cli_output.hpp"
 
+#include <pssh/errors.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -18,8 +20,8 @@
 namespace cli {
 
 /// One host's exit status: 0 success, 3 a timeout or a signal, 4 no
-/// connection or login, 5 a non-zero exit, 1 any other error.
-int status_of(const std::string& error_type, std::optional<int> exit_code, bool signalled);
+/// connection, SSH session or login, 5 a non-zero exit, 1 any other error.
+int status_of(pssh::ErrorKind kind, std::optional<int> exit_code, bool signalled);
 int status_of(const nlohmann::json& result);
 /// The run's status from two: the first of 1, 4, 3, 5 either holds.
 int combine(int a, int b);

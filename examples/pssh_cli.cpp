@@ -178,7 +178,7 @@ Arguments parse(int argc, char** argv) {
       pssh::HostConfig given;
       try {
         pssh::apply_ssh_option(given, "Port=" + next_value(i, argc, argv));
-      } catch (const std::invalid_argument& e) {
+      } catch (const pssh::ConfigError& e) {
         throw UsageError(std::string("-p: ") + e.what());
       }
       port = given.port;
@@ -449,16 +449,16 @@ int run_transfer(const Arguments& a, const std::vector<std::string>& hosts,
                        {.recurse = fs::is_directory(a.copy[0])}, config)
           : pssh::slurp(hosts, a.slurp[0], a.slurp[1], a.options, {.recurse = true}, config);
   auto status_of = [](const pssh::CallResult& result) {
-    return cli::status_of(pssh::error_type_name(result.error), std::nullopt, false);
+    return cli::status_of(pssh::error_kind(result.error), std::nullopt, false);
   };
   int status = 0;
-  for (const auto& [host, result] : results) {
-    status = cli::combine(status, status_of(result));
-    console.line(status_of(result) == 0 ? stdout : stderr,
-                 host + ": " + (result.error ? result.error_message() : "OK"));
-  }
   std::vector<int> statuses;  // in host-list order, for --failed and --succeeded
-  for (const std::string& host : hosts) statuses.push_back(status_of(results.at(host)));
+  for (const pssh::CallResult& result : results) {
+    statuses.push_back(status_of(result));
+    status = cli::combine(status, statuses.back());
+    console.line(statuses.back() == 0 ? stdout : stderr,
+                 result.host + ": " + (result.error ? result.error_message() : "OK"));
+  }
   write_host_lists(a, host_lines(a), statuses);
   return status;
 }

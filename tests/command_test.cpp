@@ -132,7 +132,7 @@ TEST_SUITE("command") {
     output = client().run_command(command, {.encoding = "latin1"});
     CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"caf\u00c3\u00a9", "naïve"});
     CHECK_THROWS_AS(client().run_command("true", {.encoding = "no-such-charset"}),
-                    std::invalid_argument);
+                    pssh::ConfigError);
   }
 
   TEST_CASE_FIXTURE(OneHost, "encodings as Python spells them") {

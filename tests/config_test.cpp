@@ -240,10 +240,10 @@ TEST_SUITE("config") {
     CHECK(inventory.host_config[0].host_key_policy == pssh::HostKeyPolicy::accept_new);
     CHECK(inventory.host_config[0].port == 2201);
     CHECK_THROWS_CONTAINING(pssh::apply_ssh_option(options, "StrictHostKeyChecking=maybe"),
-                            std::invalid_argument, "expected yes, ask, accept-new or no");
+                            pssh::ConfigError, "expected yes, ask, accept-new or no");
     CHECK_THROWS_CONTAINING(pssh::apply_ssh_option(options, "BindAddress=10.0.0.1"),
-                            std::invalid_argument, "pssh cannot honour this");
-    CHECK_THROWS_CONTAINING(pssh::apply_ssh_option(options, "Ciphers=aes128-ctr"), std::invalid_argument,
+                            pssh::ConfigError, "pssh cannot honour this");
+    CHECK_THROWS_CONTAINING(pssh::apply_ssh_option(options, "Ciphers=aes128-ctr"), pssh::ConfigError,
                             "set it in an ssh config file");
     pssh::apply_ssh_option(options, "LogLevel=ERROR");  // ignored, as in a config
   }

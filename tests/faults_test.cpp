@@ -109,7 +109,7 @@ TEST_SUITE("faults") {
     check_error<pssh::UnknownHostError>(output[unknown_name], "UnknownHostError");
     check_error<pssh::Timeout>(output[blackhole], "Timeout");
     check_error<pssh::Timeout>(output[banner_then_silence], "Timeout");
-    check_error<pssh::ConnectionError>(output[closed_mid_handshake], "ConnectionError");
+    check_error<pssh::SessionError>(output[closed_mid_handshake], "SessionError");
     check_error<pssh::AuthenticationError>(output[auth_failure], "AuthenticationError");
     check_error<pssh::HostKeyError>(output[changed_host_key], "HostKeyError");
     check_error<pssh::ConnectionError>(output[sshd_killed], "ConnectionError");

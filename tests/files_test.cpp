@@ -167,7 +167,7 @@ TEST_SUITE("files") {
     std::atomic<int> connects{0};
     options.on_event = [&](const pssh::Event& e) { connects += e.kind == pssh::Event::Kind::connecting; };
     pssh::ParallelClient client(rig::loopback_hosts(2), options);
-    CHECK_THROWS_CONTAINING(client.copy_file((local.path() / "dir").string(), "x"), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(client.copy_file((local.path() / "dir").string(), "x"), pssh::ConfigError,
                             "is a directory; set recurse");
     CHECK_THROWS_CONTAINING(client.copy_file((local.path() / "missing").string(), "x"), std::system_error,
                             "cannot copy " + (local.path() / "missing").string());

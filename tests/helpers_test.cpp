@@ -46,9 +46,9 @@ TEST_SUITE("helpers") {
     CHECK(pssh::expand_hosts("r[1-2]n[8-9]") == std::vector<std::string>{"r1n8", "r1n9", "r2n8", "r2n9"});
     CHECK(pssh::expand_hosts("[::1]") == std::vector<std::string>{"[::1]"});
     CHECK(pssh::expand_hosts("plain") == std::vector<std::string>{"plain"});
-    CHECK_THROWS_CONTAINING(pssh::expand_hosts("h[5-1]"), std::invalid_argument, "5-1 runs backwards");
-    CHECK_THROWS_CONTAINING(pssh::expand_hosts("h[1-,3]"), std::invalid_argument, "is not a number");
-    CHECK_THROWS_CONTAINING(pssh::expand_hosts("h[0-99999]x[0-9]"), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(pssh::expand_hosts("h[5-1]"), pssh::ConfigError, "5-1 runs backwards");
+    CHECK_THROWS_CONTAINING(pssh::expand_hosts("h[1-,3]"), pssh::ConfigError, "is not a number");
+    CHECK_THROWS_CONTAINING(pssh::expand_hosts("h[0-99999]x[0-9]"), pssh::ConfigError,
                             "more than 100000 hosts");
   }
 
@@ -56,9 +56,9 @@ TEST_SUITE("helpers") {
     CHECK(pssh::expand_hosts("web[1-2],db1,10.0.0.[8-9]") ==
           std::vector<std::string>{"web1", "web2", "db1", "10.0.0.8", "10.0.0.9"});
     CHECK(pssh::expand_hosts("[::1],[fe80::1]") == std::vector<std::string>{"[::1]", "[fe80::1]"});
-    CHECK_THROWS_CONTAINING(pssh::expand_hosts("web1,,web2"), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(pssh::expand_hosts("web1,,web2"), pssh::ConfigError,
                             "'web1,,web2' has an empty entry");
-    CHECK_THROWS_CONTAINING(pssh::expand_hosts("a[0-60000],b[0-60000]"), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(pssh::expand_hosts("a[0-60000],b[0-60000]"), pssh::ConfigError,
                             "more than 100000 hosts");
   }
 
@@ -109,7 +109,7 @@ TEST_SUITE("helpers") {
     CHECK(v6[0].config.user == "ops");
     CHECK(v6[0].config.port == 2222);
     CHECK(pssh::parse_host_entry("::1")[0].host == "::1");
-    CHECK_THROWS_CONTAINING(pssh::parse_host_entry("web:http"), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(pssh::parse_host_entry("web:http"), pssh::ConfigError,
                             "'http' is not a port");
     rig::TempDir dir;
     auto file = dir.path() / "hosts";
@@ -121,7 +121,7 @@ TEST_SUITE("helpers") {
     CHECK(entries[2].host == "db1");
     CHECK(entries[2].config.user == "admin");
     rig::write_file(file, "ok\nbad:0\n");
-    CHECK_THROWS_CONTAINING(pssh::read_hosts_file(file.string()), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(pssh::read_hosts_file(file.string()), pssh::ConfigError,
                             file.string() + " line 2");
   }
 
@@ -149,7 +149,7 @@ TEST_SUITE("helpers") {
     CHECK(back[3].host == "fe80::1");
     CHECK(back[3].config.user == "root");
     CHECK(!back[0].config.user);
-    CHECK_THROWS_CONTAINING(pssh::format_host_entry({"db1", {.alias = "my db"}}), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(pssh::format_host_entry({"db1", {.alias = "my db"}}), pssh::ConfigError,
                             "alias 'my db' cannot be written to a hosts file");
   }
 
@@ -234,10 +234,10 @@ TEST_SUITE("helpers") {
         CHECK(error.type == type);
         CHECK(error.message == context + core);
       };
-      // Host lists: -H, hosts files, PSSH_HOSTS, inventories (their documented std::invalid_argument).
-      expect(thrown([&] { pssh::parse_host_entry(bad); }), typeid(std::invalid_argument), "host entry ");
+      // Host lists: -H, hosts files, PSSH_HOSTS, inventories (their documented pssh::ConfigError).
+      expect(thrown([&] { pssh::parse_host_entry(bad); }), typeid(pssh::ConfigError), "host entry ");
       rig::write_file(hosts_file, "web1\n" + bad + " # second\n");
-      expect(thrown([&] { pssh::read_hosts_file(hosts_file.string()); }), typeid(std::invalid_argument),
+      expect(thrown([&] { pssh::read_hosts_file(hosts_file.string()); }), typeid(pssh::ConfigError),
              hosts_file.string() + " line 2: host entry ");
       expect(json_error(R"({"hosts": [")" + bad + R"("]})"), typeid(pssh::JsonError), "hosts[0]: host entry ");
       // ProxyJump: the ssh config (a host's HostArgumentError), its hops, -x/-o, PSSH_OPTIONS, JSON.
@@ -250,9 +250,9 @@ TEST_SUITE("helpers") {
              typeid(pssh::HostArgumentError), "cfg: ProxyJump ");
       std::string option = "ProxyJump=" + bad;
       std::string as_option = "ssh option '" + option + "': proxyjump " + bad + ": ";
-      expect(thrown([&] { pssh::apply_ssh_option(options, option); }), typeid(std::invalid_argument), as_option);
+      expect(thrown([&] { pssh::apply_ssh_option(options, option); }), typeid(pssh::ConfigError), as_option);
       ::setenv("PSSH_OPTIONS", option.c_str(), 1);
-      expect(thrown([] { pssh::ClientOptions::from_env(); }), typeid(std::invalid_argument),
+      expect(thrown([] { pssh::ClientOptions::from_env(); }), typeid(pssh::ConfigError),
              "PSSH_OPTIONS: " + as_option);
       ::unsetenv("PSSH_OPTIONS");
       expect(json_error(R"({"defaults": {"ssh_options": [")" + option + R"("]}, "hosts": []})"),
@@ -292,11 +292,11 @@ TEST_SUITE("helpers") {
     CHECK(env.verbose);
 
     ::setenv("PSSH_PAR", "many", 1);
-    CHECK_THROWS_CONTAINING(pssh::ClientOptions::from_env(), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(pssh::ClientOptions::from_env(), pssh::ConfigError,
                             "PSSH_PAR='many': expected a positive whole number");
     ::setenv("PSSH_PAR", "7", 1);
     ::setenv("PSSH_OPTIONS", "Ciphers=aes128-ctr", 1);
-    CHECK_THROWS_CONTAINING(pssh::ClientOptions::from_env(), std::invalid_argument,
+    CHECK_THROWS_CONTAINING(pssh::ClientOptions::from_env(), pssh::ConfigError,
                             "PSSH_OPTIONS: ssh option 'Ciphers=aes128-ctr': pssh has no option field for it");
     for (const char* name : {"PSSH_USER", "PSSH_PAR", "PSSH_TIMEOUT", "PSSH_OPTIONS", "PSSH_HOSTS",
                              "PSSH_OUTDIR", "PSSH_VERBOSE"})
@@ -311,16 +311,32 @@ TEST_SUITE("helpers") {
                               "echo out-$(hostname -I >/dev/null; echo x); echo err >&2; exit 3",
                               options, {}, config);
     REQUIRE(results.size() == 3);
-    CHECK(results["127.0.0.2"].out == "out-x\n");
-    CHECK(results["127.0.0.2"].err == "err\n");
-    CHECK(results["127.0.0.2"].exit_code == 3);
-    CHECK_FALSE(results["127.0.0.2"].ok());
-    CHECK(results["127.0.0.4"].error);
-    CHECK(results["127.0.0.4"].error_message().find("cannot connect") != std::string::npos);
-    auto repeated = pssh::call({"127.0.0.2", "127.0.0.2"}, "true", options);
-    CHECK(repeated.count("127.0.0.2") == 1);
-    CHECK(repeated.count("127.0.0.2#1") == 1);
-    CHECK(repeated["127.0.0.2#1"].ok());
+    for (std::size_t i = 0; i < 3; ++i) {
+      CHECK(results[i].index == i);  // the host list's order
+      CHECK(results[i].host == "127.0.0." + std::to_string(i + 2));
+    }
+    CHECK(results[0].out == "out-x\n");
+    CHECK(results[0].err == "err\n");
+    CHECK(results[0].exit_code == 3);
+    CHECK_FALSE(results[0].ok());
+    CHECK(pssh::error_kind(results[2].error) == pssh::ErrorKind::connection);
+    CHECK(results[2].error_message().find("cannot connect") != std::string::npos);
+  }
+
+  TEST_CASE("call keeps a repeated host apart, and an alias names its result") {
+    auto options = server().options();
+    std::vector<pssh::HostConfig> config(3);
+    config[1].alias = "second";
+    config[2].port = rig::refused_port();
+    auto repeated = pssh::call({"127.0.0.2", "127.0.0.2", "127.0.0.2"}, "exit 4",
+                               options, {}, config);
+    REQUIRE(repeated.size() == 3);
+    CHECK(repeated[0].host == "127.0.0.2");
+    CHECK(repeated[1].host == "second");
+    CHECK(repeated[2].host == "127.0.0.2");
+    CHECK(repeated[0].exit_code == 4);
+    CHECK(repeated[1].exit_code == 4);
+    CHECK(pssh::error_kind(repeated[2].error) == pssh::ErrorKind::connection);
   }
 
   TEST_CASE("copy sends a file to every host; slurp brings it back into a folder per host") {
@@ -332,14 +348,20 @@ TEST_SUITE("helpers") {
     std::vector<std::string> hosts{"127.0.0.2", "127.0.0.3"};
     // Every loopback host is the same machine: give each its own remote path.
     auto sent = pssh::copy(hosts, local.string(), remote, options);
-    for (auto& [host, r] : sent) CHECK_MESSAGE(r.ok(), host << ": " << r.error_message());
+    REQUIRE(sent.size() == 2);
+    for (const auto& r : sent) CHECK_MESSAGE(r.ok(), r.host << ": " << r.error_message());
     auto fetched = pssh::slurp(hosts, remote, (dir.path() / "fetched").string(), options);
-    for (auto& [host, r] : fetched) {
-      INFO(host << ": " << r.error_message());
+    REQUIRE(fetched.size() == 2);
+    for (std::size_t i = 0; i < fetched.size(); ++i) {
+      const auto& r = fetched[i];
+      INFO(r.host << ": " << r.error_message());
+      CHECK(r.host == hosts[i]);
       CHECK(r.ok());
-      CHECK(rig::read_file(dir.path() / "fetched" / host / "app.conf") == "setting=1\n");
+      CHECK(rig::read_file(dir.path() / "fetched" / r.host / "app.conf") == "setting=1\n");
     }
     auto missing = pssh::slurp({"127.0.0.2"}, "/no/such/file", (dir.path() / "x").string(), options);
-    CHECK(missing["127.0.0.2"].error_message().find("/no/such/file") != std::string::npos);
+    REQUIRE(missing.size() == 1);
+    CHECK(pssh::error_kind(missing[0].error) == pssh::ErrorKind::sftp_io);
+    CHECK(missing[0].error_message().find("/no/such/file") != std::string::npos);
   }
 }

@@ -36,6 +36,42 @@ TEST_SUITE("host_args") {
                             pssh::HostArgumentError, "single '}' at position 5");
   }
 
+  TEST_CASE("Python's %s and %(name)s templates, as parallel-ssh's docs write them") {
+    CHECK(format_command("%s", pssh::HostArgs(List{"host1_cmd"}), "h") == "host1_cmd");
+    CHECK(format_command("%s %s", pssh::HostArgs(List{"host1_cmd1", "host1_cmd2"}), "h") ==
+          "host1_cmd1 host1_cmd2");
+    CHECK(format_command("%(cmd)s", pssh::HostArgs(Map{{"cmd", "host-index-0"}}), "h") == "host-index-0");
+    CHECK(format_command("df -h %s | tr %% _", pssh::HostArgs(List{"/"}), "h") == "df -h / | tr % _");
+    // A template with a brace field is brace-style: its '%' stays.
+    CHECK(format_command("printf '%s\\n' {}", pssh::HostArgs(List{"x"}), "h") == "printf '%s\\n' x");
+    // Never run literally: what Python cannot format is an error naming it.
+    CHECK_THROWS_CONTAINING(format_command("date +%F %s", pssh::HostArgs(List{"x"}), "web1"),
+                            pssh::HostArgumentError, "'%F' at position 6 is not %s or %(name)s");
+    CHECK_THROWS_CONTAINING(format_command("%(cmd)s", pssh::HostArgs(List{"x"}), "web1"),
+                            pssh::HostArgumentError, "host_args is a list; give a map");
+    CHECK_THROWS_CONTAINING(format_command("%s", pssh::HostArgs(Map{{"cmd", "x"}}), "web1"),
+                            pssh::HostArgumentError, "host_args is a map; write %(name)s");
+    CHECK_THROWS_CONTAINING(format_command("%s %s", pssh::HostArgs(List{"x"}), "web1"),
+                            pssh::HostArgumentError, "positional argument 1");
+    CHECK_THROWS_CONTAINING(format_command("%(cmd", pssh::HostArgs(Map{{"cmd", "x"}}), "web1"),
+                            pssh::HostArgumentError, "unclosed '%(' at position 0");
+  }
+
+  TEST_CASE("the docs' %s example runs on real hosts; a bad % template stops the run before any host") {
+    auto options = server().options();
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3"}, options);
+    auto output = client.run_command("echo %s", {.host_args = {List{"host1_cmd"}, List{"host2_cmd"}}});
+    client.join(output);
+    CHECK(lines(output[0].stdout_lines()) == List{"host1_cmd"});
+    CHECK(lines(output[1].stdout_lines()) == List{"host2_cmd"});
+    std::atomic<int> events{0};
+    options.on_event = [&](const pssh::Event&) { ++events; };
+    pssh::ParallelClient refused({"127.0.0.2", "127.0.0.3"}, options);
+    CHECK_THROWS_AS(refused.run_command("echo %d", {.host_args = {List{"1"}, List{"2"}}}),
+                    pssh::HostArgumentError);
+    CHECK(events == 0);
+  }
+
   TEST_CASE("fewer host_args than hosts is refused before any host is touched") {
     std::atomic<int> events{0};
     auto options = server().options();

@@ -2,7 +2,11 @@
 // results carry every host's outcome.
 #include "common.hpp"
 
+#include <pssh/hosts.hpp>
 #include <pssh/json.hpp>
+
+#include <system_error>
+#include <type_traits>
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -91,5 +95,31 @@ TEST_SUITE("json") {
     CHECK(j[1]["error_type"] == "ConnectionError");
     CHECK(j[1]["error"].get<std::string>().find("cannot connect") != std::string::npos);
     CHECK_NOTHROW(j.dump());
+  }
+
+  TEST_CASE("every error has its kind, and JSON's name for it reads back") {
+    auto kind_of = [](auto error) { return pssh::error_kind(std::make_exception_ptr(error)); };
+    CHECK(pssh::error_kind(nullptr) == pssh::ErrorKind::none);
+    CHECK(kind_of(pssh::Error("h", "m")) == pssh::ErrorKind::error);
+    CHECK(kind_of(pssh::ConnectionError("h", "m")) == pssh::ErrorKind::connection);
+    CHECK(kind_of(pssh::NoIPv6AddressFoundError("h", "m")) == pssh::ErrorKind::no_ipv6_address);
+    CHECK(kind_of(pssh::SudoError("h", "m")) == pssh::ErrorKind::sudo);
+    CHECK(kind_of(pssh::SFTPIOError("h", "m")) == pssh::ErrorKind::sftp_io);
+    CHECK(kind_of(pssh::JsonError("m")) == pssh::ErrorKind::json);
+    CHECK(kind_of(pssh::JoinTimeout("m", {}, {})) == pssh::ErrorKind::join_timeout);
+    CHECK(kind_of(std::system_error(std::make_error_code(std::errc::io_error))) == pssh::ErrorKind::system);
+    CHECK(kind_of(std::out_of_range("m")) == pssh::ErrorKind::other);
+    // A run's JoinTimeout is no host Timeout; configuration errors are pssh::Errors.
+    CHECK_FALSE(std::is_base_of_v<pssh::Timeout, pssh::JoinTimeout>);
+    CHECK(std::is_base_of_v<pssh::ConfigError, pssh::JsonError>);
+    CHECK_THROWS_AS(pssh::expand_hosts("h[5-1]"), pssh::ConfigError);
+    CHECK_THROWS_AS(pssh::client_options_from_json(json{{"port", "x"}}), pssh::JsonError);
+    for (int k = static_cast<int>(pssh::ErrorKind::none); k <= static_cast<int>(pssh::ErrorKind::other); ++k) {
+      auto kind = static_cast<pssh::ErrorKind>(k);
+      INFO("kind " << k << ": " << pssh::error_kind_name(kind));
+      CHECK(pssh::error_kind_named(pssh::error_kind_name(kind)) == kind);
+      if (kind != pssh::ErrorKind::none) CHECK_FALSE(pssh::error_kind_name(kind).empty());
+    }
+    CHECK_FALSE(pssh::error_kind_named("NoSuchError"));
   }
 }

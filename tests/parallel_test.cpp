@@ -193,4 +193,30 @@ TEST_SUITE("parallel") {
     pssh::enable_host_logger(nullptr);
     CHECK(log.str() == "[127.0.0.2]\tone\n[127.0.0.2]\ttwo\n");
   }
+
+  TEST_CASE("the docs' logging recipe: join(consume_output) logs every line nobody reads") {
+    std::ostringstream log;
+    pssh::enable_host_logger(log);
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3"}, server().options());
+    // Some lines arrive before join (buffered), most while it waits; the
+    // last has no '\n'.
+    auto output = client.run_command("seq 1 2000; echo err >&2; printf last");
+    client.join(output, {.consume_output = true});
+    pssh::enable_host_logger(nullptr);
+    for (const std::string host : {"127.0.0.2", "127.0.0.3"}) {
+      std::string expected;
+      for (int i = 1; i <= 2000; ++i) expected += "[" + host + "]\t" + std::to_string(i) + "\n";
+      expected += "[" + host + "]\tlast\n";
+      std::string logged;
+      std::istringstream all(log.str());
+      bool err_seen = false;
+      for (std::string line; std::getline(all, line);) {
+        if (line == "[" + host + "]\terr") err_seen = true;
+        else if (line.rfind("[" + host + "]", 0) == 0) logged += line + "\n";
+      }
+      CHECK(err_seen);
+      CHECK(logged == expected);
+    }
+    CHECK(output[0].exit_code() == 0);
+  }
 }

@@ -205,14 +205,14 @@ TEST_SUITE("proxy") {
     CHECK(error_message(output[2]).find("exited with status 7: the default") != std::string::npos);
   }
 
-  TEST_CASE("a server that closes during key exchange behind a ProxyCommand is the server's ConnectionError") {
+  TEST_CASE("a server that closes during key exchange behind a ProxyCommand is the server's SessionError") {
     rig::FakeServer closing(rig::FakeServer::Behaviour::close_mid_handshake);
     auto options = server().options();
     options.proxy_command = "nc %h %p";
     options.port = closing.port();
     pssh::Client client("127.0.0.1", options);
     // nc exits 0 when the server closes: it only passed the close on.
-    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::ConnectionError,
+    CHECK_THROWS_CONTAINING(client.run_command("true"), pssh::SessionError,
                             "the server closed the connection during key exchange");
   }
 

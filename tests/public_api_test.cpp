@@ -12,6 +12,19 @@ void header_examples(pssh::ParallelClient& client, pssh::Shell& shell) {
   shell.run({"echo a", "echo b"});
 }
 
+// join's forms resolve without ambiguity: {} is the last run with default
+// options; a braced list of hosts is an Output. Compiled, never called.
+void join_forms(pssh::ParallelClient& client) {
+  client.join({});
+  client.join();
+  client.join({.timeout = std::chrono::seconds(5), .consume_output = true});
+  pssh::Output output = client.run_command("true");
+  client.join(output);
+  client.join(output, {});
+  client.join({output[0]});
+  client.join({output[0], output[1]}, {.timeout = std::chrono::seconds(5)});
+}
+
 TEST_CASE("the public API is self-contained and checks its inputs") {
   CHECK(pssh::shell_quote("it's") == "'it'\\''s'");
   pssh::ClientOptions options;

@@ -25,7 +25,7 @@ const std::set<std::string> compared = {
     "identityagent", "identityfile", "certificatefile", "userknownhostsfile", "sendenv", "setenv",
     "proxyjump", "proxycommand", "ciphers", "macs", "kexalgorithms", "hostkeyalgorithms"};
 
-/// Keywords whose built-in default differs on purpose (pssh: accept-new, 4
+/// Keywords whose built-in default differs on purpose (pssh: accept-new, 3
 /// attempts, a 60 s connect limit, 30 s keepalive, three default keys, one
 /// known_hosts file; ssh: ask, 1, none, 0, seven keys, two files): compared
 /// unless both sides show their own default, i.e. unless no config set it.

@@ -366,31 +366,31 @@ TEST_SUITE("sudo") {
     check_clean(texts, user.password());
   }
 
-  TEST_CASE("sudo_password without sudo or user is std::invalid_argument before any host") {
+  TEST_CASE("sudo_password without sudo or user is pssh::ConfigError before any host") {
     pssh::ParallelClient client({"127.0.0.2"}, server().options());
     CHECK_THROWS_WITH_AS(client.run_command("true", {.sudo_password = "x"}),
                          "RunOptions::sudo_password is set but the command does not run through sudo; "
                          "set sudo or user",
-                         std::invalid_argument);
+                         pssh::ConfigError);
   }
 
   // sudo -S stops at the first newline and hands the rest to the command;
   // a PTY's line editing acts on ^U, ^C, DEL (reviewer's finds).
-  TEST_CASE("a sudo_password that cannot arrive as given is std::invalid_argument, without the password") {
+  TEST_CASE("a sudo_password that cannot arrive as given is pssh::ConfigError, without the password") {
     pssh::ParallelClient client({"127.0.0.2"}, server().options());
     const std::string secret = "s3cret";
     for (const std::string& password : {secret + "\nINJECTED", secret + "\r"}) {
       CHECK_THROWS_WITH_AS(client.run_command("head -n1", {.sudo = true, .sudo_password = password}),
                            "RunOptions::sudo_password holds a newline (sudo -S would give what follows it "
                            "to the command)",
-                           std::invalid_argument);
+                           pssh::ConfigError);
     }
     for (const std::string& password : {"garbage\x15" + secret, secret + "\x7f", secret + "\x03"}) {
       CHECK_THROWS_WITH_AS(
           client.run_command("true", {.sudo = true, .sudo_password = password, .use_pty = true}),
           "RunOptions::sudo_password holds a newline or a control character (a PTY's line editing would "
           "change it)",
-          std::invalid_argument);
+          pssh::ConfigError);
     }
     // Without a PTY, sudo reads a tab or ^U as they are.
     CHECK_NOTHROW(client.join(client.run_command("true", {.sudo = true, .sudo_password = secret + "\t\x15"})));

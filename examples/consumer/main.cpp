@@ -11,7 +11,7 @@ int main() {
   options.num_retries = 0;
   options.ssh_config = std::nullopt;
   auto results = pssh::call({"127.0.0.1"}, "true", options);
-  const auto& result = results.at("127.0.0.1");
-  std::cout << "127.0.0.1: " << (result.error ? result.error_message() : "ok") << '\n';
+  const pssh::CallResult& result = results.at(0);
+  std::cout << result.host << ": " << (result.error ? result.error_message() : "ok") << '\n';
   return result.error ? 0 : 1;  // the refusal must arrive as this host's error
 }

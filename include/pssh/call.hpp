@@ -7,8 +7,8 @@
 #include <pssh/client.hpp>
 #include <pssh/export.hpp>
 
+#include <cstddef>
 #include <exception>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +17,8 @@ namespace pssh {
 
 /// One host's result from call(), copy() or slurp().
 struct CallResult {
+  std::string host{};              ///< HostConfig::alias when given, else the host as listed
+  std::size_t index = 0;           ///< its position in the host list
   std::optional<int> exit_code{};  ///< empty if the host failed (or for copies)
   ///@{
   std::string out{}, err{};        ///< the output, each line ending in '\\n'
@@ -28,15 +30,15 @@ struct CallResult {
   bool ok() const { return !error && exit_code.value_or(0) == 0; }
 };
 
-/// Results by host (HostConfig::alias when given; a repeated host gets
-/// "#<index>" appended).
-using CallResults = std::map<std::string, CallResult>;
+/// One result per host, in the host list's order (a repeated host has one
+/// result per time it is listed).
+using CallResults = std::vector<CallResult>;
 
 /// Runs `command` on every host and waits. Output is kept in full
 /// (max_buffered_output is ignored).
 ///
-///     for (auto& [host, r] : pssh::call({"web1", "web2"}, "uptime"))
-///       std::cout << host << ": " << (r.ok() ? r.out : r.error_message());
+///     for (const auto& r : pssh::call({"web1", "web2"}, "uptime"))
+///       std::cout << r.host << ": " << (r.ok() ? r.out : r.error_message());
 PSSH_API CallResults call(const std::vector<std::string>& hosts, const std::string& command,
                           const ClientOptions& options = {}, RunOptions run = {},
                           const std::vector<HostConfig>& host_config = {});

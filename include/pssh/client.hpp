@@ -20,7 +20,10 @@
 namespace pssh {
 
 /// Per-host values for a command template: a list for `{}` / `{0}`, a map for
-/// `{name}`. Values are inserted as they are, not shell-quoted: see shell_quote().
+/// `{name}`. A template without a `{}` field may be written as parallel-ssh's
+/// docs write it, `%s` (list) and `%(name)s` (map), `%%` for a '%'; any other
+/// `%` conversion is a HostArgumentError before any host starts. Values are
+/// inserted as they are, not shell-quoted: see shell_quote().
 using HostArgs = std::variant<std::vector<std::string>, std::map<std::string, std::string>>;
 
 /// How run_command() runs a command; best written with designated
@@ -114,7 +117,12 @@ class PSSH_API ParallelClient {
   /// the rest start as workers free up. Output streams while commands run.
   Output run_command(const std::string& command, const RunOptions& options = {});
   /// Waits for every host of `output`; JoinTimeout if `timeout` passes first.
-  void join(const Output& output, const JoinOptions& options = {});
+  /// (A template only so that `join({})` means the overload below, the last
+  /// run with default options, instead of being ambiguous.)
+  template <class = void>
+  void join(const Output& output, const JoinOptions& options = {}) {
+    join_output(output, options);
+  }
   /// Joins the last run.
   void join(const JoinOptions& options = {});
   /// True when every host of `output` is done. Never blocks.
@@ -129,7 +137,7 @@ class PSSH_API ParallelClient {
 
   /// Copies a local file (or tree, with `recurse`) to `remote` on every host
   /// over SFTP, creating missing remote directories. A local directory without
-  /// `recurse` is std::invalid_argument, a missing local file
+  /// `recurse` is ConfigError, a missing local file
   /// std::system_error, both before any host is touched.
   ///
   ///     pssh::join(client.copy_file("app.conf", "/etc/app/app.conf"));
@@ -180,6 +188,8 @@ class PSSH_API ParallelClient {
   void disconnect();
 
  private:
+  void join_output(const Output& output, const JoinOptions& options);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

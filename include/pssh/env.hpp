@@ -2,6 +2,7 @@
 /// The pssh tools' environment variables and OpenSSH "-o Key=Value" options.
 #pragma once
 
+#include <pssh/errors.hpp>
 #include <pssh/export.hpp>
 #include <pssh/hosts.hpp>
 #include <pssh/options.hpp>
@@ -22,7 +23,7 @@ struct Environment {
   bool verbose = false;                 ///< PSSH_VERBOSE: 1/yes/true or 0/no/false
 };
 
-/// Reads the environment over `base`. std::invalid_argument naming the
+/// Reads the environment over `base`. ConfigError naming the
 /// variable for a bad value ("PSSH_PAR='many': expected a positive number").
 PSSH_API Environment read_environment(ClientOptions base = {});
 
@@ -32,7 +33,7 @@ PSSH_API Environment read_environment(ClientOptions base = {});
 /// one meaning it has in an ssh config file (StrictHostKeyChecking no means
 /// HostKeyPolicy::ignore, as in ssh(1); see README "OpenSSH options").
 /// Keywords pssh ignores in a config are accepted and dropped.
-/// std::invalid_argument for a bad value, a keyword pssh cannot honour, or
+/// ConfigError for a bad value, a keyword pssh cannot honour, or
 /// one with no option field (Ciphers, SendEnv, ...: set those in a config).
 PSSH_API void apply_ssh_option(ClientOptions& options, std::string_view option);
 /// The same for one host's overrides.

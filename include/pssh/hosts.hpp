@@ -2,6 +2,7 @@
 /// Host lists as people write them: ranges, hosts files, "[user@]host[:port]".
 #pragma once
 
+#include <pssh/errors.hpp>
 #include <pssh/export.hpp>
 #include <pssh/options.hpp>
 
@@ -16,7 +17,7 @@ namespace pssh {
 /// several groups multiply; commas outside brackets separate patterns, as
 /// in clush and pdsh ("web[1-2],db1": web1, web2, db1). Brackets holding
 /// anything but digits, ',' and '-' are kept as they are ("[::1]",
-/// "[fe80::1]:22"). std::invalid_argument for a reversed or empty range, or
+/// "[fe80::1]:22"). ConfigError for a reversed or empty range, or
 /// more than 100000 hosts.
 PSSH_API std::vector<std::string> expand_hosts(std::string_view pattern);
 
@@ -38,19 +39,19 @@ struct HostEntry {
 
 /// Parses "[user@]host[:port]" ("user@[::1]:2222" for IPv6; a bare IPv6
 /// address has no port; "ssh://[user@]host[:port]" as OpenSSH writes it) and
-/// expands ranges. std::invalid_argument naming the entry and saying what to
+/// expands ranges. ConfigError naming the entry and saying what to
 /// write for a bad port, an empty user or host, or text after "[v6]".
 PSSH_API std::vector<HostEntry> parse_host_entry(std::string_view entry);
 
 /// Reads a hosts file as the pssh tools do: one entry per line (optionally
 /// followed by a user), '#' comments, blank lines skipped. A word
 /// "alias=NAME" on the line sets HostConfig::alias. std::system_error if it
-/// cannot be read; std::invalid_argument naming file and line.
+/// cannot be read; ConfigError naming file and line.
 PSSH_API std::vector<HostEntry> read_hosts_file(const std::string& path);
 
 /// The hosts-file line read_hosts_file reads back as `entry`: its host, user,
 /// port and alias ("ops@[::1]:2222 alias=db"); the rest of its HostConfig
-/// is not written. std::invalid_argument for a name or alias a hosts file
+/// is not written. ConfigError for a name or alias a hosts file
 /// cannot hold (white space, '#', an empty host).
 PSSH_API std::string format_host_entry(const HostEntry& entry);
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <pssh/client.hpp>
+#include <pssh/errors.hpp>
 #include <pssh/export.hpp>
 #include <pssh/options.hpp>
 #include <pssh/output.hpp>
@@ -25,9 +26,11 @@ namespace pssh {
 
 /// A JSON document that does not fit, with the path to the value:
 /// "hosts[3].port: expected an integer".
-class PSSH_API JsonError : public std::invalid_argument {
+class PSSH_API JsonError : public ConfigError {
  public:
-  using std::invalid_argument::invalid_argument;
+  /// `message` names the path to the value and what was expected.
+  explicit JsonError(const std::string& message) : ConfigError("", message) {}
+  ErrorKind kind() const noexcept override { return ErrorKind::json; }
 };
 
 /// Hosts with their settings:
@@ -62,11 +65,10 @@ PSSH_API Inventory load_inventory(const std::string& path);
 
 /// One host's result: host, alias, index, exit_code, signal, stdout, stderr
 /// (the output not read yet, as text; bytes that are not UTF-8 become
-/// U+FFFD), error_type ("ConnectionError", ... or null) and error.
+/// U+FFFD), error_type (error_kind_name(): "ConnectionError", ... or null)
+/// and error.
 PSSH_API nlohmann::json to_json(const HostOutput& output);
 /// An array of to_json(HostOutput).
 PSSH_API nlohmann::json to_json(const Output& output);
-/// The pssh class name of an error ("Timeout", "SFTPIOError", ...).
-PSSH_API std::string error_type_name(const std::exception_ptr& error);
 
 }  // namespace pssh

@@ -3,6 +3,7 @@
 /// per-host overrides (HostConfig), in parallel-ssh's vocabulary.
 #pragma once
 
+#include <pssh/errors.hpp>
 #include <pssh/event.hpp>
 #include <pssh/export.hpp>
 
@@ -117,7 +118,9 @@ struct ClientOptions {
   std::optional<std::string> gssapi_server_identity{};  ///< default: the host name
   std::optional<std::string> gssapi_client_identity{};  ///< default: the cached principal
   std::optional<bool> gssapi_delegate_credentials{};  ///< GSSAPIDelegateCredentials; default false
-  /// Extra connection attempts after a failed one (ConnectionAttempts - 1); default 3.
+  /// Connection attempts in all (ConnectionAttempts), as parallel-ssh counts
+  /// them: 3 (the default) tries up to three times; 0 and 1 try once.
+  /// A ConnectionError or Timeout before the login is tried again.
   std::optional<int> num_retries{};
   duration retry_delay = std::chrono::seconds(5);  ///< between connection attempts
   duration timeout = std::chrono::seconds(60);  ///< each blocking session step
@@ -173,7 +176,7 @@ struct ClientOptions {
 
   /// Defaults read from PSSH_USER, PSSH_PAR (pool_size), PSSH_TIMEOUT
   /// (seconds) and PSSH_OPTIONS (OpenSSH options, space-separated
-  /// "Key=Value"); std::invalid_argument naming the variable for a bad value.
+  /// "Key=Value"); ConfigError naming the variable for a bad value.
   /// pssh/env.hpp's read_environment() also gives PSSH_HOSTS, PSSH_OUTDIR
   /// and PSSH_VERBOSE.
   PSSH_API static ClientOptions from_env();

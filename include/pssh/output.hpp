@@ -184,12 +184,13 @@ PSSH_API SplitOutput split_output(const Output& output);
 using OutputSink = std::function<void(const HostOutput& host, Stream stream, std::string_view bytes)>;
 
 /// join() ran out of time. Both lists are usable; a later join() waits for
-/// the unfinished ones.
-class PSSH_API JoinTimeout : public Timeout {
+/// the unfinished ones. A run-level error, not a host's: it is no Timeout.
+class PSSH_API JoinTimeout : public Error {
  public:
   /// Made by join(): the run's hosts, done and not done when time ran out.
   JoinTimeout(const std::string& message, Output finished, Output unfinished)
-      : Timeout("", message), finished_(std::move(finished)), unfinished_(std::move(unfinished)) {}
+      : Error("", message), finished_(std::move(finished)), unfinished_(std::move(unfinished)) {}
+  ErrorKind kind() const noexcept override { return ErrorKind::join_timeout; }
   /// The hosts done when the time ran out.
   const Output& finished_output() const noexcept { return finished_; }
   /// The hosts still working; a later join() waits for them.

@@ -17,7 +17,7 @@ namespace pssh {
 /// How copy_file(), copy_remote_file(), scp_send(), scp_recv() and the
 /// one-call copy() and slurp() copy.
 struct CopyOptions {
-  bool recurse = false;  ///< copy a directory tree (a directory without it: std::invalid_argument)
+  bool recurse = false;  ///< copy a directory tree (a directory without it: ConfigError)
   /// One map per host, substituted as `{name}` into both paths. Values are
   /// inserted as they are.
   std::vector<std::map<std::string, std::string>> copy_args{};

@@ -4,6 +4,7 @@
 
 #include <pssh/errors.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -27,15 +28,17 @@ namespace {
   throw HostArgumentError(host, "cannot build the command for " + host + ": " + why);
 }
 
-std::string lookup(const HostArgs& args, std::string_view field, std::size_t& next_positional,
-                   const std::string& host) {
+/// The value `field` names (empty: the next positional one); `shown` is the
+/// field as the template wrote it, for the error.
+std::string lookup(const HostArgs& args, std::string_view field, std::string_view shown,
+                   std::size_t& next_positional, const std::string& host) {
   if (const auto* list = std::get_if<std::vector<std::string>>(&args)) {
     std::size_t index = next_positional;
     if (!field.empty()) {
       auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), index);
       if (ec != std::errc() || end != field.data() + field.size()) {
-        bad_template(host, "the template names {" + std::string(field) +
-                               "} but this host's host_args is a list; give a map");
+        bad_template(host, "the template names " + std::string(shown) +
+                               " but this host's host_args is a list; give a map");
       }
     } else {
       ++next_positional;
@@ -51,14 +54,13 @@ std::string lookup(const HostArgs& args, std::string_view field, std::size_t& ne
   auto found = map.find(std::string(field));
   if (found == map.end()) {
     bad_template(host, "host_args has no value named '" + std::string(field) +
-                           "' for this host (the template uses {" + std::string(field) + "})");
+                           "' for this host (the template uses " + std::string(shown) + ")");
   }
   return found->second;
 }
 
-}  // namespace
-
-std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host) {
+/// "{}", "{0}", "{name}"; "{{" and "}}" are braces.
+std::string format_braces(std::string_view templ, const HostArgs& args, const std::string& host) {
   std::string out;
   std::size_t next_positional = 0;
   for (std::size_t i = 0; i < templ.size(); ++i) {
@@ -75,13 +77,80 @@ std::string format_command(std::string_view templ, const HostArgs& args, const s
       auto close = templ.find('}', i);
       if (close == std::string_view::npos)
         bad_template(host, "unclosed '{' at position " + std::to_string(i) + "; write '{{'");
-      out += lookup(args, templ.substr(i + 1, close - i - 1), next_positional, host);
+      out += lookup(args, templ.substr(i + 1, close - i - 1), templ.substr(i, close - i + 1),
+                    next_positional, host);
       i = close;
     } else {
       out += c;
     }
   }
   return out;
+}
+
+/// Python's "%s" (positional) and "%(name)s" (named), as parallel-ssh's
+/// docs write them; "%%" is a '%'. Any other conversion is refused, as
+/// Python refuses what it cannot format.
+std::string format_percent(std::string_view templ, const HostArgs& args, const std::string& host) {
+  const bool named_args = std::holds_alternative<std::map<std::string, std::string>>(args);
+  std::string out;
+  std::size_t next_positional = 0;
+  for (std::size_t i = 0; i < templ.size(); ++i) {
+    if (templ[i] != '%') {
+      out += templ[i];
+      continue;
+    }
+    if (i + 1 < templ.size() && templ[i + 1] == '%') {
+      out += '%';
+      ++i;
+      continue;
+    }
+    std::string_view field;
+    std::size_t at = i + 1;
+    if (at < templ.size() && templ[at] == '(') {
+      auto close = templ.find(')', at);
+      if (close == std::string_view::npos)
+        bad_template(host, "unclosed '%(' at position " + std::to_string(i) + "; write '%%' for a '%'");
+      field = templ.substr(at + 1, close - at - 1);
+      at = close + 1;
+    }
+    if (at >= templ.size() || templ[at] != 's') {
+      bad_template(host, "'" + std::string(templ.substr(i, std::min<std::size_t>(at + 1, templ.size()) - i)) +
+                             "' at position " + std::to_string(i) +
+                             " is not %s or %(name)s, the Python conversions pssh takes; write '%%' "
+                             "for a '%' (or use {} fields)");
+    }
+    std::string_view shown = templ.substr(i, at + 1 - i);
+    if (field.empty() && named_args)
+      bad_template(host, "the template uses " + std::string(shown) + " but host_args is a map; write %(name)s");
+    if (!field.empty() && !named_args)
+      bad_template(host, "the template uses " + std::string(shown) + " but host_args is a list; give a map");
+    out += lookup(args, field, shown, next_positional, host);
+    i = at;
+  }
+  return out;
+}
+
+/// A brace field: a '{' that is not "{{".
+bool has_brace_field(std::string_view templ) {
+  for (std::size_t i = 0; i < templ.size(); ++i) {
+    if (templ[i] != '{') continue;
+    if (i + 1 < templ.size() && templ[i + 1] == '{') {
+      ++i;
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host) {
+  // One style per template: with a brace field, braces (a '%' is then a
+  // '%', as in "printf '%s' {}"); else Python's, if it has a '%'.
+  if (has_brace_field(templ) || templ.find('%') == std::string_view::npos)
+    return format_braces(templ, args, host);
+  return format_percent(templ, args, host);
 }
 
 SudoMarkers SudoMarkers::random() {

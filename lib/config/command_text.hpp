@@ -11,7 +11,9 @@ namespace pssh::detail {
 
 /// Substitutes `args` into `templ`: `{}` takes the next positional value,
 /// `{N}` the Nth, `{name}` a named one; `{{` and `}}` are literal braces.
-/// HostArgumentError naming `host` for a missing value or a malformed template.
+/// A template without a brace field may use Python's `%s` and `%(name)s`
+/// instead (`%%` is a '%'). HostArgumentError naming `host` for a missing
+/// value or a malformed template.
 std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host);
 
 /// What a run's sudo prints around its work: `prompt` asks for the

@@ -42,7 +42,7 @@ std::optional<std::string> variable(const char* name) {
 }
 
 [[noreturn]] void bad(const std::string& what, std::string_view value, const std::string& expected) {
-  throw std::invalid_argument(what + "='" + std::string(value) + "': expected " + expected);
+  throw ConfigError("", what + "='" + std::string(value) + "': expected " + expected);
 }
 
 }  // namespace
@@ -71,7 +71,7 @@ void set_fields(Target& target, const detail::SshOptions& o) {
   if (o.gssapi_server_identity) target.gssapi_server_identity = *o.gssapi_server_identity;
   if (o.gssapi_client_identity) target.gssapi_client_identity = *o.gssapi_client_identity;
   if (o.server_alive_interval) target.keepalive = std::chrono::seconds(*o.server_alive_interval);
-  if (o.connection_attempts) target.num_retries = *o.connection_attempts - 1;
+  if (o.connection_attempts) target.num_retries = *o.connection_attempts;
   if (o.connect_timeout) {
     if (*o.connect_timeout > 0) target.connect_timeout = std::chrono::seconds(*o.connect_timeout);
     else target.connect_timeout.reset();
@@ -107,9 +107,9 @@ void apply_option_to(Target& target, std::string_view option) {
     detail::apply_option(parsed, *line, true);
     set_fields(target, parsed);
   } catch (const detail::OptionError& e) {
-    throw std::invalid_argument(what + ": " + e.what());
+    throw ConfigError("", what + ": " + e.what());
   } catch (const Error& e) {
-    throw std::invalid_argument(what + ": " + e.what());
+    throw ConfigError("", what + ": " + e.what());
   }
 }
 
@@ -146,8 +146,8 @@ ClientOptions options_from_environment(ClientOptions options) {
       rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
       try {
         apply_ssh_option(options, option);
-      } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string("PSSH_OPTIONS: ") + e.what());
+      } catch (const ConfigError& e) {
+        throw ConfigError("", std::string("PSSH_OPTIONS: ") + e.what());
       }
     }
   }
@@ -163,7 +163,7 @@ Environment read_environment(ClientOptions base) {
     try {
       env.hosts = read_hosts_file(*hosts);
     } catch (const std::exception& e) {
-      throw std::invalid_argument(std::string("PSSH_HOSTS: ") + e.what());
+      throw ConfigError("", std::string("PSSH_HOSTS: ") + e.what());
     }
   }
   if (auto outdir = variable("PSSH_OUTDIR")) env.outdir = *outdir;

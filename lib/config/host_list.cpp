@@ -18,7 +18,7 @@ namespace {
 constexpr std::size_t max_expanded_hosts = 100000;
 
 [[noreturn]] void too_many_hosts(std::string_view pattern) {
-  throw std::invalid_argument("host range '" + std::string(pattern) + "' gives more than " +
+  throw ConfigError("", "host range '" + std::string(pattern) + "' gives more than " +
                               std::to_string(max_expanded_hosts) + " hosts");
 }
 
@@ -26,7 +26,7 @@ int parse_number(std::string_view text, std::string_view pattern) {
   int value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    throw std::invalid_argument("host range '" + std::string(pattern) + "': '" + std::string(text) +
+    throw ConfigError("", "host range '" + std::string(pattern) + "': '" + std::string(text) +
                                 "' is not a number");
   }
   return value;
@@ -48,7 +48,7 @@ std::vector<std::string> range_values(std::string_view inside, std::string_view 
     std::string_view last = dash == std::string_view::npos ? first : part.substr(dash + 1);
     int from = parse_number(first, pattern), to = parse_number(last, pattern);
     if (to < from) {
-      throw std::invalid_argument("host range '" + std::string(pattern) + "': " + std::string(part) +
+      throw ConfigError("", "host range '" + std::string(pattern) + "': " + std::string(part) +
                                   " runs backwards");
     }
     std::size_t width = first.size() > 1 && first[0] == '0' ? first.size() : 0;
@@ -98,7 +98,7 @@ std::vector<std::string> expand_hosts(std::string_view pattern) {
     if (c == ']' && depth > 0) --depth;
     if (c != ',' || depth > 0) continue;
     if (i == start && pattern.size() > 0) {
-      throw std::invalid_argument("host list '" + std::string(pattern) + "' has an empty entry");
+      throw ConfigError("", "host list '" + std::string(pattern) + "' has an empty entry");
     }
     auto part = expand_pattern(pattern.substr(start, i - start));
     if (hosts.size() + part.size() > max_expanded_hosts) too_many_hosts(pattern);
@@ -113,8 +113,8 @@ std::vector<HostEntry> parse_host_entry(std::string_view entry) {
   try {
     endpoint = detail::parse_endpoint(entry);
   } catch (const HostArgumentError& e) {
-    // Like every host-list error, a std::invalid_argument (hosts.hpp).
-    throw std::invalid_argument("host entry " + std::string(e.what()));
+    // Like every host-list error, a ConfigError (hosts.hpp).
+    throw ConfigError("", "host entry " + std::string(e.what()));
   }
   HostConfig config{.user = std::move(endpoint.user), .port = endpoint.port};
   std::vector<HostEntry> entries;
@@ -147,8 +147,8 @@ std::vector<HostEntry> read_hosts_file(const std::string& path) {
         if (!alias.empty()) entry.config.alias = alias;
         entries.push_back(std::move(entry));
       }
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(path + " line " + std::to_string(number) + ": " + e.what());
+    } catch (const ConfigError& e) {
+      throw ConfigError("", path + " line " + std::to_string(number) + ": " + e.what());
     }
   }
   return entries;
@@ -157,7 +157,7 @@ std::vector<HostEntry> read_hosts_file(const std::string& path) {
 std::string format_host_entry(const HostEntry& entry) {
   auto check = [&](std::string_view what, const std::string& name) {
     if (name.empty() || name.find_first_of(" \t\r\n#") != std::string::npos) {
-      throw std::invalid_argument(std::string(what) + " '" + name +
+      throw ConfigError("", std::string(what) + " '" + name +
                                   "' cannot be written to a hosts file (empty, or white space or '#' in it)");
     }
   };

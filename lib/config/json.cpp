@@ -262,7 +262,7 @@ void read_ssh_options(const json& j, const std::string& path, Settings& settings
     read_value((*found)[i], at, option);
     try {
       apply_ssh_option(settings, option);
-    } catch (const std::invalid_argument& e) {
+    } catch (const ConfigError& e) {
       fail(at, e.what());
     }
   }
@@ -348,7 +348,7 @@ Inventory inventory_from_json(const json& j) {
       }
     } catch (const JsonError&) {
       throw;
-    } catch (const std::invalid_argument& e) {
+    } catch (const ConfigError& e) {
       fail(path, e.what());
     }
     for (auto& entry : entries) {

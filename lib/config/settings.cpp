@@ -10,6 +10,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace pssh {
@@ -141,9 +142,7 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
       first_set(config.gssapi_client_identity, options.gssapi_client_identity, file.gssapi_client_identity);
   s.gssapi_delegate_credentials = layered(config.gssapi_delegate_credentials, options.gssapi_delegate_credentials,
                                           file.gssapi_delegate_credentials, false);
-  std::optional<int> file_retries;
-  if (file.connection_attempts) file_retries = *file.connection_attempts - 1;
-  s.num_retries = layered(config.num_retries, options.num_retries, file_retries, 3);
+  s.num_retries = layered(config.num_retries, options.num_retries, file.connection_attempts, 3);
   s.retry_delay = config.retry_delay.value_or(options.retry_delay);
   s.timeout = config.timeout.value_or(options.timeout);
   std::optional<duration> file_connect_timeout;
@@ -256,7 +255,7 @@ std::vector<std::pair<std::string, std::string>> ssh_g_lines(const HostSettings&
                            : s.host_key_policy == HostKeyPolicy::ignore ? "false"
                                                                         : "accept-new";
   add("stricthostkeychecking", strictness);
-  add("connectionattempts", std::to_string(s.num_retries + 1));
+  add("connectionattempts", std::to_string(std::max(s.num_retries, 1)));
   add("connecttimeout", seconds(s.connect_timeout));
   add("serveralivecountmax", std::to_string(s.keepalive_count_max));
   add("serveraliveinterval", seconds(s.keepalive));

@@ -12,16 +12,11 @@ std::string text_of(LineRange lines) {
   return text;
 }
 
-/// The results map's key: the alias, made unique for repeated hosts.
-std::string key_for(const CallResults& results, const std::string& alias, std::size_t index) {
-  return results.count(alias) == 0 ? alias : alias + "#" + std::to_string(index);
-}
-
 CallResults transfer_results(const std::vector<Transfer>& transfers) {
   CallResults results;
   for (const Transfer& t : transfers) {
     t.wait();
-    results[key_for(results, t.alias(), t.index())].error = t.exception();
+    results.push_back({.host = t.alias(), .index = t.index(), .error = t.exception()});
   }
   return results;
 }
@@ -50,11 +45,12 @@ CallResults call(const std::vector<std::string>& hosts, const std::string& comma
   client.join(output);
   CallResults results;
   for (const HostOutput& h : output) {
-    CallResult& r = results[key_for(results, h.alias(), h.index())];
-    r.exit_code = h.exit_code();
-    r.out = text_of(h.stdout_lines());
-    r.err = text_of(h.stderr_lines());
-    r.error = h.exception();
+    results.push_back({.host = h.alias(),
+                       .index = h.index(),
+                       .exit_code = h.exit_code(),
+                       .out = text_of(h.stdout_lines()),
+                       .err = text_of(h.stderr_lines()),
+                       .error = h.exception()});
   }
   return results;
 }

@@ -124,12 +124,32 @@ void HostState::append(Stream stream, std::string_view bytes) {
     on_output_(output_of(shared_from_this()), stream, bytes);
     return;
   }
-  std::lock_guard lock(mutex_);
-  if (discard_) return;
+  std::unique_lock lock(mutex_);
   Buffer& b = buffer(stream);
+  if (discard_) {
+    if (!host_logger_enabled()) return;
+    b.bytes.append(bytes);
+    auto lines = take_discarded_lines(b);
+    lock.unlock();
+    log_lines(lines);
+    return;
+  }
   b.bytes.append(bytes);
   b.starved = false;  // until a waiting reader looks again
   changed_.notify_all();
+}
+
+std::vector<std::string> HostState::take_discarded_lines(Buffer& b) {
+  std::vector<std::string> lines;
+  while (auto found = cut(b.unread(), b.ended, b.searched)) {
+    lines.push_back(finish_line(b.unread().substr(0, found->length), *found, reader_recoder_.get()));
+    b.consume(found->taken);
+  }
+  return lines;
+}
+
+void HostState::log_lines(const std::vector<std::string>& lines) const {
+  for (const std::string& line : lines) log_host_line(alias, line);
 }
 
 std::size_t HostState::room(Stream stream) const {
@@ -150,9 +170,14 @@ std::size_t HostState::room(Stream stream) const {
 
 void HostState::end_stream(Stream stream) {
   if (on_event_) announce_lines(stream, {}, true);
-  std::lock_guard lock(mutex_);
-  buffer(stream).ended = true;
+  std::unique_lock lock(mutex_);
+  Buffer& b = buffer(stream);
+  b.ended = true;
   changed_.notify_all();
+  if (!discard_) return;
+  auto lines = take_discarded_lines(b);  // the last line, without its '\n'
+  lock.unlock();
+  log_lines(lines);
 }
 
 void HostState::set_waiting() {
@@ -331,14 +356,21 @@ void HostState::set_read_timeout(duration timeout) {
 }
 
 void HostState::discard_output() {
+  std::vector<std::string> lines;
   {
     std::lock_guard lock(mutex_);
     discard_ = true;
     for (Buffer* b : {&out_, &err_}) {
-      b->bytes = {};
-      b->read_from = b->searched = 0;
+      if (host_logger_enabled()) {
+        auto taken = take_discarded_lines(*b);
+        lines.insert(lines.end(), taken.begin(), taken.end());
+      } else {
+        b->bytes = {};
+        b->read_from = b->searched = 0;
+      }
     }
   }
+  log_lines(lines);
   wake();
 }
 

@@ -23,6 +23,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pssh::detail {
 
@@ -167,6 +168,10 @@ class HostState : public std::enable_shared_from_this<HostState> {
   /// reader can then always cut, and such a line stays whole.
   std::size_t capacity() const { return max_buffered_ + (pty_ ? 2 : 1); }
   bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() >= capacity(); }
+  /// With discard_ and the logger on: the buffer's complete lines (all, once
+  /// it ended) taken out, for the caller to log after unlocking.
+  std::vector<std::string> take_discarded_lines(Buffer& b);
+  void log_lines(const std::vector<std::string>& lines) const;
   void deliver(const Event& event) const;
   void wake() const;
 
@@ -181,7 +186,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   Buffer out_, err_;
-  bool discard_ = false;
+  bool discard_ = false;  // nobody reads: output is dropped (or only logged)
   std::optional<duration> read_timeout_;
   Phase phase_ = Phase::submitted;
   std::optional<int> exit_code_;

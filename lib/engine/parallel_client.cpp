@@ -213,7 +213,7 @@ struct ParallelClient::Impl {
                                                const detail::SudoMarkers& markers) {
     check_per_host(hosts, "host_args", run.host_args.size());
     // Made whether it is used or not: an unknown encoding is the caller's
-    // std::invalid_argument before any host starts.
+    // ConfigError before any host starts.
     std::unique_ptr<detail::Recoder> recoder;
     if (!detail::is_utf8(run.encoding)) recoder = std::make_unique<detail::Recoder>("UTF-8", run.encoding);
     if (!run.encode_command) recoder.reset();
@@ -258,7 +258,7 @@ struct ParallelClient::Impl {
   static void check_sudo_password(const std::string& password, bool pty) {
     auto unsendable = [pty](unsigned char c) { return c == '\n' || c == '\r' || (pty && (c < 0x20 || c == 0x7f)); };
     if (std::any_of(password.begin(), password.end(), unsendable)) {
-      throw std::invalid_argument(std::string("RunOptions::sudo_password holds a newline") +
+      throw ConfigError("", std::string("RunOptions::sudo_password holds a newline") +
                                   (pty ? " or a control character (a PTY's line editing would change it)"
                                        : " (sudo -S would give what follows it to the command)"));
     }
@@ -270,8 +270,8 @@ struct ParallelClient::Impl {
     if (run.sudo || run.user) {
       sudo = {detail::SudoMarkers::random(), run.sudo_password};
     } else if (run.sudo_password) {
-      throw std::invalid_argument(
-          "RunOptions::sudo_password is set but the command does not run through sudo; set sudo "
+      throw ConfigError(
+          "", "RunOptions::sudo_password is set but the command does not run through sudo; set sudo "
           "or user");
     }
     auto hosts_now = hosts();
@@ -360,7 +360,7 @@ struct ParallelClient::Impl {
     auto status = std::filesystem::status(path, error);
     if (error) throw std::system_error(error, "cannot copy " + path);
     if (std::filesystem::is_directory(status) && !recurse)
-      throw std::invalid_argument(path + " is a directory; set recurse to copy it");
+      throw ConfigError("", path + " is a directory; set recurse to copy it");
   }
 
   static std::exception_ptr first_error(const Output& output) {
@@ -541,7 +541,7 @@ Output ParallelClient::run_command(const std::string& command, const RunOptions&
   return impl_->run_command(command, options);
 }
 
-void ParallelClient::join(const Output& output, const JoinOptions& options) {
+void ParallelClient::join_output(const Output& output, const JoinOptions& options) {
   impl_->join(output, options);
 }
 

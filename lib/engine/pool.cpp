@@ -3,6 +3,8 @@
 // at the largest size any live pool needs.
 #include "engine/pool.hpp"
 
+#include <pssh/errors.hpp>
+
 #include <tbb/global_control.h>
 
 #include <pthread.h>
@@ -113,8 +115,8 @@ ParallelismLease::ParallelismLease(std::size_t size) : size_(size) {
   if (allowed < size_ + 1) {
     r.sizes.erase(r.sizes.find(size_));
     r.update();
-    throw std::runtime_error(
-        "pool_size " + std::to_string(size_) + " needs oneTBB to allow " +
+    throw ConfigError(
+        "", "pool_size " + std::to_string(size_) + " needs oneTBB to allow " +
         std::to_string(size_ + 1) + " threads, but it allows " + std::to_string(allowed) +
         " (the application's tbb::global_control max_allowed_parallelism, or TBB's worker " +
         "limit, fixed when TBB started); raise that limit or lower pool_size");

@@ -1,4 +1,4 @@
-// Results as JSON: a host's output, a run's, and the name of an error's type.
+// Results as JSON: a host's output and a run's.
 #include "text/encoding.hpp"
 
 #include <pssh/errors.hpp>
@@ -18,53 +18,6 @@ std::string text_of(LineRange lines) {
 
 }  // namespace
 
-std::string error_type_name(const std::exception_ptr& error) {
-  if (!error) return "";
-  try {
-    std::rethrow_exception(error);
-  } catch (const NoIPv6AddressFoundError&) {
-    return "NoIPv6AddressFoundError";
-  } catch (const ConnectionError&) {
-    return "ConnectionError";
-  } catch (const UnknownHostError&) {
-    return "UnknownHostError";
-  } catch (const SudoError&) {
-    return "SudoError";
-  } catch (const AuthenticationError&) {
-    return "AuthenticationError";
-  } catch (const PKeyFileError&) {
-    return "PKeyFileError";
-  } catch (const HostKeyError&) {
-    return "HostKeyError";
-  } catch (const ProxyError&) {
-    return "ProxyError";
-  } catch (const SessionError&) {
-    return "SessionError";
-  } catch (const JoinTimeout&) {
-    return "JoinTimeout";
-  } catch (const Timeout&) {
-    return "Timeout";
-  } catch (const Cancelled&) {
-    return "Cancelled";
-  } catch (const HostArgumentError&) {
-    return "HostArgumentError";
-  } catch (const SFTPIOError&) {
-    return "SFTPIOError";
-  } catch (const SFTPError&) {
-    return "SFTPError";
-  } catch (const SCPError&) {
-    return "SCPError";
-  } catch (const ShellError&) {
-    return "ShellError";
-  } catch (const Error&) {
-    return "Error";
-  } catch (const std::system_error&) {
-    return "system_error";
-  } catch (...) {
-    return "exception";
-  }
-}
-
 json to_json(const HostOutput& output) {
   json j{{"host", output.host()},
          {"alias", output.alias()},
@@ -78,7 +31,7 @@ json to_json(const HostOutput& output) {
   if (auto code = output.exit_code()) j["exit_code"] = *code;
   if (auto signal = output.exit_signal()) j["signal"] = *signal;
   if (auto error = output.exception()) {
-    j["error_type"] = error_type_name(error);
+    j["error_type"] = error_kind_name(error_kind(error));
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {

@@ -229,11 +229,14 @@ void Session::open(const std::function<void(Event::Kind)>& progress) {
     } catch (const HostKeyError&) {
       throw;
     } catch (const Error& e) {
+      // What fails before the login may pass on the next attempt: the
+      // connection, the handshake (a busy server closing), a step's deadline.
       bool retryable = dynamic_cast<const ConnectionError*>(&e) != nullptr ||
+                       dynamic_cast<const SessionError*>(&e) != nullptr ||
                        dynamic_cast<const Timeout*>(&e) != nullptr;
       bool wrong_name = dynamic_cast<const UnknownHostError*>(&e) != nullptr ||
                         dynamic_cast<const NoIPv6AddressFoundError*>(&e) != nullptr;
-      if (!retryable || wrong_name || attempt >= settings_.num_retries) throw;
+      if (!retryable || wrong_name || attempt + 1 >= settings_.num_retries) throw;
     }
     sleep_before_retry();
   }
@@ -331,26 +334,26 @@ void Session::fail_handshake(const std::optional<std::string>& first_line) {
   throw_if_proxy_failed("SSH handshake");
   std::string with = "SSH handshake with " + settings_.destination() + " failed: ";
   if (!first_line) {
-    throw ConnectionError(settings_.host, with + "the server closed the connection before sending its "
-                                                 "banner; check that this port is sshd's and that it "
-                                                 "takes connections from here (MaxStartups, AllowUsers, "
-                                                 "tcp wrappers; Dropbear: at most 5 logins at once from "
-                                                 "one address, lower pool_size)");
+    throw SessionError(settings_.host, with + "the server closed the connection before sending its "
+                                              "banner; check that this port is sshd's and that it "
+                                              "takes connections from here (MaxStartups, AllowUsers, "
+                                              "tcp wrappers; Dropbear: at most 5 logins at once from "
+                                              "one address, lower pool_size)");
   }
   const char* banner = ssh_get_serverbanner(session_.get());
   std::string line = first_line->substr(0, first_line->find_last_not_of('\r') + 1);
   if (banner == nullptr && line.rfind("SSH-", 0) != 0) {
-    throw ConnectionError(settings_.host, with + "it is not an SSH server: it sent '" + printable(line) +
-                                              "'; check the port");
+    throw SessionError(settings_.host, with + "it is not an SSH server: it sent '" + printable(line) +
+                                           "'; check the port");
   }
   std::string reason = ssh_get_error(session_.get());
   std::string said = " (server '" + printable(banner ? banner : line) + "')";
   // "disconnected", or a reset when it closed with our packets unread.
   if (reason.rfind("Socket error", 0) == 0) {
-    throw ConnectionError(settings_.host, with + "the server closed the connection during key exchange" +
-                                              said + "; its log says why (often no common algorithm)");
+    throw SessionError(settings_.host, with + "the server closed the connection during key exchange" +
+                                           said + "; its log says why (often no common algorithm)");
   }
-  throw ConnectionError(settings_.host, with + reason + said);
+  throw SessionError(settings_.host, with + reason + said);
 }
 
 UniqueFd Session::start_proxy_command() {

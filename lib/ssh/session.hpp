@@ -48,8 +48,8 @@ class Session {
   /// Cancelled if the run served was asked to stop: a wait its token ended
   /// returns before the connection is cut.
   void throw_if_stopped(std::string_view what) const;
-  /// Connects, checks the host key and logs in, retrying failed connections
-  /// `num_retries` times. `progress` hears connecting/connected/authenticated.
+  /// Connects, checks the host key and logs in, making failed connections
+  /// up to `num_retries` attempts in all. `progress` hears connecting/connected/authenticated.
   void open(const std::function<void(Event::Kind)>& progress);
   /// Connected, logged in, and not cut.
   bool is_open() const;

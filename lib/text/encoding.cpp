@@ -1,6 +1,8 @@
 // iconv wrapper.
 #include "text/encoding.hpp"
 
+#include <pssh/errors.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -55,7 +57,7 @@ Recoder::Recoder(const std::string& from, const std::string& to) : cd_(reinterpr
       if (cd_ != reinterpret_cast<iconv_t>(-1)) return;
     }
   }
-  throw std::invalid_argument("unknown encoding: cannot convert from " + from + " to " + to +
+  throw ConfigError("", "unknown encoding: cannot convert from " + from + " to " + to +
                               "; use a name `iconv -l` lists or a Python codec name");
 }
 

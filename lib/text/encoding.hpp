@@ -17,7 +17,7 @@ std::string valid_utf8(std::string_view bytes);
 /// are, so no output is lost to a wrong encoding setting.
 class Recoder {
  public:
-  /// std::invalid_argument if iconv does not know the encodings.
+  /// ConfigError if iconv does not know the encodings.
   Recoder(const std::string& from, const std::string& to);
   ~Recoder();
   Recoder(const Recoder&) = delete;

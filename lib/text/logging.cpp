@@ -24,5 +24,7 @@ void log_host_line(std::string_view host, std::string_view line) {
   *out << '[' << host << "]\t" << line << '\n';
 }
 
+bool host_logger_enabled() { return host_log.load(std::memory_order_relaxed) != nullptr; }
+
 }  // namespace detail
 }  // namespace pssh

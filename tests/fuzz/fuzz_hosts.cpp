@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     for (const auto& entry : pssh::parse_host_entry(text))
       if (entry.host.empty()) __builtin_trap();
-  } catch (const std::invalid_argument&) {
+  } catch (const pssh::ConfigError&) {
   }
   return 0;
 }
