@@ -343,7 +343,8 @@ TEST_SUITE("helpers") {
     rig::TempDir dir;
     auto local = dir.path() / "app.conf";
     rig::write_file(local, "setting=1\n");
-    auto remote = (dir.path() / "remote" / "app.conf").string();
+    // A '%' and braces in a name are the name's (slurp fills its own {dir}).
+    auto remote = (dir.path() / "remote" / "app%s{1}.conf").string();
     auto options = server().options();
     std::vector<std::string> hosts{"127.0.0.2", "127.0.0.3"};
     // Every loopback host is the same machine: give each its own remote path.
@@ -357,7 +358,7 @@ TEST_SUITE("helpers") {
       INFO(r.host << ": " << r.error_message());
       CHECK(r.host == hosts[i]);
       CHECK(r.ok());
-      CHECK(rig::read_file(dir.path() / "fetched" / r.host / "app.conf") == "setting=1\n");
+      CHECK(rig::read_file(dir.path() / "fetched" / r.host / "app%s{1}.conf") == "setting=1\n");
     }
     auto missing = pssh::slurp({"127.0.0.2"}, "/no/such/file", (dir.path() / "x").string(), options);
     REQUIRE(missing.size() == 1);

@@ -42,8 +42,12 @@ TEST_SUITE("host_args") {
           "host1_cmd1 host1_cmd2");
     CHECK(format_command("%(cmd)s", pssh::HostArgs(Map{{"cmd", "host-index-0"}}), "h") == "host-index-0");
     CHECK(format_command("df -h %s | tr %% _", pssh::HostArgs(List{"/"}), "h") == "df -h / | tr % _");
-    // A template with a brace field is brace-style: its '%' stays.
+    // A template with any brace is brace-style: its '%' stays.
     CHECK(format_command("printf '%s\\n' {}", pssh::HostArgs(List{"x"}), "h") == "printf '%s\\n' x");
+    CHECK(format_command("printf '%d' 1; echo {{x}}", pssh::HostArgs(List{}), "h") == "printf '%d' 1; echo {x}");
+    // A path takes {} fields only: a '%' in a file name is a '%'.
+    CHECK(format_command("/var/log/app%1.log", pssh::HostArgs(List{"x"}), "h", pssh::detail::Fields::braces) ==
+          "/var/log/app%1.log");
     // Never run literally: what Python cannot format is an error naming it.
     CHECK_THROWS_CONTAINING(format_command("date +%F %s", pssh::HostArgs(List{"x"}), "web1"),
                             pssh::HostArgumentError, "'%F' at position 6 is not %s or %(name)s");

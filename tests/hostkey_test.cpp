@@ -39,8 +39,33 @@ TEST_SUITE("hostkey") {
   TEST_CASE("strict refuses an unknown key") {
     rig::TempDir dir;
     auto options = with_known_hosts(dir, pssh::HostKeyPolicy::strict);
+    options.global_known_hosts = "none";
     CHECK_THROWS_CONTAINING(run_true(options), pssh::HostKeyError,
                             "is not in " + (*options.known_hosts) + " and host_key_policy is strict");
+  }
+
+  TEST_CASE("GlobalKnownHostsFile: a host known only there is accepted under strict, an unknown one refused") {
+    rig::TempDir dir;
+    auto global = dir.path() / "ssh_known_hosts";
+    std::string token = "[127.0.0.2]:" + std::to_string(server().port());
+    rig::write_file(global, token + " " + public_key_of(server().host_key()) + "\n");
+    auto options = with_known_hosts(dir, pssh::HostKeyPolicy::strict);
+    // As an ssh config line, the way a system sets it.
+    auto config = dir.path() / "config";
+    rig::write_file(config, "Host *\n  GlobalKnownHostsFile " + global.string() + "\n");
+    options.ssh_config = config.string();
+    CHECK_NOTHROW(run_true(options));
+    CHECK_FALSE(std::filesystem::exists(*options.known_hosts));  // read, never written
+    // Another address is in neither file: refused, naming both.
+    pssh::Client other("127.0.0.3", options);
+    CHECK_THROWS_CONTAINING(other.wait_finished(other.run_command("true")), pssh::HostKeyError,
+                            "is not in " + *options.known_hosts + " (nor in " + global.string() + ")");
+    // The option itself, and "none".
+    options.ssh_config = std::nullopt;
+    options.global_known_hosts = global.string();
+    CHECK_NOTHROW(run_true(options));
+    options.global_known_hosts = "none";
+    CHECK_THROWS_AS(run_true(options), pssh::HostKeyError);
   }
 
   TEST_CASE("a changed key is refused, naming the file and line; ignore accepts it") {

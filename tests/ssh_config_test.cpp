@@ -22,16 +22,19 @@ const std::set<std::string> compared = {
     "user", "hostname", "port", "addressfamily", "compression", "forwardagent",
     "gssapiauthentication", "identitiesonly", "stricthostkeychecking", "connectionattempts",
     "connecttimeout", "serveralivecountmax", "serveraliveinterval", "hostkeyalias",
-    "identityagent", "identityfile", "certificatefile", "userknownhostsfile", "sendenv", "setenv",
+    "identityagent", "identityfile", "certificatefile", "userknownhostsfile", "globalknownhostsfile",
+    "sendenv", "setenv",
     "proxyjump", "proxycommand", "ciphers", "macs", "kexalgorithms", "hostkeyalgorithms"};
 
 /// Keywords whose built-in default differs on purpose (pssh: accept-new, 3
 /// attempts, a 60 s connect limit, 30 s keepalive, three default keys, one
-/// known_hosts file; ssh: ask, 1, none, 0, seven keys, two files): compared
-/// unless both sides show their own default, i.e. unless no config set it.
+/// known_hosts file and one system-wide file; ssh: ask, 1, none, 0, seven
+/// keys, two files and two): compared unless both sides show their own
+/// default, i.e. unless no config set it.
 const std::set<std::string> own_defaults = {"stricthostkeychecking", "connectionattempts",
                                             "connecttimeout", "serveraliveinterval",
-                                            "identityfile", "userknownhostsfile"};
+                                            "identityfile", "userknownhostsfile",
+                                            "globalknownhostsfile"};
 
 /// Algorithm lists: OpenSSH prints them resolved against its own defaults
 /// (and without a config, its whole default list), libssh has other

@@ -120,7 +120,8 @@ struct ClientOptions {
   std::optional<bool> gssapi_delegate_credentials{};  ///< GSSAPIDelegateCredentials; default false
   /// Connection attempts in all (ConnectionAttempts), as parallel-ssh counts
   /// them: 3 (the default) tries up to three times; 0 and 1 try once.
-  /// A ConnectionError or Timeout before the login is tried again.
+  /// A ConnectionError, a failed handshake (SessionError) or a Timeout
+  /// before the login is tried again.
   std::optional<int> num_retries{};
   duration retry_delay = std::chrono::seconds(5);  ///< between connection attempts
   duration timeout = std::chrono::seconds(60);  ///< each blocking session step
@@ -143,6 +144,10 @@ struct ClientOptions {
   /// UserKnownHostsFile, with its tokens (%%h, %%p, %%r, ...) and ${NAME}
   /// expanded as in an ssh config; default "~/.ssh/known_hosts".
   std::optional<std::string> known_hosts{};
+  /// GlobalKnownHostsFile: the system-wide host keys, read (never written)
+  /// after known_hosts, as ssh(1) reads them; "none" for none; "~" is
+  /// expanded. Default "/etc/ssh/ssh_known_hosts".
+  std::optional<std::string> global_known_hosts{};
   /// IdentitiesOnly: log in only with pkey, identities and the IdentityFile
   /// keys read from their files; the agent is not asked. Default false.
   std::optional<bool> identities_only{};
@@ -215,6 +220,7 @@ struct HostConfig {
   std::optional<duration> keepalive{};  ///< see ClientOptions::keepalive
   std::optional<HostKeyPolicy> host_key_policy{};  ///< see ClientOptions::host_key_policy
   std::optional<std::string> known_hosts{};  ///< see ClientOptions::known_hosts
+  std::optional<std::string> global_known_hosts{};  ///< see ClientOptions::global_known_hosts
   std::optional<bool> identities_only{};  ///< see ClientOptions::identities_only
   ///@{
   std::optional<std::string> identity_agent{}, host_key_alias{};

@@ -130,27 +130,17 @@ std::string format_percent(std::string_view templ, const HostArgs& args, const s
   return out;
 }
 
-/// A brace field: a '{' that is not "{{".
-bool has_brace_field(std::string_view templ) {
-  for (std::size_t i = 0; i < templ.size(); ++i) {
-    if (templ[i] != '{') continue;
-    if (i + 1 < templ.size() && templ[i + 1] == '{') {
-      ++i;
-      continue;
-    }
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
-std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host) {
-  // One style per template: with a brace field, braces (a '%' is then a
-  // '%', as in "printf '%s' {}"); else Python's, if it has a '%'.
-  if (has_brace_field(templ) || templ.find('%') == std::string_view::npos)
-    return format_braces(templ, args, host);
-  return format_percent(templ, args, host);
+std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host,
+                           Fields fields) {
+  // One style per template: any brace (a field, or an escaped "{{") makes
+  // it brace-style, where a '%' is a '%' ("printf '%s' {}"); else Python's,
+  // if it has a '%'.
+  bool python = fields == Fields::braces_or_python &&
+                templ.find_first_of("{}") == std::string_view::npos &&
+                templ.find('%') != std::string_view::npos;
+  return python ? format_percent(templ, args, host) : format_braces(templ, args, host);
 }
 
 SudoMarkers SudoMarkers::random() {

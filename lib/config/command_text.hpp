@@ -9,12 +9,18 @@
 
 namespace pssh::detail {
 
+/// The fields a template may have: `{}` ones always; a command's also
+/// Python's, as parallel-ssh's host_args (a path's not: '%' is common in
+/// file names).
+enum class Fields { braces, braces_or_python };
+
 /// Substitutes `args` into `templ`: `{}` takes the next positional value,
 /// `{N}` the Nth, `{name}` a named one; `{{` and `}}` are literal braces.
-/// A template without a brace field may use Python's `%s` and `%(name)s`
-/// instead (`%%` is a '%'). HostArgumentError naming `host` for a missing
-/// value or a malformed template.
-std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host);
+/// With Fields::braces_or_python, a template without any brace may use
+/// Python's `%s` and `%(name)s` instead (`%%` is a '%'). HostArgumentError
+/// naming `host` for a missing value or a malformed template.
+std::string format_command(std::string_view templ, const HostArgs& args, const std::string& host,
+                           Fields fields = Fields::braces_or_python);
 
 /// What a run's sudo prints around its work: `prompt` asks for the
 /// password (`sudo -p`), `started` comes from the shell sudo starts, once

@@ -78,6 +78,7 @@ void set_fields(Target& target, const detail::SshOptions& o) {
   }
   if (o.strict_host_key_checking) target.host_key_policy = *o.strict_host_key_checking;
   if (o.user_known_hosts_files) target.known_hosts = o.user_known_hosts_files->front();
+  if (o.global_known_hosts_files) target.global_known_hosts = o.global_known_hosts_files->front();
   if (o.address_family) target.ipv6_only = *o.address_family == "inet6";
   if (o.proxy_command) {
     if (lower(*o.proxy_command) == "none") target.proxy_command.reset();
@@ -108,6 +109,8 @@ void apply_option_to(Target& target, std::string_view option) {
     set_fields(target, parsed);
   } catch (const detail::OptionError& e) {
     throw ConfigError("", what + ": " + e.what());
+  } catch (const ConfigError&) {
+    throw;  // names the option already
   } catch (const Error& e) {
     throw ConfigError("", what + ": " + e.what());
   }

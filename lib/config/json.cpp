@@ -197,6 +197,7 @@ void shared_fields(Visit& v, Settings& s) {
   v("keepalive", s.keepalive);
   v("host_key_policy", s.host_key_policy);
   v("known_hosts", s.known_hosts);
+  v("global_known_hosts", s.global_known_hosts);
   v("identities_only", s.identities_only);
   v("identity_agent", s.identity_agent);
   v("host_key_alias", s.host_key_alias);

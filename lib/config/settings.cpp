@@ -93,6 +93,20 @@ std::string expand_path(const std::string& path, const Tokens& tokens, const std
 }
 
 /// pkey (with cert_file), then the host's identities, else the client's.
+/// A known-hosts keyword's files, each through `expand`: the program's
+/// (host config, then client options), else the ssh config's, else `fallback`.
+template <class Expand>
+std::vector<std::string> known_hosts_files(const std::optional<std::string>& host,
+                                           const std::optional<std::string>& client,
+                                           const std::optional<std::vector<std::string>>& file,
+                                           const std::string& fallback, Expand expand) {
+  if (const auto& given = host ? host : client) return {expand(*given)};
+  if (!file) return {fallback};
+  std::vector<std::string> files;
+  for (const auto& f : *file) files.push_back(expand(f));
+  return files;
+}
+
 void load_program_keys(HostSettings& s, const ClientOptions& options, const HostConfig& config,
                        KeyLoader* keys) {
   auto add = [&](PrivateKey key, const std::string& memory_name) {
@@ -164,17 +178,21 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
   if (alias) s.host_key_alias = lower(*alias);
   Tokens tokens = path_tokens(s, name);
 
-  if (config.known_hosts || options.known_hosts) {
-    s.known_hosts_files = {expand_path(config.known_hosts ? *config.known_hosts : *options.known_hosts,
-                                       tokens, "UserKnownHostsFile")};
-  } else if (file.user_known_hosts_files) {
-    for (const auto& f : *file.user_known_hosts_files)
-      s.known_hosts_files.push_back(expand_path(f, tokens, "UserKnownHostsFile"));
-  } else {
-    s.known_hosts_files = {expand_home("~/.ssh/known_hosts")};
-  }
-  // libssh checks and writes one file: the first, as ssh(1) writes there.
-  s.known_hosts = s.known_hosts_files.front() == "none" ? "/dev/null" : s.known_hosts_files.front();
+  s.known_hosts_files =
+      known_hosts_files(config.known_hosts, options.known_hosts, file.user_known_hosts_files,
+                        expand_home("~/.ssh/known_hosts"),
+                        [&](const std::string& f) { return expand_path(f, tokens, "UserKnownHostsFile"); });
+  // As written (ssh -G shows them so): ssh_config(5) gives this keyword no
+  // tokens, and "~" is expanded only for use. ssh also reads
+  // ssh_known_hosts2 by default, a name OpenSSH calls obsolete.
+  s.global_known_hosts_files =
+      known_hosts_files(config.global_known_hosts, options.global_known_hosts, file.global_known_hosts_files,
+                        "/etc/ssh/ssh_known_hosts", [](const std::string& f) { return f; });
+  // libssh checks one file of each (and writes the user's), the first: as
+  // ssh(1) writes there.
+  auto usable = [](const std::string& file) { return file == "none" ? "/dev/null" : expand_home(file); };
+  s.known_hosts = usable(s.known_hosts_files.front());
+  s.global_known_hosts = usable(s.global_known_hosts_files.front());
 
   auto agent = first_set(config.identity_agent, options.identity_agent, file.identity_agent);
   if (agent) s.identity_agent = expand_path(*agent, tokens, "IdentityAgent");
@@ -265,9 +283,13 @@ std::vector<std::pair<std::string, std::string>> ssh_g_lines(const HostSettings&
     if (!key.path.empty()) add("identityfile", key.path);
   for (const auto& f : s.written.identity_files) add("identityfile", f);
   for (const auto& f : s.written.certificate_files) add("certificatefile", f);
-  std::string known;
-  for (const auto& f : s.known_hosts_files) known += (known.empty() ? "" : " ") + f;
-  add("userknownhostsfile", known);
+  auto joined = [](const std::vector<std::string>& files) {
+    std::string all;
+    for (const auto& f : files) all += (all.empty() ? "" : " ") + f;
+    return all;
+  };
+  add("userknownhostsfile", joined(s.known_hosts_files));
+  add("globalknownhostsfile", joined(s.global_known_hosts_files));
   for (const auto& name : s.send_env) add("sendenv", name);
   for (const auto& [name, value] : s.set_env) add("setenv", name + "=" + value);
   const std::pair<const char*, const std::optional<std::string>*> lists[] = {

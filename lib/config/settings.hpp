@@ -73,6 +73,9 @@ struct HostSettings {
   HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;
   std::string known_hosts;  ///< the file checked and written
   std::vector<std::string> known_hosts_files;  ///< every UserKnownHostsFile, for -G
+  /// The system-wide file read after known_hosts ("/dev/null": none).
+  std::string global_known_hosts;
+  std::vector<std::string> global_known_hosts_files;  ///< every GlobalKnownHostsFile as written, for -G
   /// known_hosts' name for the host instead of hostname (lower case, no port).
   std::optional<std::string> host_key_alias;
   /// The ssh config's algorithm lists, handed to libssh as written.

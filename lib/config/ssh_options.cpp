@@ -243,11 +243,7 @@ const std::map<std::string, Handler>& keyword_table() {
        [](Apply& a) { a.refuse_unless({"none"}, "write the host keys to UserKnownHostsFile"); }},
       {"verifyhostkeydns",
        [](Apply& a) { a.refuse_unless({"no", "false"}, "write the host keys to UserKnownHostsFile"); }},
-      {"globalknownhostsfile",
-       [](Apply& a) {
-         if (a.line.args.size() != 1 || (a.line.args[0] != "none" && a.line.args[0] != "/dev/null"))
-           a.refuse("pssh reads UserKnownHostsFile only: name the file there");
-       }},
+      {"globalknownhostsfile", [](Apply& a) { a.set(a.o.global_known_hosts_files, a.line.args); }},
       {"revokedhostkeys", [](Apply& a) { a.refuse("pssh cannot check a revocation list; remove it"); }},
       {"tunnel", [](Apply& a) { a.refuse_unless({"no", "false"}, "use Tunnel no"); }},
       {"hostbasedauthentication",

@@ -32,7 +32,7 @@ struct SshOptions {
   /// ssh(1)'s meaning: yes and ask -> strict (a library cannot ask),
   /// accept-new -> accept_new, no/off -> ignore.
   std::optional<HostKeyPolicy> strict_host_key_checking;
-  std::optional<std::vector<std::string>> user_known_hosts_files;
+  std::optional<std::vector<std::string>> user_known_hosts_files, global_known_hosts_files;
   /// Algorithm lists as written, handed to libssh (which reads "+", "-", "^").
   std::optional<std::string> ciphers, macs, kex_algorithms, host_key_algorithms;
   std::vector<std::string> identity_files, certificate_files;  ///< each once, as ssh(1)

@@ -190,6 +190,10 @@ class Pump {
     duration keepalive = session_.settings().keepalive;
     int wait_ms = keepalive > duration::zero() ? static_cast<int>(keepalive.count()) : -1;
     for (;;) {
+      // A cut connection may still deliver what the server keeps sending
+      // (a cut shuts only its reading side, and Linux queues what comes):
+      // the cut, not the end of that stream, ends the command.
+      if (session_.was_cut()) lost_connection();
       bool progressed = read_output();
       progressed |= write_stdin();
       if (agents_) progressed |= agents_->pump(waiter.event());

@@ -124,14 +124,12 @@ void HostState::append(Stream stream, std::string_view bytes) {
     on_output_(output_of(shared_from_this()), stream, bytes);
     return;
   }
-  std::unique_lock lock(mutex_);
+  std::lock_guard lock(mutex_);
   Buffer& b = buffer(stream);
   if (discard_) {
-    if (!host_logger_enabled()) return;
+    if (!log_discarded_ || !host_logger_enabled()) return;
     b.bytes.append(bytes);
-    auto lines = take_discarded_lines(b);
-    lock.unlock();
-    log_lines(lines);
+    log_discarded(b);
     return;
   }
   b.bytes.append(bytes);
@@ -139,17 +137,15 @@ void HostState::append(Stream stream, std::string_view bytes) {
   changed_.notify_all();
 }
 
-std::vector<std::string> HostState::take_discarded_lines(Buffer& b) {
-  std::vector<std::string> lines;
-  while (auto found = cut(b.unread(), b.ended, b.searched)) {
-    lines.push_back(finish_line(b.unread().substr(0, found->length), *found, reader_recoder_.get()));
+void HostState::log_discarded(Buffer& b) {
+  // Nobody reads, so only this bounds a line that never ends: it is
+  // logged in pieces, as a reader with that cap would get it.
+  constexpr std::size_t piece = 64 * 1024;
+  std::size_t cap = max_buffered_ != 0 ? max_buffered_ : piece;
+  while (auto found = cut_line(b.unread(), cap, pty_, b.ended, b.searched)) {
+    log_host_line(alias, finish_line(b.unread().substr(0, found->length), *found, reader_recoder_.get()));
     b.consume(found->taken);
   }
-  return lines;
-}
-
-void HostState::log_lines(const std::vector<std::string>& lines) const {
-  for (const std::string& line : lines) log_host_line(alias, line);
 }
 
 std::size_t HostState::room(Stream stream) const {
@@ -170,14 +166,11 @@ std::size_t HostState::room(Stream stream) const {
 
 void HostState::end_stream(Stream stream) {
   if (on_event_) announce_lines(stream, {}, true);
-  std::unique_lock lock(mutex_);
+  std::lock_guard lock(mutex_);
   Buffer& b = buffer(stream);
   b.ended = true;
   changed_.notify_all();
-  if (!discard_) return;
-  auto lines = take_discarded_lines(b);  // the last line, without its '\n'
-  lock.unlock();
-  log_lines(lines);
+  if (discard_ && log_discarded_ && host_logger_enabled()) log_discarded(b);  // a last line without '\n'
 }
 
 void HostState::set_waiting() {
@@ -355,22 +348,20 @@ void HostState::set_read_timeout(duration timeout) {
   read_timeout_ = timeout;
 }
 
-void HostState::discard_output() {
-  std::vector<std::string> lines;
+void HostState::discard_output(bool log) {
   {
     std::lock_guard lock(mutex_);
     discard_ = true;
+    log_discarded_ = log;
     for (Buffer* b : {&out_, &err_}) {
-      if (host_logger_enabled()) {
-        auto taken = take_discarded_lines(*b);
-        lines.insert(lines.end(), taken.begin(), taken.end());
+      if (log && host_logger_enabled()) {
+        log_discarded(*b);  // a partial last line waits for its end
       } else {
         b->bytes = {};
         b->read_from = b->searched = 0;
       }
     }
   }
-  log_lines(lines);
   wake();
 }
 

@@ -23,7 +23,6 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace pssh::detail {
 
@@ -113,7 +112,10 @@ class HostState : public std::enable_shared_from_this<HostState> {
   /// runs the worker's stop hook and wakes its pump.
   void request_stop(StopReason reason);
   void set_read_timeout(duration timeout);
-  void discard_output();
+  /// Nobody will read: output is dropped from now on. `log`: the host
+  /// logger, if on, logs each line first (join's consume_output, as
+  /// parallel-ssh's docs use it); a Shell going away logs nothing.
+  void discard_output(bool log);
   /// Waits until the host has started its command, failed, finished, or is
   /// waiting for a worker: never for something only the caller can unblock.
   void wait_dispatched();
@@ -168,10 +170,9 @@ class HostState : public std::enable_shared_from_this<HostState> {
   /// reader can then always cut, and such a line stays whole.
   std::size_t capacity() const { return max_buffered_ + (pty_ ? 2 : 1); }
   bool full(const Buffer& b) const { return max_buffered_ != 0 && b.held() >= capacity(); }
-  /// With discard_ and the logger on: the buffer's complete lines (all, once
-  /// it ended) taken out, for the caller to log after unlocking.
-  std::vector<std::string> take_discarded_lines(Buffer& b);
-  void log_lines(const std::vector<std::string>& lines) const;
+  /// Logs and drops the buffer's complete lines (all, once it ended); under
+  /// the lock, so that lines of one stream are logged in their order.
+  void log_discarded(Buffer& b);
   void deliver(const Event& event) const;
   void wake() const;
 
@@ -186,7 +187,8 @@ class HostState : public std::enable_shared_from_this<HostState> {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   Buffer out_, err_;
-  bool discard_ = false;  // nobody reads: output is dropped (or only logged)
+  bool discard_ = false;  // nobody reads: output is dropped
+  bool log_discarded_ = false;  // ... after the host logger, if on, logged it
   std::optional<duration> read_timeout_;
   Phase phase_ = Phase::submitted;
   std::optional<int> exit_code_;

@@ -331,8 +331,8 @@ struct ParallelClient::Impl {
       std::string source = from, target = to;
       if (!options.copy_args.empty()) {
         HostArgs args = options.copy_args[i];
-        source = detail::format_command(from, args, hosts.names[i]);
-        target = detail::format_command(to, args, hosts.names[i]);
+        source = detail::format_command(from, args, hosts.names[i], detail::Fields::braces);
+        target = detail::format_command(to, args, hosts.names[i], detail::Fields::braces);
       } else if (direction == Direction::download && options.suffix_separator) {
         target += *options.suffix_separator + hosts.names[i];
       }
@@ -404,6 +404,7 @@ struct ParallelClient::Impl {
       }
       try {
         work_on_session(slot, state, job);
+        drop_broken_session(slot);  // cut after the grace of a close_channel()
       } catch (...) {
         state.fail(std::current_exception());
         drop_broken_session(slot);
@@ -495,7 +496,7 @@ struct ParallelClient::Impl {
     std::optional<Clock::time_point> deadline;
     if (join_options.timeout) deadline = Clock::now() + *join_options.timeout;
     if (join_options.consume_output)
-      for (const auto& h : output) detail::state_of(h)->discard_output();
+      for (const auto& h : output) detail::state_of(h)->discard_output(true);
     Output finished, unfinished;
     for (const auto& h : output) {
       if (detail::state_of(h)->wait_finished_until(deadline)) finished.push_back(h);

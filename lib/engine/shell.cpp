@@ -15,7 +15,7 @@ Shell::~Shell() {
   if (!detail::state_of(output_)) return;  // moved from
   end_input();
   // Nobody can read it any more: keep the worker from holding it.
-  detail::state_of(output_)->discard_output();
+  detail::state_of(output_)->discard_output(false);
 }
 
 Shell::Shell(Shell&&) noexcept = default;

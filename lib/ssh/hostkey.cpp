@@ -69,14 +69,20 @@ void verify_host_key(Session& session) {
       return;
     case SSH_KNOWN_HOSTS_CHANGED:
     case SSH_KNOWN_HOSTS_OTHER: {
-      std::string lines = lines_naming(s.known_hosts, token);
+      // The user's file, unless only the system-wide one names the host.
+      std::string file = s.known_hosts;
+      std::string lines = lines_naming(file, token);
+      if (lines.empty() && !lines_naming(s.global_known_hosts, token).empty()) {
+        file = s.global_known_hosts;
+        lines = lines_naming(file, token);
+      }
       throw HostKeyError(
           s.host, "host key for " + s.host + " (" + token + ") has changed: the server offers " +
-                      fingerprint(ssh) + ", but " + s.known_hosts +
+                      fingerprint(ssh) + ", but " + file +
                       (lines.empty() ? " holds another key for it"
                                      : " line " + lines + " holds another key") +
-                      ". If the change is expected, run: ssh-keygen -f '" + s.known_hosts +
-                      "' -R '" + token + "'");
+                      ". If the change is expected, run: ssh-keygen -f '" + file + "' -R '" + token +
+                      "'");
     }
     case SSH_KNOWN_HOSTS_UNKNOWN:
     case SSH_KNOWN_HOSTS_NOT_FOUND:
@@ -86,8 +92,10 @@ void verify_host_key(Session& session) {
                                      s.known_hosts + ": " + ssh_get_error(ssh));
   }
   if (s.host_key_policy == HostKeyPolicy::strict) {
+    std::string system_wide =
+        s.global_known_hosts == "/dev/null" ? "" : " (nor in " + s.global_known_hosts + ")";
     throw HostKeyError(s.host, "host key for " + s.host + " (" + token + ", " + fingerprint(ssh) +
-                                   ") is not in " + s.known_hosts +
+                                   ") is not in " + s.known_hosts + system_wide +
                                    " and host_key_policy is strict; add it (ssh-keyscan -p " +
                                    std::to_string(s.port) + " " + s.hostname + " >> " +
                                    s.known_hosts + ") or use accept_new");

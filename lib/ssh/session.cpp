@@ -31,6 +31,13 @@ bool peer_closed(int fd) {
   return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/// The SessionError of a failed handshake: unlike the others (no memory, no
+/// descriptor), worth another attempt (a busy server closing, say).
+class HandshakeError : public SessionError {
+ public:
+  using SessionError::SessionError;
+};
+
 }  // namespace
 
 Session::Session(HostSettings settings, std::shared_ptr<ProxyHub> hub, Watchdog& watchdog)
@@ -232,7 +239,7 @@ void Session::open(const std::function<void(Event::Kind)>& progress) {
       // What fails before the login may pass on the next attempt: the
       // connection, the handshake (a busy server closing), a step's deadline.
       bool retryable = dynamic_cast<const ConnectionError*>(&e) != nullptr ||
-                       dynamic_cast<const SessionError*>(&e) != nullptr ||
+                       dynamic_cast<const HandshakeError*>(&e) != nullptr ||
                        dynamic_cast<const Timeout*>(&e) != nullptr;
       bool wrong_name = dynamic_cast<const UnknownHostError*>(&e) != nullptr ||
                         dynamic_cast<const NoIPv6AddressFoundError*>(&e) != nullptr;
@@ -334,26 +341,26 @@ void Session::fail_handshake(const std::optional<std::string>& first_line) {
   throw_if_proxy_failed("SSH handshake");
   std::string with = "SSH handshake with " + settings_.destination() + " failed: ";
   if (!first_line) {
-    throw SessionError(settings_.host, with + "the server closed the connection before sending its "
-                                              "banner; check that this port is sshd's and that it "
-                                              "takes connections from here (MaxStartups, AllowUsers, "
-                                              "tcp wrappers; Dropbear: at most 5 logins at once from "
-                                              "one address, lower pool_size)");
+    throw HandshakeError(settings_.host, with + "the server closed the connection before sending its "
+                                                "banner; check that this port is sshd's and that it "
+                                                "takes connections from here (MaxStartups, AllowUsers, "
+                                                "tcp wrappers; Dropbear: at most 5 logins at once from "
+                                                "one address, lower pool_size)");
   }
   const char* banner = ssh_get_serverbanner(session_.get());
   std::string line = first_line->substr(0, first_line->find_last_not_of('\r') + 1);
   if (banner == nullptr && line.rfind("SSH-", 0) != 0) {
-    throw SessionError(settings_.host, with + "it is not an SSH server: it sent '" + printable(line) +
-                                           "'; check the port");
+    throw HandshakeError(settings_.host, with + "it is not an SSH server: it sent '" + printable(line) +
+                                             "'; check the port");
   }
   std::string reason = ssh_get_error(session_.get());
   std::string said = " (server '" + printable(banner ? banner : line) + "')";
   // "disconnected", or a reset when it closed with our packets unread.
   if (reason.rfind("Socket error", 0) == 0) {
-    throw SessionError(settings_.host, with + "the server closed the connection during key exchange" +
-                                           said + "; its log says why (often no common algorithm)");
+    throw HandshakeError(settings_.host, with + "the server closed the connection during key exchange" +
+                                             said + "; its log says why (often no common algorithm)");
   }
-  throw SessionError(settings_.host, with + reason + said);
+  throw HandshakeError(settings_.host, with + reason + said);
 }
 
 UniqueFd Session::start_proxy_command() {
@@ -448,6 +455,7 @@ void Session::connect_once(const std::function<void(Event::Kind)>& progress) {
   ssh_options_set(s, SSH_OPTIONS_PORT, &port);
   ssh_options_set(s, SSH_OPTIONS_USER, settings_.user.c_str());
   ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, settings_.known_hosts.c_str());
+  ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, settings_.global_known_hosts.c_str());
   ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
   if (settings_.compress) ssh_options_set(s, SSH_OPTIONS_COMPRESSION, "yes");
   // GSSAPI's default service name follows SSH_OPTIONS_HOST: the real name

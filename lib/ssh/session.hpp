@@ -145,7 +145,8 @@ class Session {
   /// says), read without taking it from the socket: libssh reads it again.
   /// Nothing if the server closed the connection without a word.
   std::optional<std::string> peek_first_line(int fd);
-  /// ConnectionError saying what the server did when the handshake failed.
+  /// SessionError saying what the server did when the handshake failed
+  /// (one that open() tries again).
   [[noreturn]] void fail_handshake(const std::optional<std::string>& first_line);
   UniqueFd start_proxy_command();
   void sleep_before_retry();
