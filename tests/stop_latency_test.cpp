@@ -258,14 +258,16 @@ void stop_after_vanishing_at(pssh::Event::Kind at, const std::string& phase) {
   check_phase(phase);
 }
 
-/// Each host runs a long command; once all started, `stop` stops them and
+/// Each host runs a long `command`; once all started, `stop` stops them and
 /// each ends Cancelled, or (close_channel()) without an error.
 void stop_running_command(const std::string& phase, bool cancelled,
-                          const std::function<void(pssh::ParallelClient&, const pssh::Output&)>& stop) {
+                          const std::function<void(pssh::ParallelClient&, const pssh::Output&)>& stop,
+                          const std::string& command = "sleep 100", pssh::RunOptions run = {}) {
+  run.stop_on_errors = false;
   for (int round = 0; round < rounds; ++round) {
     Ends ends;
     pssh::ParallelClient client(local_hosts(), options_with(ends));
-    auto output = client.run_command("sleep 100", {.stop_on_errors = false});
+    auto output = client.run_command(command, run);
     REQUIRE(ends.wait_for(pssh::Event::Kind::started, hosts_per_round));
     auto stopped = Clock::now();
     stop(client, output);
@@ -357,6 +359,14 @@ TEST_SUITE("stop_latency") {
     stop_running_command("running command: close_channel()", false, [](pssh::ParallelClient&, const pssh::Output& output) {
       for (const auto& h : output) h.close_channel();
     });
+    // Deaf to TERM and never silent: only the cut after the grace ends it,
+    // while the server keeps sending (a cut shuts only the reading side,
+    // and the kernel keeps queueing what comes). A sink takes the bytes as
+    // fast as they come, without memory.
+    stop_running_command(
+        "running command flooding output: cancel()", true,
+        [](pssh::ParallelClient& client, const pssh::Output&) { client.cancel(); }, "trap '' TERM; exec yes",
+        {.on_output = [](const pssh::HostOutput&, pssh::Stream, std::string_view) {}});
     for (int round = 0; round < rounds; ++round) {
       Ends ends;
       pssh::ParallelClient client(local_hosts(), options_with(ends));
@@ -372,6 +382,7 @@ TEST_SUITE("stop_latency") {
     }
     check_phase("running command: cancel()");
     check_phase("running command: close_channel()");
+    check_phase("running command flooding output: cancel()");
     check_phase("running command: timeout");
   }
 
