@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -35,7 +36,8 @@ constexpr const char* usage_text = R"(usage: pssh [options] command...
 Hosts (at least one source; ranges like web[01-20] and 10.0.0.[1-5,9] expand):
   -H HOST            [user@]host[:port]; repeatable
   -h FILE            hosts file: one [user@]host[:port] per line, '#' comments
-  --inventory FILE   JSON inventory {"defaults": {...}, "hosts": [...]}
+  --inventory FILE   JSON inventory {"defaults": {...}, "hosts": [...]}; its
+                     defaults come first, then PSSH_*, then the options here
   (PSSH_HOSTS names a hosts file when no other source is given)
 
 Connection:
@@ -154,11 +156,10 @@ void apply_options(pssh::ClientOptions& options, const std::string& text) {
 
 Arguments parse(int argc, char** argv) {
   Arguments a;
-  pssh::Environment env = pssh::read_environment();
-  a.options = env.options;
-  a.out_dir = env.outdir;
-  std::optional<std::string> user;
-  std::optional<int> port;
+  // The command line's options, applied once the base is known: the
+  // inventory's defaults, then the PSSH_* variables, then these in order,
+  // then -l and -p (which beat -x User= and Port=).
+  std::vector<std::function<void(pssh::ClientOptions&)>> given, given_last;
   int i = 1;
   for (; i < argc; ++i) {
     std::string arg = argv[i];
@@ -172,32 +173,37 @@ Arguments parse(int argc, char** argv) {
     } else if (arg == "--inventory") {
       a.inventory = pssh::load_inventory(next_value(i, argc, argv));
     } else if (arg == "-l") {
-      user = next_value(i, argc, argv);
+      given_last.push_back([user = next_value(i, argc, argv)](pssh::ClientOptions& o) { o.user = user; });
     } else if (arg == "-p") {
       // ssh's -p is its Port option: read as the library reads every port.
-      pssh::HostConfig given;
+      pssh::HostConfig with_port;
       try {
-        pssh::apply_ssh_option(given, "Port=" + next_value(i, argc, argv));
+        pssh::apply_ssh_option(with_port, "Port=" + next_value(i, argc, argv));
       } catch (const pssh::ConfigError& e) {
         throw UsageError(std::string("-p: ") + e.what());
       }
-      port = given.port;
+      given_last.push_back([port = with_port.port](pssh::ClientOptions& o) { o.port = port; });
     } else if (arg == "-P") {
       double n = number_of(arg, next_value(i, argc, argv));
       if (n < 1) throw UsageError("-P: expected at least 1");
-      a.options.pool_size = static_cast<std::size_t>(n);
+      given.push_back([n](pssh::ClientOptions& o) { o.pool_size = static_cast<std::size_t>(n); });
     } else if (arg == "-t") {
       double t = number_of(arg, next_value(i, argc, argv));
       if (t > 0) a.command_timeout = t;
     } else if (arg == "-F") {
       std::string file = next_value(i, argc, argv);
       if (!std::ifstream(file)) throw UsageError("-F " + file + ": cannot read the ssh config file");
-      a.options.ssh_config = file;
-      a.options.system_ssh_config.reset();
+      given.push_back([file](pssh::ClientOptions& o) {
+        o.ssh_config = file;
+        o.system_ssh_config.reset();
+      });
     } else if (arg == "-G") {
       a.show_config = next_value(i, argc, argv);
     } else if (arg == "-x") {
-      apply_options(a.options, next_value(i, argc, argv));
+      pssh::ClientOptions checked;  // a bad option is reported now, before any other
+      std::string text = next_value(i, argc, argv);
+      apply_options(checked, text);
+      given.push_back([text](pssh::ClientOptions& o) { apply_options(o, text); });
     } else if (arg == "-i") {
       a.mode = Mode::inline_blocks;
     } else if (arg == "-b") {
@@ -244,15 +250,15 @@ Arguments parse(int argc, char** argv) {
     }
   }
   for (; i < argc; ++i) a.command += (a.command.empty() ? "" : " ") + std::string(argv[i]);
+  pssh::Environment env = pssh::read_environment(a.inventory ? a.inventory->defaults : pssh::ClientOptions{});
+  a.options = env.options;
+  for (const auto& apply : given) apply(a.options);
+  for (const auto& apply : given_last) apply(a.options);
+  if (!a.out_dir) a.out_dir = env.outdir;
   if (a.inventory) {
-    pssh::ClientOptions defaults = a.inventory->defaults;
     for (std::size_t k = 0; k < a.inventory->hosts.size(); ++k)
       a.hosts.push_back({a.inventory->hosts[k], a.inventory->host_config[k]});
-    defaults.pool_size = a.options.pool_size;
-    a.options = defaults;
   }
-  if (user) a.options.user = *user;
-  if (port) a.options.port = *port;
   if (a.show_config) {
     if (!a.command.empty()) throw UsageError("-G takes no command");
     return a;

@@ -288,6 +288,40 @@ TEST_SUITE("cli") {
     CHECK(out.find("\n127.0.0.[5-6],seven\n") != std::string::npos);
   }
 
+  TEST_CASE("--inventory under the command line: -x, -F and -p apply, and the inventory's pool_size stays") {
+    rig::TempDir dir;
+    auto lock = dir.path() / "lock";
+    auto inventory = (dir.path() / "inventory.json").string();
+    // No key, port or known_hosts in the inventory: cli_argv's -F, -p and -x give them.
+    rig::write_file(inventory, R"({"defaults": {"pool_size": 1}, "hosts": ["127.0.0.[2-4]", )"
+                               R"({"host": "127.0.0.5", "alias": "five"}]})");
+    // Every host is this machine: a host that finds the lock taken ran
+    // beside another, which pool_size 1 forbids.
+    std::string command = "mkdir " + lock.string() + " 2>/dev/null || echo overlap; sleep " +
+                          std::to_string(0.5 * slowdown) + "; rmdir " + lock.string() + " 2>/dev/null; echo done";
+    std::string out;
+    CHECK(cli({"--inventory", inventory, "-b", command}, &out) == 0);
+    INFO(out);
+    CHECK(out.find("overlap") == std::string::npos);
+    CHECK(out.find("127.0.0.[2-4],five\n") != std::string::npos);
+    // The same hosts with -P 4 do overlap: the check above can fail.
+    CHECK(cli({"--inventory", inventory, "-P", "4", "-b", command}, &out) == 0);
+    CHECK(out.find("overlap") != std::string::npos);
+  }
+
+  TEST_CASE("--copy to an aliased host reports it by its alias") {
+    rig::TempDir dir;
+    rig::write_file(dir.path() / "app.conf", "x=1\n");
+    auto inventory = (dir.path() / "inventory.json").string();
+    rig::write_file(inventory, R"({"hosts": [{"host": "127.0.0.2", "alias": "two"}, "127.0.0.3"]})");
+    std::string out;
+    CHECK(cli({"--inventory", inventory, "--copy", (dir.path() / "app.conf").string(),
+               (dir.path() / "copied" / "app.conf").string()},
+              &out) == 0);
+    CHECK(out == "two: OK\n127.0.0.3: OK\n");
+    CHECK(rig::read_file(dir.path() / "copied" / "app.conf") == "x=1\n");
+  }
+
   TEST_CASE("-A: sudo's password from PSSH_ASKPASS answers every host's sudo; -A needs --sudo") {
     rig::SudoUser user;
     rig::TempDir dir;
