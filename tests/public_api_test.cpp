@@ -4,6 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+#include <string>
+#include <type_traits>
+
 // The headers' own examples compile: a braced list of commands is a list,
 // not a string_view's (first, last). Compiled, never called.
 void header_examples(pssh::ParallelClient& client, pssh::Shell& shell) {
@@ -24,6 +28,13 @@ void join_forms(pssh::ParallelClient& client) {
   client.join({output[0]});
   client.join({output[0], output[1]}, {.timeout = std::chrono::seconds(5)});
 }
+
+// Only the client makes shells and transfers: a Shell wrapped around a
+// command's output would end that command's stdin when destroyed.
+static_assert(!std::is_constructible_v<pssh::Shell, pssh::HostOutput, std::string>);
+static_assert(!std::is_constructible_v<pssh::Shell, pssh::HostOutput>);
+static_assert(!std::is_constructible_v<pssh::Transfer, std::shared_ptr<pssh::detail::HostState>>);
+static_assert(std::is_move_constructible_v<pssh::Shell> && std::is_copy_constructible_v<pssh::Transfer>);
 
 TEST_CASE("the public API is self-contained and checks its inputs") {
   CHECK(pssh::shell_quote("it's") == "'it'\\''s'");

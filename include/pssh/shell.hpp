@@ -34,9 +34,6 @@ struct ShellOptions {
 /// already sent still run.
 class PSSH_API Shell {
  public:
-  /// Made by open_shell(): `output` is the shell's run, `encoding` that of
-  /// the commands sent.
-  explicit Shell(HostOutput output, std::string encoding = "utf-8");
   ~Shell();
   /// The moved-from shell may only be destroyed or assigned to.
   Shell(Shell&&) noexcept;
@@ -81,6 +78,12 @@ class PSSH_API Shell {
   const HostOutput& output() const noexcept { return output_; }
 
  private:
+  // Made by open_shell() only: a Shell ends its input when destroyed, which
+  // would end a command's stdin if one could wrap any HostOutput.
+  friend class ParallelClient;
+  /// `output` is the shell's run, `encoding` that of the commands sent.
+  Shell(HostOutput output, std::string encoding);
+
   HostOutput output_;
   std::string encoding_;
   bool input_ended_ = false;

@@ -30,9 +30,6 @@ struct CopyOptions {
 /// One host's file copy, running on the client's workers. Cheap to copy.
 class PSSH_API Transfer {
  public:
-  /// Made by the client's copy functions.
-  explicit Transfer(std::shared_ptr<detail::HostState> state);
-
   /// As given to the client.
   const std::string& host() const;
   /// HostConfig::alias, else the host.
@@ -47,6 +44,9 @@ class PSSH_API Transfer {
   std::exception_ptr exception() const;
 
  private:
+  friend class ParallelClient;  // the copy functions make them
+  explicit Transfer(std::shared_ptr<detail::HostState> state);
+
   std::shared_ptr<detail::HostState> state_;
 };
 

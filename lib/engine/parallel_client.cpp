@@ -304,7 +304,7 @@ struct ParallelClient::Impl {
       rethrow_first_error(output);
     }
     std::vector<Shell> shells;
-    for (const HostOutput& h : output) shells.emplace_back(h, shell.encoding);
+    for (const HostOutput& h : output) shells.push_back(Shell(h, shell.encoding));
     return shells;
   }
 
@@ -344,7 +344,7 @@ struct ParallelClient::Impl {
     std::vector<Transfer> transfers;
     for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
       auto state = detail::state_of(states[i]);
-      transfers.emplace_back(state);
+      transfers.push_back(Transfer(state));
       submit(cancel, hosts.slots[i], std::move(state),
              [paths = std::move(paths[i]), recurse = options.recurse, copy_one](
                  detail::Session& session, HostState& state) {
