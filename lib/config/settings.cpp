@@ -92,7 +92,6 @@ std::string expand_path(const std::string& path, const Tokens& tokens, const std
   return tokens.expand(expand_environment(expand_home(path), keyword), keyword);
 }
 
-/// pkey (with cert_file), then the host's identities, else the client's.
 /// A known-hosts keyword's files, each through `expand`: the program's
 /// (host config, then client options), else the ssh config's, else `fallback`.
 template <class Expand>
@@ -107,6 +106,7 @@ std::vector<std::string> known_hosts_files(const std::optional<std::string>& hos
   return files;
 }
 
+/// pkey (with cert_file), then the host's identities, else the client's.
 void load_program_keys(HostSettings& s, const ClientOptions& options, const HostConfig& config,
                        KeyLoader* keys) {
   auto add = [&](PrivateKey key, const std::string& memory_name) {
