@@ -62,8 +62,10 @@ void check_held_back(const std::function<bool()>& finished, const std::function<
 /// thread cannot be stopped.
 void within(std::chrono::seconds limit, const std::function<void()>& body);
 
+/// The message of the error, or "" if there is none.
+std::string error_message(const std::exception_ptr& error);
 /// The message of the host's error, or "" if it has none.
-std::string error_message(const pssh::HostOutput& output);
+inline std::string error_message(const pssh::HostOutput& output) { return error_message(output.exception()); }
 
 /// Runs `call` and checks it throws exactly E with a message containing `part`.
 #define CHECK_THROWS_CONTAINING(call, E, part)                                  \
@@ -77,15 +79,20 @@ std::string error_message(const pssh::HostOutput& output);
     }                                                                         \
   } while (false)
 
-/// The error of `output` as type E (fails the test if it is another type).
+/// There is an error, and it is an E.
 template <class E>
-bool host_error_is(const pssh::HostOutput& output) {
-  if (!output.exception()) return false;
+bool error_is(const std::exception_ptr& error) {
+  if (!error) return false;
   try {
-    std::rethrow_exception(output.exception());
+    std::rethrow_exception(error);
   } catch (const E&) {
     return true;
   } catch (...) {
     return false;
   }
+}
+/// The host failed, with an E.
+template <class E>
+bool host_error_is(const pssh::HostOutput& output) {
+  return error_is<E>(output.exception());
 }

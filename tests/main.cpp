@@ -84,12 +84,14 @@ void within(std::chrono::seconds limit, const std::function<void()>& body) {
   done.get();
 }
 
-std::string error_message(const pssh::HostOutput& output) {
-  if (!output.exception()) return "";
+std::string error_message(const std::exception_ptr& error) {
+  if (!error) return "";
   try {
-    std::rethrow_exception(output.exception());
+    std::rethrow_exception(error);
   } catch (const std::exception& e) {
     return e.what();
+  } catch (...) {
+    return "a non-std exception";
   }
 }
 
