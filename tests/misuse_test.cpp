@@ -53,6 +53,30 @@ void all_clean(pssh::ParallelClient& client, const char* what) {
   }
 }
 
+/// Runs `command` (its last line "done") and cancel()s it after `delay`:
+/// while run_command still hands out hosts (`during_start`, run_command on
+/// another thread), or after it returned. Every host then ends soon, done
+/// or Cancelled, and the next run on the client is clean.
+void cancel_at(pssh::ParallelClient& client, const std::string& command, std::chrono::milliseconds delay,
+               bool during_start, const char* what) {
+  pssh::Output output;
+  if (during_start) {
+    std::thread runner([&] { output = client.run_command(command, {.stop_on_errors = false}); });
+    std::this_thread::sleep_for(delay);
+    client.cancel();
+    runner.join();
+  } else {
+    output = client.run_command(command, {.stop_on_errors = false});
+    std::this_thread::sleep_for(delay);
+    client.cancel();
+  }
+  auto start = std::chrono::steady_clock::now();
+  client.join(output);
+  CHECK(seconds_since(start) < scaled(5));
+  cancelled_or_done(output, "done");
+  all_clean(client, what);
+}
+
 /// A second sshd as a bastion that accepts the suite's user key.
 struct Bastion {
   Bastion() {
@@ -98,25 +122,10 @@ TEST_SUITE("misuse") {
     within(240s, [&] {
       for (int round = 0; round < 8; ++round) {
         auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 900)(random));
-        pssh::Output output;
-        if (round % 2 == 0) {
-          // The cancel races run_command itself (still handing out hosts).
-          std::thread runner([&] {
-            output = client.run_command("sleep 0.3; echo done", {.stop_on_errors = false});
-          });
-          std::this_thread::sleep_for(delay / 4);
-          client.cancel();
-          runner.join();
-        } else {
-          output = client.run_command("sleep 0.3; echo done", {.stop_on_errors = false});
-          std::this_thread::sleep_for(delay);
-          client.cancel();
-        }
-        auto start = std::chrono::steady_clock::now();
-        client.join(output);
-        CHECK(seconds_since(start) < scaled(5));
-        cancelled_or_done(output, "done");
-        all_clean(client, "after a cancel");
+        // Every other round the cancel races run_command itself (still handing out hosts).
+        bool during_start = round % 2 == 0;
+        cancel_at(client, "sleep 0.3; echo done", during_start ? delay / 4 : delay, during_start,
+                  "after a cancel");
       }
     });
   }
@@ -452,18 +461,7 @@ TEST_SUITE("misuse") {
     within(180s, [&] {
       for (int round = 0; round < 5; ++round) {
         auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 600)(random));
-        pssh::Output output;
-        std::thread runner([&] {
-          output = client.run_command("sleep 0.2; echo done", {.stop_on_errors = false});
-        });
-        std::this_thread::sleep_for(delay);
-        client.cancel();
-        runner.join();
-        auto start = std::chrono::steady_clock::now();
-        client.join(output);
-        CHECK(seconds_since(start) < scaled(5));
-        cancelled_or_done(output, "done");
-        all_clean(client, "through the proxy after a cancel");
+        cancel_at(client, "sleep 0.2; echo done", delay, true, "through the proxy after a cancel");
       }
     });
   }
