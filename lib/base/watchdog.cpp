@@ -38,7 +38,8 @@ std::uint64_t Watchdog::add(Clock::time_point deadline, std::function<void()> ac
     std::lock_guard lock(mutex_);
     id = next_id_++;
     entries_.emplace(id, Entry{deadline, std::move(action)});
-    earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
+    earliest = deadline < sleeps_until_;
+    if (earliest) sleeps_until_ = deadline;  // one wake-up for several new deadlines
     by_deadline_.emplace(deadline, id);
   }
   if (earliest) wake_.notify_all();
@@ -68,6 +69,7 @@ void Watchdog::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (by_deadline_.empty()) {
+      sleeps_until_ = Clock::time_point::max();
       wake_.wait(lock);
       continue;
     }
@@ -75,6 +77,7 @@ void Watchdog::run() {
     // A copy: wait_until unlocks, and a disarm() may free the node meanwhile.
     const Clock::time_point deadline = next->first;
     if (Clock::now() < deadline) {
+      sleeps_until_ = deadline;
       wake_.wait_until(lock, deadline);
       continue;
     }

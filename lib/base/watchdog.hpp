@@ -62,6 +62,11 @@ class Watchdog {
   std::map<std::uint64_t, Entry> entries_;
   std::multimap<Clock::time_point, std::uint64_t> by_deadline_;
   std::uint64_t next_id_ = 1;
+  // When the thread wakes next by itself. A new deadline after it needs no
+  // wake-up: the thread finds it then. Disarming never wakes the thread, so
+  // a host that arms and disarms a step deadline many times a second costs
+  // the thread one wake-up per timeout, not two per step.
+  Clock::time_point sleeps_until_ = Clock::time_point::max();
   bool stopping_ = false;
   std::thread thread_;
 };

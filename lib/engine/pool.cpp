@@ -130,54 +130,75 @@ ParallelismLease::~ParallelismLease() {
   r.update();
 }
 
-WorkerPool::WorkerPool(std::size_t size)
-    : size_(std::max<std::size_t>(size, 1)),
-      lease_(size_),
-      // No slot is reserved for an application thread: callers never join the
-      // arena, they wait on futures.
-      arena_(static_cast<int>(size_), 0) {}
+// No slot is reserved for an application thread: callers never join an
+// arena, they wait on futures.
+WorkerPool::Lane::Lane(std::size_t slots) : slots(slots), arena(static_cast<int>(slots), 0) {}
 
-WorkerPool::~WorkerPool() { wait(); }
+WorkerPool::WorkerPool(std::size_t size)
+    : size_(std::max<std::size_t>(size, 1)), lease_(size_) {
+  for (std::size_t given = 0; given < size_; given += lane_size)
+    lanes_.emplace_back(std::min(lane_size, size_ - given));
+}
+
+WorkerPool::~WorkerPool() {
+  wait();
+  std::unique_lock lock(mutex_);
+  ending_ = true;
+  queued_.notify_all();
+  // A runner touches nothing of the pool after it counted itself out (its
+  // TBB task holds only `this` and its lane), so the pool may go once all
+  // did. One that has not reached a worker yet ends as soon as it does.
+  idle_.wait(lock, [this] { return runners_ == 0; });
+}
 
 bool WorkerPool::submit(std::function<void()> task) {
-  bool waits;
-  {
-    std::lock_guard lock(mutex_);
-    waits = outstanding_ >= size_;
-    queue_.push_back(std::move(task));
-    ++outstanding_;
-  }
-  tbb::task_handle task_object = group_.defer([this] {
-    accept_handoff();
-    run_next();
-  });
-  announce_handoff();
-  arena_.enqueue(std::move(task_object));
+  std::unique_lock lock(mutex_);
+  bool waits = outstanding_ >= size_;
+  queue_.push_back(std::move(task));
+  ++outstanding_;
+  // A free runner for each queued task, else a new runner if one may start.
+  // Several submits may come before a woken runner takes its task: each
+  // counts the queue against the free runners, not only its own task.
+  if (queue_.size() <= free_runners_) queued_.notify_one();
+  else if (runners_ < size_) start_runner(lock);
   return waits;
 }
 
-void WorkerPool::run_next() {
+void WorkerPool::start_runner(std::unique_lock<std::mutex>&) {
+  Lane& lane = *std::find_if(lanes_.begin(), lanes_.end(),
+                             [](const Lane& l) { return l.runners < l.slots; });
+  ++lane.runners;
+  ++runners_;
+  announce_handoff();
+  lane.arena.enqueue([this, &lane] {
+    accept_handoff();
+    run_queue(lane);
+  });
+}
+
+void WorkerPool::run_queue(Lane& lane) {
   block_sigpipe();
-  std::function<void()> task;
-  {
-    std::lock_guard lock(mutex_);
-    task = std::move(queue_.front());
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    ++free_runners_;
+    bool woken = queued_.wait_for(lock, linger, [this] { return !queue_.empty() || ending_; });
+    --free_runners_;
+    if (!woken || queue_.empty()) break;  // lingered long enough, or the pool ends
+    std::function<void()> task = std::move(queue_.front());
     queue_.pop_front();
+    lock.unlock();
+    task();
+    task = nullptr;  // its captures die before the count below says it is done
+    lock.lock();
+    if (--outstanding_ == 0) idle_.notify_all();
   }
-  task();
-  task = nullptr;  // its captures die before the count below says it is done
-  std::lock_guard lock(mutex_);
-  if (--outstanding_ == 0) idle_.notify_all();
+  --lane.runners;
+  if (--runners_ == 0) idle_.notify_all();
 }
 
 void WorkerPool::wait() {
-  {
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [this] { return outstanding_ == 0; });
-  }
-  // TBB's own task objects (which hold only `this`) are gone after this.
-  // Debian's oneTBB 2021.8 has no task_arena::wait_for(task_group).
-  arena_.execute([this] { group_.wait(); });
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return outstanding_ == 0; });
 }
 
 }  // namespace pssh::detail

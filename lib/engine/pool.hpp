@@ -2,6 +2,7 @@
 // process-wide permission for TBB to run that many threads at once.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -9,15 +10,14 @@
 #include <mutex>
 
 #include <tbb/task_arena.h>
-#include <tbb/task_group.h>
 
 namespace pssh::detail {
 
 /// Keeps tbb::global_control's max_allowed_parallelism at least the sum of
-/// the live pools' sizes + 1 while it lives. TBB otherwise caps every arena at the core count, and a
-/// pool of blocking sessions would run only that many hosts at once.
-/// std::runtime_error if this pool alone cannot have its threads (the
-/// application holds a smaller limit, or TBB's worker limit is lower).
+/// the live pools' sizes + 1 while it lives. TBB otherwise caps every arena
+/// at the core count, and a pool of blocking sessions would run only that
+/// many hosts at once. ConfigError if this pool alone cannot have its threads
+/// (the application holds a smaller limit, or TBB's worker limit is lower).
 /// When the last lease goes, the limit is released and TBB's worker threads
 /// are ended (tbb::finalize), so that no thread outlives the last client.
 class ParallelismLease {
@@ -34,15 +34,36 @@ class ParallelismLease {
 /// Runs tasks on `size` threads at most. wait() returns only once every task
 /// ran and its captures were destroyed: nothing a task holds (a session, a
 /// host's state) outlives the pool's owner.
+///
 /// Tasks wait in the pool's own queue because they must start in the order
 /// they came: a host told it does not wait must not be overtaken by hosts
 /// submitted after it (they may wait on its connection), and oneTBB's
 /// task_arena::enqueue is not FIFO (it pushes to and pops from random lanes).
-/// TBB's tasks only carry the pool; each pops the oldest task.
+/// A TBB task is a runner: it runs the oldest queued task, then the next, and
+/// when the queue is empty it waits on the pool's condition variable for
+/// another task, for `linger` at most, then ends. There are never more
+/// runners than `size`; one is started only when no runner is free.
+///
+/// Runners linger because a oneTBB worker whose task returns spins before it
+/// sleeps: about 2 x (its arena's slots + 1) pauses, then 100 sched_yield
+/// calls. A runner per host ending after each connect or command cost 90
+/// yields per host at 100 hosts, each a context switch. They do not stay
+/// longer because TBB's workers are shared: an idle client's sleeping runners
+/// would hold workers another client needs. And they live in lanes,
+/// task_arenas of at most `lane_size` slots whose sizes add up to `size`, so
+/// that an idle worker's spin is short.
 class WorkerPool {
  public:
+  /// Slots per arena: small enough that an idle worker's spin is short, large
+  /// enough that few arenas share TBB's workers.
+  static constexpr std::size_t lane_size = 16;
+  /// How long a runner waits for the next task: longer than the gap between
+  /// a program's calls (connect_auth, run_command, join), short enough that
+  /// an idle client soon gives its workers back.
+  static constexpr std::chrono::milliseconds linger{250};
+
   explicit WorkerPool(std::size_t size);
-  /// Waits for every task.
+  /// Waits for every task, then ends the runners.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -55,16 +76,28 @@ class WorkerPool {
   std::size_t size() const noexcept { return size_; }
 
  private:
-  void run_next();
+  struct Lane {
+    explicit Lane(std::size_t slots);
+    const std::size_t slots;
+    std::size_t runners = 0;  // guarded by the pool's mutex
+    tbb::task_arena arena;
+  };
+
+  /// Starts a runner in a lane with a free slot. Called with the mutex held.
+  void start_runner(std::unique_lock<std::mutex>& lock);
+  void run_queue(Lane& lane);
 
   std::size_t size_;
   ParallelismLease lease_;
   std::mutex mutex_;
-  std::condition_variable idle_;
+  std::condition_variable idle_;    // no task left, or no runner left
+  std::condition_variable queued_;  // a task or the end for a free runner
   std::deque<std::function<void()>> queue_;
   std::size_t outstanding_ = 0;  // queued or running
-  tbb::task_arena arena_;
-  tbb::task_group group_;
+  std::size_t runners_ = 0;  // started, perhaps not yet on a worker
+  std::size_t free_runners_ = 0;  // waiting on queued_
+  bool ending_ = false;
+  std::deque<Lane> lanes_;
 };
 
 }  // namespace pssh::detail
