@@ -150,6 +150,31 @@ TEST_SUITE("command") {
     }
   }
 
+  TEST_CASE_FIXTURE(OneHost, "UTF-16 and UTF-32 output is decoded before it is cut into lines") {
+    // "héĊ😀\nok\n" as printf octal escapes. Ċ (U+010A) holds the byte 0x0A
+    // in both encodings, and the first printf stops inside a character that
+    // the second, 0.3 s later, completes.
+    struct Encoded {
+      const char* encoding;
+      const char* first;
+      const char* rest;
+    };
+    const Encoded cases[] = {
+        {"utf_16_le", R"(\150\000\351\000\012\001\075\330\000)",
+         R"(\336\012\000\157\000\153\000\012\000)"},
+        {"UTF-32BE", R"(\000\000\000\150\000\000\000\351\000\000)",
+         R"(\001\012\000\001\366\000\000\000\000\012\000\000\000\157\000\000\000\153\000\000\000\012)"},
+    };
+    for (const Encoded& c : cases) {
+      INFO(c.encoding);
+      auto output = client().run_command(
+          std::string("printf '") + c.first + "'; sleep 0.3; printf '" + c.rest + "'",
+          {.encoding = c.encoding});
+      CHECK(lines(output.stdout_lines()) ==
+            std::vector<std::string>{"h\u00e9\u010a\U0001F600", "ok"});
+    }
+  }
+
   TEST_CASE_FIXTURE(OneHost, "shell wraps and quotes the command") {
     auto output = client().run_command("echo \"$0\" 'quoted words'", {.shell = "bash -c"});
     CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"bash quoted words"});

@@ -49,7 +49,8 @@ struct RunOptions {
   std::optional<duration> timeout{};       ///< whole command: the host reports Timeout
   std::vector<HostArgs> host_args{};       ///< one per host, substituted into the command
   /// Of the remote output, decoded to UTF-8: iconv's names (`iconv -l`) or
-  /// Python's codec names ("latin-1", "utf_8", "cp1252").
+  /// Python's codec names ("latin-1", "utf_8", "cp1252", "utf_16_le"). Lines
+  /// of UTF-16 and UTF-32 are cut after decoding (see OutputRange).
   std::string encoding = "utf-8";
   /// Also encode the command from UTF-8 to `encoding` (parallel-ssh's way);
   /// by default it goes out as written.

@@ -41,6 +41,11 @@ HostOutput output_of(std::shared_ptr<HostState> state);
 /// Chunks are the bytes as the server sent them, not decoded or split
 /// ("\r\n" kept with a PTY): each read takes everything received since the
 /// last one, at most about max_buffered_output. For files, pipes, terminals.
+///
+/// An encoding whose newline is not the byte "\n" (UTF-16, UTF-32, EBCDIC)
+/// is decoded as the output arrives, before lines are cut: then chunks, the
+/// on_output sink and lines are all UTF-8, and bytes that do not decode are
+/// kept as they are.
 class PSSH_API OutputRange {
  public:
   /// What one item of the range is.

@@ -28,7 +28,9 @@ HostState::HostState(const HostSettings& settings, const RunSettings& run)
       read_timeout_(run.read_timeout),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wake_fd_) throw std::system_error(errno, std::generic_category(), "cannot create eventfd");
-  if (!is_utf8(run.encoding)) {
+  if (needs_decoding_before_lines(run.encoding)) {
+    for (auto& decoder : arrival_decoder_) decoder = std::make_unique<Recoder>(run.encoding, "UTF-8");
+  } else if (!is_utf8(run.encoding)) {
     reader_recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
     if (on_event_) event_recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
   }
@@ -118,6 +120,15 @@ void HostState::announce_lines(Stream stream, std::string_view bytes, bool ended
 }
 
 void HostState::append(Stream stream, std::string_view bytes) {
+  if (auto& decoder = arrival_decoder_[stream == Stream::err ? 1 : 0]) {
+    std::string text = decoder->feed(bytes, false);
+    if (!text.empty()) take(stream, text);
+    return;
+  }
+  take(stream, bytes);
+}
+
+void HostState::take(Stream stream, std::string_view bytes) {
   // Line events go out before the bytes can be read, as they always have.
   if (on_event_) announce_lines(stream, bytes, false);
   if (on_output_) {
@@ -165,6 +176,12 @@ std::size_t HostState::room(Stream stream) const {
 }
 
 void HostState::end_stream(Stream stream) {
+  // Taken out first: finish() ends both streams again, and must not hand
+  // the rest to an on_output sink a second time if it threw the first.
+  if (auto decoder = std::move(arrival_decoder_[stream == Stream::err ? 1 : 0])) {
+    std::string rest = decoder->feed({}, true);  // a cut last character, kept as it is
+    if (!rest.empty()) take(stream, rest);
+  }
   if (on_event_) announce_lines(stream, {}, true);
   std::lock_guard lock(mutex_);
   Buffer& b = buffer(stream);
@@ -176,7 +193,7 @@ void HostState::end_stream(Stream stream) {
 void HostState::set_waiting() {
   std::lock_guard lock(mutex_);
   if (phase_ == Phase::submitted || phase_ == Phase::working) phase_ = Phase::waiting;
-  changed_.notify_all();
+  phase_changed_.notify_all();
 }
 
 void HostState::set_working() {
@@ -187,7 +204,7 @@ void HostState::set_working() {
 void HostState::set_started() {
   std::lock_guard lock(mutex_);
   phase_ = Phase::started;
-  changed_.notify_all();
+  phase_changed_.notify_all();
 }
 
 bool HostState::started() const {
@@ -224,7 +241,8 @@ void HostState::finish() {
   }
   std::lock_guard lock(mutex_);
   phase_ = Phase::finished;
-  changed_.notify_all();
+  changed_.notify_all();  // flush_stdin waits for the end too
+  phase_changed_.notify_all();
 }
 
 StopReason HostState::stop_reason() const { return stop_.reason(); }
@@ -367,7 +385,7 @@ void HostState::discard_output(bool log) {
 
 void HostState::wait_dispatched() {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] {
+  phase_changed_.wait(lock, [&] {
     return phase_ == Phase::waiting || phase_ == Phase::started || phase_ == Phase::finished;
   });
 }
@@ -375,10 +393,10 @@ void HostState::wait_dispatched() {
 bool HostState::wait_finished_until(std::optional<Clock::time_point> deadline) {
   std::unique_lock lock(mutex_);
   if (!deadline) {
-    changed_.wait(lock, [&] { return phase_ == Phase::finished; });
+    phase_changed_.wait(lock, [&] { return phase_ == Phase::finished; });
     return true;
   }
-  return changed_.wait_until(lock, *deadline, [&] { return phase_ == Phase::finished; });
+  return phase_changed_.wait_until(lock, *deadline, [&] { return phase_ == Phase::finished; });
 }
 
 bool HostState::finished() const {

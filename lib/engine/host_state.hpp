@@ -66,7 +66,9 @@ class HostState : public std::enable_shared_from_this<HostState> {
   void progress(const std::string& path, std::uint64_t done, std::uint64_t total) const;
   /// Output as it arrived: to the on_output sink, else into the buffer (one
   /// copy, no splitting); line events are cut here when there is a handler.
-  /// What the sink throws comes out of here.
+  /// Output in an encoding whose lines cannot be cut at the byte '\n'
+  /// (UTF-16, UTF-32) is decoded to UTF-8 first. What the sink throws comes
+  /// out of here.
   void append(Stream stream, std::string_view bytes);
   /// Bytes the buffer takes before the cap (SIZE_MAX when unlimited): zero
   /// while the caller has not read enough, unless a reader waits on the
@@ -180,12 +182,23 @@ class HostState : public std::enable_shared_from_this<HostState> {
   const std::size_t max_buffered_;
   const std::function<void(const Event&)> on_event_;
   const OutputSink on_output_;
+  /// append() after decoding, if any.
+  void take(Stream stream, std::string_view bytes);
+
+  // Lines of an ASCII-compatible encoding are cut first and decoded one by
+  // one (binary output stays intact between them); the others are decoded as
+  // they arrive, a stream each, and then cut as UTF-8.
   std::unique_ptr<Recoder> event_recoder_;  // remote encoding -> UTF-8; worker only
   std::unique_ptr<Recoder> reader_recoder_;  // the same for readers, under the lock
+  std::unique_ptr<Recoder> arrival_decoder_[2];  // stdout, stderr; worker only
   EventLines event_lines_[2];  // stdout, stderr; worker only
 
   mutable std::mutex mutex_;
-  std::condition_variable changed_;
+  // Two, so that each wait is woken only by what it waits for: a join that
+  // waits for the end must not wake for every chunk of output (each needless
+  // wake-up is two context switches).
+  std::condition_variable changed_;        // output, end of a stream, stdin sent
+  std::condition_variable phase_changed_;  // waiting, started, finished
   Buffer out_, err_;
   bool discard_ = false;  // nobody reads: output is dropped
   bool log_discarded_ = false;  // ... after the host logger, if on, logged it

@@ -65,24 +65,45 @@ Recoder::~Recoder() { ::iconv_close(cd_); }
 
 std::string Recoder::convert(std::string_view text) {
   std::string out;
-  out.resize(text.size() * 4 + 16);
+  ::iconv(cd_, nullptr, nullptr, nullptr, nullptr);
+  convert_into(text, true, out);
+  return out;
+}
+
+std::string Recoder::feed(std::string_view piece, bool last) {
+  std::string out;
+  if (pending_.empty()) {
+    std::size_t taken = convert_into(piece, last, out);
+    pending_.assign(piece.substr(taken));
+  } else {
+    pending_.append(piece);
+    std::size_t taken = convert_into(pending_, last, out);
+    pending_.erase(0, taken);
+  }
+  return out;
+}
+
+std::size_t Recoder::convert_into(std::string_view text, bool last, std::string& out) {
+  std::size_t start = out.size();
+  out.resize(start + text.size() * 4 + 16);
   char* in = const_cast<char*>(text.data());
   std::size_t in_left = text.size();
-  char* dst = out.data();
-  std::size_t out_left = out.size();
+  char* dst = out.data() + start;
+  std::size_t out_left = out.size() - start;
   auto grow = [&] {
     std::size_t used = static_cast<std::size_t>(dst - out.data());
     out.resize(out.size() * 2);
     dst = out.data() + used;
     out_left = out.size() - used;
   };
-  ::iconv(cd_, nullptr, nullptr, nullptr, nullptr);
   while (in_left > 0) {
     if (::iconv(cd_, &in, &in_left, &dst, &out_left) != static_cast<std::size_t>(-1)) break;
     if (errno == E2BIG) {
       grow();
       continue;
     }
+    // The rest is the start of a character: the next piece completes it.
+    if (errno == EINVAL && !last) break;
     // Invalid or incomplete input: keep the byte unconverted and go on.
     if (out_left == 0) grow();
     *dst++ = *in++;
@@ -90,7 +111,12 @@ std::string Recoder::convert(std::string_view text) {
     --in_left;
   }
   out.resize(static_cast<std::size_t>(dst - out.data()));
-  return out;
+  return text.size() - in_left;
+}
+
+bool needs_decoding_before_lines(const std::string& encoding) {
+  if (is_utf8(encoding)) return false;
+  return Recoder("UTF-8", encoding).convert("\n") != "\n";
 }
 
 std::string valid_utf8(std::string_view bytes) {
