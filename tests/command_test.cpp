@@ -173,6 +173,10 @@ TEST_SUITE("command") {
       CHECK(lines(output.stdout_lines()) ==
             std::vector<std::string>{"h\u00e9\u010a\U0001F600", "ok"});
     }
+    // A lone low surrogate is one U+FFFD, and the units after it still read
+    // whole: "A" and the newline.
+    auto output = client().run_command(R"(printf '\000\334\101\000\012\000')", {.encoding = "UTF-16LE"});
+    CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"\uFFFDA"});
   }
 
   TEST_CASE_FIXTURE(OneHost, "shell wraps and quotes the command") {

@@ -8,7 +8,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <sched.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,10 +20,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -282,7 +287,103 @@ void stop_running_command(const std::string& phase, bool cancelled,
 
 }  // namespace
 
+/// A DNS server that reads every query and never answers, on 127.0.53.53
+/// port 53 (root only). Counts the distinct names asked for.
+class SilentDns {
+ public:
+  static constexpr const char* address = "127.0.53.53";
+
+  SilentDns() : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(53);
+    ::inet_pton(AF_INET, address, &a.sin_addr);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~SilentDns() { ::close(fd_); }
+  SilentDns(const SilentDns&) = delete;
+  SilentDns& operator=(const SilentDns&) = delete;
+
+  /// Distinct first labels of the names queried so far ("r2-3" of
+  /// "r2-3.pssh-test"); reads what waits on the socket.
+  std::size_t names_asked() {
+    char packet[512];
+    for (ssize_t n; (n = ::recv(fd_, packet, sizeof packet, 0)) > 12;) {
+      auto length = static_cast<unsigned char>(packet[12]);  // the question's first label
+      if (13 + length <= n) names_.emplace(packet + 13, length);
+    }
+    return names_.size();
+  }
+
+ private:
+  int fd_;
+  std::set<std::string> names_;
+};
+
+/// Runs `body` on a thread of its own whose mount namespace has its own
+/// /etc/resolv.conf (a bind mount of `resolv_conf`): glibc's resolver on
+/// that thread, and on the threads it starts (TBB's workers, their lookup
+/// threads), asks only what this file names. The machine's file is never
+/// touched. False if the kernel refuses (no CAP_SYS_ADMIN).
+bool with_resolv_conf(const std::string& resolv_conf, const std::function<void()>& body) {
+  bool entered = false;
+  std::exception_ptr error;
+  std::thread([&] {
+    entered = ::unshare(CLONE_NEWNS) == 0 &&
+              ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+              ::mount(resolv_conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) == 0;
+    if (!entered) return;
+    try {
+      body();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }).join();
+  if (error) std::rethrow_exception(error);
+  return entered;
+}
+
+/// Whether this process may have a mount namespace of its own: tried once,
+/// in a child, before any case runs (a skip is decided when cases register).
+bool own_resolv_conf_possible() {
+  static const bool possible = [] {
+    if (::geteuid() != 0) return false;
+    pid_t child = ::fork();
+    if (child == 0) _exit(::unshare(CLONE_NEWNS) == 0 ? 0 : 1);
+    int status = 0;
+    return child > 0 && ::waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+  }();
+  return possible;
+}
+
 TEST_SUITE("stop_latency") {
+  TEST_CASE("a stop ends a DNS lookup the server never answers"
+            * doctest::skip(!own_resolv_conf_possible())) {
+    rig::TempDir dir;
+    const std::string resolv_conf = (dir.path() / "resolv.conf").string();
+    // One try, long enough to outlast the stop by far.
+    std::ofstream(resolv_conf) << "nameserver " << SilentDns::address << "\noptions timeout:5 attempts:1\n";
+    SilentDns dns;
+    bool ran = with_resolv_conf(resolv_conf, [&] {
+      for (int round = 0; round < rounds; ++round) {
+        // Names of this round only: the server counts each name once.
+        std::vector<std::string> names;
+        for (std::size_t i = 0; i < hosts_per_round; ++i)
+          names.push_back("r" + std::to_string(round) + "-" + std::to_string(i) + ".pssh-test");
+        const std::size_t names_before = dns.names_asked();
+        Ends ends;
+        pssh::ParallelClient client(names, options_with(ends));
+        record("DNS lookup", cancel_when(client, ends, [&] {
+                 return eventually([&] { return dns.names_asked() >= names_before + hosts_per_round; });
+               }));
+        check_all_cancelled(client.get_last_output());
+      }
+    });
+    REQUIRE(ran);
+    check_phase("DNS lookup");
+  }
+
   TEST_CASE("a stop ends a TCP connect that gets no answer") {
     FullBacklog backlog;
     REQUIRE(backlog.connect_stalls());

@@ -180,7 +180,16 @@ void HostState::end_stream(Stream stream) {
   // the rest to an on_output sink a second time if it threw the first.
   if (auto decoder = std::move(arrival_decoder_[stream == Stream::err ? 1 : 0])) {
     std::string rest = decoder->feed({}, true);  // a cut last character, kept as it is
-    if (!rest.empty()) take(stream, rest);
+    // finish() runs on a worker that must not throw: what the sink throws
+    // here becomes the host's error, unless it has one already.
+    if (!rest.empty()) {
+      try {
+        take(stream, rest);
+      } catch (...) {
+        std::lock_guard lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
   }
   if (on_event_) announce_lines(stream, {}, true);
   std::lock_guard lock(mutex_);

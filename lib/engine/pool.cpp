@@ -142,13 +142,16 @@ WorkerPool::WorkerPool(std::size_t size)
 
 WorkerPool::~WorkerPool() {
   wait();
-  std::unique_lock lock(mutex_);
-  ending_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    ending_ = true;
+  }
   queued_.notify_all();
-  // A runner touches nothing of the pool after it counted itself out (its
-  // TBB task holds only `this` and its lane), so the pool may go once all
-  // did. One that has not reached a worker yet ends as soon as it does.
-  idle_.wait(lock, [this] { return runners_ == 0; });
+  // Waiting inside each lane, this thread runs a runner no worker has taken
+  // yet (TBB's workers may all be busy in other clients' pools): it ends at
+  // once. TBB's task objects are gone after this. Debian's oneTBB 2021.8 has
+  // no task_arena::wait_for(task_group).
+  for (Lane& lane : lanes_) lane.arena.execute([&lane] { lane.group.wait(); });
 }
 
 bool WorkerPool::submit(std::function<void()> task) {
@@ -156,11 +159,11 @@ bool WorkerPool::submit(std::function<void()> task) {
   bool waits = outstanding_ >= size_;
   queue_.push_back(std::move(task));
   ++outstanding_;
-  // A free runner for each queued task, else a new runner if one may start.
-  // Several submits may come before a woken runner takes its task: each
-  // counts the queue against the free runners, not only its own task.
-  if (queue_.size() <= free_runners_) queued_.notify_one();
-  else if (runners_ < size_) start_runner(lock);
+  // A free runner or one on its way for each queued task, else a new
+  // runner if one may start. Several submits may come before a woken runner
+  // takes its task: each counts the whole queue, not only its own task.
+  if (free_runners_ > 0) queued_.notify_one();
+  if (queue_.size() > free_runners_ + unstarted_runners_ && runners_ < size_) start_runner(lock);
   return waits;
 }
 
@@ -169,16 +172,18 @@ void WorkerPool::start_runner(std::unique_lock<std::mutex>&) {
                              [](const Lane& l) { return l.runners < l.slots; });
   ++lane.runners;
   ++runners_;
-  announce_handoff();
-  lane.arena.enqueue([this, &lane] {
+  ++unstarted_runners_;
+  tbb::task_handle runner = lane.group.defer([this, &lane] {
     accept_handoff();
     run_queue(lane);
   });
+  announce_handoff();
+  lane.arena.enqueue(std::move(runner));
 }
 
 void WorkerPool::run_queue(Lane& lane) {
-  block_sigpipe();
   std::unique_lock lock(mutex_);
+  --unstarted_runners_;
   for (;;) {
     ++free_runners_;
     bool woken = queued_.wait_for(lock, linger, [this] { return !queue_.empty() || ending_; });
@@ -187,13 +192,14 @@ void WorkerPool::run_queue(Lane& lane) {
     std::function<void()> task = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
+    block_sigpipe();  // here, not before: the destructor's thread may run an idle runner
     task();
     task = nullptr;  // its captures die before the count below says it is done
     lock.lock();
     if (--outstanding_ == 0) idle_.notify_all();
   }
   --lane.runners;
-  if (--runners_ == 0) idle_.notify_all();
+  --runners_;
 }
 
 void WorkerPool::wait() {

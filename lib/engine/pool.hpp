@@ -1,5 +1,6 @@
-// The workers hosts run on: a oneTBB task_arena of pool_size, and the
-// process-wide permission for TBB to run that many threads at once.
+// The workers hosts run on: oneTBB task_arenas whose slots add up to
+// pool_size, and the process-wide permission for TBB to run that many
+// threads at once.
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <mutex>
 
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 namespace pssh::detail {
 
@@ -63,7 +65,8 @@ class WorkerPool {
   static constexpr std::chrono::milliseconds linger{250};
 
   explicit WorkerPool(std::size_t size);
-  /// Waits for every task, then ends the runners.
+  /// Waits for every task, then ends the runners (running on this thread
+  /// any that never reached a worker).
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -81,6 +84,7 @@ class WorkerPool {
     const std::size_t slots;
     std::size_t runners = 0;  // guarded by the pool's mutex
     tbb::task_arena arena;
+    tbb::task_group group;
   };
 
   /// Starts a runner in a lane with a free slot. Called with the mutex held.
@@ -90,11 +94,12 @@ class WorkerPool {
   std::size_t size_;
   ParallelismLease lease_;
   std::mutex mutex_;
-  std::condition_variable idle_;    // no task left, or no runner left
+  std::condition_variable idle_;    // no task left
   std::condition_variable queued_;  // a task or the end for a free runner
   std::deque<std::function<void()>> queue_;
   std::size_t outstanding_ = 0;  // queued or running
   std::size_t runners_ = 0;  // started, perhaps not yet on a worker
+  std::size_t unstarted_runners_ = 0;  // not yet on a worker
   std::size_t free_runners_ = 0;  // waiting on queued_
   bool ending_ = false;
   std::deque<Lane> lanes_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <iterator>
 #include <map>
 #include <regex>
@@ -43,6 +44,25 @@ std::vector<std::string> iconv_names(const std::string& name) {
   return names;
 }
 
+/// Bytes of one code unit of `encoding` (iconv's name): what "\n" more
+/// costs, so that a byte-order mark does not count. 1 if iconv cannot tell.
+std::size_t code_unit(const std::string& encoding) {
+  iconv_t cd = ::iconv_open(encoding.c_str(), "UTF-8");
+  if (cd == reinterpret_cast<iconv_t>(-1)) return 1;
+  auto encoded_size = [cd](std::string text) {
+    char out[64];
+    char* in = text.data();
+    std::size_t in_left = text.size(), out_left = sizeof out;
+    char* dst = out;
+    ::iconv(cd, nullptr, nullptr, nullptr, nullptr);
+    ::iconv(cd, &in, &in_left, &dst, &out_left);
+    return sizeof out - out_left;
+  };
+  std::size_t one = encoded_size("\n"), two = encoded_size("\n\n");
+  ::iconv_close(cd);
+  return two > one ? two - one : 1;
+}
+
 }  // namespace
 
 bool is_utf8(std::string_view encoding) {
@@ -54,7 +74,10 @@ Recoder::Recoder(const std::string& from, const std::string& to) : cd_(reinterpr
   for (const auto& to_name : iconv_names(to)) {
     for (const auto& from_name : iconv_names(from)) {
       cd_ = ::iconv_open(to_name.c_str(), from_name.c_str());
-      if (cd_ != reinterpret_cast<iconv_t>(-1)) return;
+      if (cd_ != reinterpret_cast<iconv_t>(-1)) {
+        unit_ = code_unit(from_name);
+        return;
+      }
     }
   }
   throw ConfigError("", "unknown encoding: cannot convert from " + from + " to " + to +
@@ -104,6 +127,18 @@ std::size_t Recoder::convert_into(std::string_view text, bool last, std::string&
     }
     // The rest is the start of a character: the next piece completes it.
     if (errno == EINVAL && !last) break;
+    if (unit_ > 1) {
+      // A wide code unit that does not decode: U+FFFD for it, and the next
+      // unit read whole (skipping one byte would misread all that follows).
+      while (out_left < 3) grow();
+      std::memcpy(dst, "\xEF\xBF\xBD", 3);
+      dst += 3;
+      out_left -= 3;
+      std::size_t skip = std::min(unit_, in_left);
+      in += skip;
+      in_left -= skip;
+      continue;
+    }
     // Invalid or incomplete input: keep the byte unconverted and go on.
     if (out_left == 0) grow();
     *dst++ = *in++;

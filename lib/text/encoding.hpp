@@ -43,6 +43,7 @@ class Recoder {
   std::size_t convert_into(std::string_view text, bool last, std::string& out);
 
   iconv_t cd_;
+  std::size_t unit_ = 1;  // bytes of one code unit of the source: 2 for UTF-16
   std::string pending_;  // feed(): the start of a character cut by a piece's end
 };
 
