@@ -13,13 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-long resident_kib() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
-
 int threads_now() { return entries_in("/proc/self/task"); }
 
 struct Vanished {
@@ -202,13 +195,13 @@ TEST_SUITE("everyday") {
     pssh::Client client("127.0.0.2", options);
     client.connect_auth();
     within(60s, [&] {
-      long base = resident_kib();
+      long base = proc_status_kib("VmRSS");
       // 3 million one-byte lines: the cap holds a million of them at once.
       auto output = client.run_command("yes | head -c 6000000");
       long peak = base;
       auto until = std::chrono::steady_clock::now() + 2s;
       while (std::chrono::steady_clock::now() < until) {
-        peak = std::max(peak, resident_kib());
+        peak = std::max(peak, proc_status_kib("VmRSS"));
         std::this_thread::sleep_for(20ms);
       }
       std::size_t count = 0;

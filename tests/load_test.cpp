@@ -13,14 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A field of /proc/self/status in KiB ("VmRSS").
-long status_kib(const std::string& field) {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  return -1;
-}
-
 rlimit fd_limit() {
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
@@ -98,10 +90,10 @@ TEST_SUITE("load") {
     };
     round();
     round();
-    long rss_before = status_kib("VmRSS");
+    long rss_before = proc_status_kib("VmRSS");
     int fds_before = open_fds();
     for (int i = 0; i < 18; ++i) round();
-    long rss_after = status_kib("VmRSS");
+    long rss_after = proc_status_kib("VmRSS");
     MESSAGE("soak: RSS " << rss_before << " KiB after 2 rounds, " << rss_after << " KiB after 20");
     CHECK(open_fds() == fds_before);
     CHECK(rss_after - rss_before < 8 * 1024);
@@ -113,12 +105,12 @@ TEST_SUITE("load") {
     auto options = server().options();
     options.max_buffered_output = 1 << 20;
     pssh::Client client("127.0.0.2", options);
-    long rss_start = status_kib("VmRSS"), rss_peak = rss_start;
+    long rss_start = proc_status_kib("VmRSS"), rss_peak = rss_start;
     auto output = client.run_command(gigabyte);
     std::uint64_t bytes = 0, count = 0;
     for (const std::string& line : output.stdout_lines()) {
       bytes += line.size();  // the x bytes, without the newlines fold added
-      if (++count % 65536 == 0) rss_peak = std::max(rss_peak, status_kib("VmRSS"));
+      if (++count % 65536 == 0) rss_peak = std::max(rss_peak, proc_status_kib("VmRSS"));
     }
     client.wait_finished(output);
     MESSAGE("1 GiB read: RSS grew by at most " << (rss_peak - rss_start) << " KiB");
@@ -127,10 +119,10 @@ TEST_SUITE("load") {
     CHECK(rss_peak - rss_start < 64 * 1024);
 
     pssh::ParallelClient discarding({"127.0.0.2"}, server().options());
-    long rss_before = status_kib("VmRSS");
+    long rss_before = proc_status_kib("VmRSS");
     auto unread = discarding.run_command(gigabyte);
     discarding.join(unread, {.consume_output = true});
-    long rss_after = status_kib("VmRSS");
+    long rss_after = proc_status_kib("VmRSS");
     MESSAGE("1 GiB consumed: RSS grew by " << (rss_after - rss_before) << " KiB");
     CHECK(unread[0].exit_code() == 0);
     CHECK(lines(unread[0].stdout_lines()).empty());

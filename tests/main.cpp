@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -24,6 +25,13 @@ std::vector<std::string> lines(pssh::LineRange range) {
   std::vector<std::string> out;
   for (const std::string& line : range) out.push_back(line);
   return out;
+}
+
+long proc_status_kib(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
 }
 
 int entries_in(const char* directory) {

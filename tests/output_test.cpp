@@ -67,6 +67,31 @@ TEST_SUITE("output") {
     CHECK(read_chunks(output[0].stdout_chunks()) == "two\nthree\nfour\n");
   }
 
+  TEST_CASE("with default options, 200 MB left unread for 5 s and then read grow the process by under 64 MiB"
+            * doctest::skip(slowdown > 1)) {  // sanitizers keep freed memory (ASan's quarantine) and shadow it
+    REQUIRE(pssh::ClientOptions{}.max_buffered_output == 8 * 1024 * 1024);
+    // The peak from here on (VmHWM, reset), against the RSS now.
+    std::ofstream("/proc/self/clear_refs") << "5";
+    const long before = proc_status_kib("VmRSS");
+    pssh::ParallelClient client({"127.0.0.2"}, server().options());
+    // 100-byte lines, 200 MB in all.
+    auto output = client.run_command(
+        "yes 012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678"
+        " | head -c 200000000");
+    // The reader is away; the command waits for it. Unbounded, the buffer
+    // took 44 MiB in 3 s on a slow day, 257 MiB on a fast one: 5 s makes
+    // more than 64 MiB on both.
+    std::this_thread::sleep_for(5s);
+    std::size_t bytes = 0;
+    for (const auto& line : output[0].stdout_lines()) bytes += line.size() + 1;
+    client.join(output);
+    CHECK(output[0].exit_code() == 0);
+    CHECK(bytes == 200000000);
+    const long grown_kib = proc_status_kib("VmHWM") - before;
+    INFO("peak RSS grew by " << grown_kib / 1024 << " MiB");
+    CHECK(grown_kib < 64 * 1024);
+  }
+
   TEST_CASE("max_buffered_output holds a chunk reader's command back, and chunks stay near the cap") {
     auto flag = server().dir() / "home" / "chunk-backpressure-done";
     std::filesystem::remove(flag);

@@ -163,9 +163,13 @@ struct ClientOptions {
   /// The system's OpenSSH client config, read after the user's, as ssh(1)
   /// does (its relative Includes are taken from /etc/ssh); nullopt: none.
   std::optional<std::string> system_ssh_config = "/etc/ssh/ssh_config";
-  /// Bytes of unread output kept per host and stream before the host's reader
-  /// stops reading from the server (back-pressure). 0: unlimited.
-  std::size_t max_buffered_output = 0;
+  /// Bytes of unread output kept per host and stream before the host's worker
+  /// stops reading from the server (back-pressure: the command then waits).
+  /// A line longer than this arrives in pieces of this size. A wait for the
+  /// end (join(), wait_finished()) lifts it for the hosts it waits on: their
+  /// output is kept whole for reading afterwards, as parallel-ssh does.
+  /// 0: unlimited. Default 8 MiB (parallel-ssh: unlimited).
+  std::size_t max_buffered_output = 8 * 1024 * 1024;
   /// Progress events. Called from worker threads, concurrently for different
   /// hosts, in order for one host: keep it short and thread-safe. A host's
   /// events have all been delivered when join() returns. An exception thrown

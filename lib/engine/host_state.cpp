@@ -163,7 +163,7 @@ std::size_t HostState::room(Stream stream) const {
   if (max_buffered_ == 0 || on_output_) return SIZE_MAX;
   std::lock_guard lock(mutex_);
   const Buffer& b = buffer(stream);
-  if (discard_) return SIZE_MAX;
+  if (discard_ || keep_all_) return SIZE_MAX;
   if (!full(b)) return capacity() - b.held();
   // Both streams share one SSH window: data of the other stream may be stuck
   // behind this one's. A caller that reads stdout to its end before stderr
@@ -401,6 +401,10 @@ void HostState::wait_dispatched() {
 
 bool HostState::wait_finished_until(std::optional<Clock::time_point> deadline) {
   std::unique_lock lock(mutex_);
+  if (!keep_all_) {
+    keep_all_ = true;
+    if (full(out_) || full(err_)) wake();  // the worker waits for room: there is now
+  }
   if (!deadline) {
     phase_changed_.wait(lock, [&] { return phase_ == Phase::finished; });
     return true;

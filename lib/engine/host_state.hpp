@@ -121,6 +121,9 @@ class HostState : public std::enable_shared_from_this<HostState> {
   /// Waits until the host has started its command, failed, finished, or is
   /// waiting for a worker: never for something only the caller can unblock.
   void wait_dispatched();
+  /// Waits for the end. From then on the buffers take all the output,
+  /// max_buffered_ or not: whoever waits for the end reads after it, and a
+  /// cap would hold the command back for ever (join() before reading).
   bool wait_finished_until(std::optional<Clock::time_point> deadline);
 
   bool finished() const;
@@ -201,6 +204,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
   std::condition_variable phase_changed_;  // waiting, started, finished
   Buffer out_, err_;
   bool discard_ = false;  // nobody reads: output is dropped
+  bool keep_all_ = false;  // someone waits for the end: no cap
   bool log_discarded_ = false;  // ... after the host logger, if on, logged it
   std::optional<duration> read_timeout_;
   Phase phase_ = Phase::submitted;
