@@ -509,7 +509,12 @@ int main(int argc, char** argv) {
     }
     if (!a.merge.empty()) return run_merge(a, console);
     if (a.command.empty()) return run_transfer(a, hosts, config, console);
-    pssh::ParallelClient client(hosts, a.options, config);
+    pssh::ClientOptions options = a.options;
+    // -b and --json compare or print each host's whole output at the end:
+    // no cap, or a line longer than it would come in pieces. The streaming
+    // modes take the bytes through on_output, which no cap holds.
+    if (!streams(a.mode)) options.max_buffered_output = 0;
+    pssh::ParallelClient client(hosts, options, config);
     return run_command(a, client, console);
   } catch (const std::exception& e) {
     std::cerr << "pssh: " << e.what() << '\n';

@@ -68,6 +68,19 @@ TEST_SUITE("command") {
     CHECK(output.exit_code() == 0);
   }
 
+  TEST_CASE_FIXTURE(OneHost, "flush() of more input than the output cap, to a command that echoes it") {
+    // cat answers before it reads on: while flush() waits, nobody reads, so
+    // the default cap must not stop the echo.
+    auto output = client().run_command("cat");
+    auto in = output.stdin_writer();
+    within(60s, [&] {
+      in.write(std::string(20'000'000, 'x'));
+      in.flush();
+      in.close();
+    });
+    CHECK(read_chunks(output.stdout_chunks()).size() == 20'000'000);
+  }
+
   TEST_CASE_FIXTURE(OneHost, "a command killed by a signal reports it") {
     auto output = client().run_command("kill -KILL $$");
     client().wait_finished(output);

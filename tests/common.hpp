@@ -35,6 +35,9 @@ std::vector<std::string> lines(pssh::LineRange range);
 
 /// Entries of a /proc directory: open_fds() counts /proc/self/fd.
 int entries_in(const char* directory);
+/// Every chunk of `range`, joined; checks none is empty; the largest's size
+/// in `largest` if given.
+std::string read_chunks(pssh::ChunkRange range, std::size_t* largest = nullptr);
 /// A field of /proc/self/status in KiB ("VmRSS", "VmHWM"); -1 if missing.
 long proc_status_kib(const std::string& field);
 inline int open_fds() { return entries_in("/proc/self/fd"); }

@@ -116,6 +116,33 @@ TEST_SUITE("join") {
     CHECK(count == 3000000);
   }
 
+  TEST_CASE("a run nobody reads does not hold back the next run on its connection") {
+    // Default options: the first run's output stops at the cap unless the
+    // second run, which waits for the connection, lifts it.
+    pssh::ParallelClient client({"127.0.0.2"}, server().options());
+    auto first = client.run_command("head -c 30000000 /dev/zero");
+    auto second = client.run_command("echo second");
+    within(60s, [&] { client.join(second); });
+    CHECK(lines(second[0].stdout_lines()) == std::vector<std::string>{"second"});
+    client.join(first);
+    CHECK(read_chunks(first[0].stdout_chunks()).size() == 30'000'000);
+  }
+
+  TEST_CASE("join() lifts the cap of every host at once, not host by host") {
+    // Host 0 ends last; host 1 writes far more than the cap meanwhile and
+    // must end on its own, not only once join() reaches it.
+    pssh::ParallelClient client({"127.0.0.2", "127.0.0.3"}, server().options());
+    std::vector<pssh::HostArgs> args;
+    for (const char* command : {"sleep 60", "head -c 30000000 /dev/zero"})
+      args.emplace_back(std::in_place_index<0>, 1, command);
+    auto output = client.run_command("{}", {.timeout = 8s * static_cast<int>(slowdown), .host_args = args});
+    client.join(output);
+    CHECK(host_error_is<pssh::Timeout>(output[0]));
+    INFO(error_message(output[1]));
+    CHECK(output[1].exit_code() == 0);
+    CHECK(read_chunks(output[1].stdout_chunks()).size() == 30'000'000);
+  }
+
   TEST_CASE("waiting costs no CPU") {
     pssh::ParallelClient client(rig::loopback_hosts(20), server().options());
     auto output = client.run_command("sleep 2");

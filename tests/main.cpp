@@ -27,6 +27,16 @@ std::vector<std::string> lines(pssh::LineRange range) {
   return out;
 }
 
+std::string read_chunks(pssh::ChunkRange range, std::size_t* largest) {
+  std::string bytes;
+  for (const auto& chunk : range) {
+    CHECK_FALSE(chunk.empty());
+    if (largest != nullptr) *largest = std::max(*largest, chunk.size());
+    bytes += chunk;
+  }
+  return bytes;
+}
+
 long proc_status_kib(const std::string& field) {
   std::ifstream in("/proc/self/status");
   for (std::string line; std::getline(in, line);)

@@ -13,16 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string read_chunks(pssh::ChunkRange range, std::size_t* largest = nullptr) {
-  std::string bytes;
-  for (const auto& chunk : range) {
-    CHECK_FALSE(chunk.empty());
-    if (largest != nullptr) *largest = std::max(*largest, chunk.size());
-    bytes += chunk;
-  }
-  return bytes;
-}
-
 /// A local file of random bytes (every value, "\r\n" and NUL included) that
 /// the loopback hosts can `cat`: they share this machine's file system.
 std::filesystem::path random_file(const std::string& name, std::size_t size) {

@@ -163,7 +163,7 @@ std::size_t HostState::room(Stream stream) const {
   if (max_buffered_ == 0 || on_output_) return SIZE_MAX;
   std::lock_guard lock(mutex_);
   const Buffer& b = buffer(stream);
-  if (discard_ || keep_all_) return SIZE_MAX;
+  if (discard_ || keep_all_ || flushing_ > 0) return SIZE_MAX;
   if (!full(b)) return capacity() - b.held();
   // Both streams share one SSH window: data of the other stream may be stuck
   // behind this one's. A caller that reads stdout to its end before stderr
@@ -362,7 +362,12 @@ void HostState::close_stdin() {
 void HostState::flush_stdin() {
   std::unique_lock lock(mutex_);
   std::size_t target = stdin_written_;
+  // The command may answer its input before it reads more (cat): while this
+  // waits nobody reads, so a capped stream would stop it for ever.
+  ++flushing_;
+  if (full(out_) || full(err_)) wake();
   changed_.wait(lock, [&] { return stdin_sent_ >= target || phase_ == Phase::finished; });
+  --flushing_;
 }
 
 void HostState::request_stop(StopReason reason) {
@@ -399,12 +404,16 @@ void HostState::wait_dispatched() {
   });
 }
 
+void HostState::keep_all() {
+  std::lock_guard lock(mutex_);
+  if (keep_all_) return;
+  keep_all_ = true;
+  if (full(out_) || full(err_)) wake();  // the worker waits for room: there is now
+}
+
 bool HostState::wait_finished_until(std::optional<Clock::time_point> deadline) {
+  keep_all();
   std::unique_lock lock(mutex_);
-  if (!keep_all_) {
-    keep_all_ = true;
-    if (full(out_) || full(err_)) wake();  // the worker waits for room: there is now
-  }
   if (!deadline) {
     phase_changed_.wait(lock, [&] { return phase_ == Phase::finished; });
     return true;

@@ -121,9 +121,12 @@ class HostState : public std::enable_shared_from_this<HostState> {
   /// Waits until the host has started its command, failed, finished, or is
   /// waiting for a worker: never for something only the caller can unblock.
   void wait_dispatched();
-  /// Waits for the end. From then on the buffers take all the output,
-  /// max_buffered_ or not: whoever waits for the end reads after it, and a
-  /// cap would hold the command back for ever (join() before reading).
+  /// From now on the buffers take all the output, max_buffered_ or not:
+  /// whoever waits for the end reads after it, and a cap would hold the
+  /// command back for ever (join() before reading; a later run on the same
+  /// connection, which waits for this one).
+  void keep_all();
+  /// keep_all(), then waits for the end.
   bool wait_finished_until(std::optional<Clock::time_point> deadline);
 
   bool finished() const;
@@ -205,6 +208,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
   Buffer out_, err_;
   bool discard_ = false;  // nobody reads: output is dropped
   bool keep_all_ = false;  // someone waits for the end: no cap
+  int flushing_ = 0;  // flush_stdin() calls waiting: no cap meanwhile
   bool log_discarded_ = false;  // ... after the host logger, if on, logged it
   std::optional<duration> read_timeout_;
   Phase phase_ = Phase::submitted;

@@ -38,6 +38,33 @@ struct HostSlot {
   std::mutex busy;             // one piece of work at a time on the connection
   std::mutex session_mutex;    // guards `session` against cancel()
   std::shared_ptr<detail::Session> session;
+
+  /// The run holding `busy` keeps all its output while another waits for
+  /// the connection: nobody may read it before that run ends (a caller that
+  /// joins only the second), and a cap would then stop both for ever.
+  void hold(HostState& state) {
+    std::lock_guard lock(holder_mutex);
+    holder = state.weak_from_this();
+    if (waiting > 0) state.keep_all();
+  }
+  void wait_behind_holder() {
+    std::shared_ptr<HostState> current;
+    {
+      std::lock_guard lock(holder_mutex);
+      ++waiting;
+      current = holder.lock();
+    }
+    if (current) current->keep_all();
+  }
+  void done_waiting() {
+    std::lock_guard lock(holder_mutex);
+    --waiting;
+  }
+
+ private:
+  std::mutex holder_mutex;
+  std::weak_ptr<HostState> holder;
+  int waiting = 0;  // runs waiting for `busy`
 };
 
 /// What a host's task does once its session is open; empty: only connect.
@@ -399,9 +426,12 @@ struct ParallelClient::Impl {
       std::unique_lock busy(slot.busy, std::try_to_lock);
       if (!busy) {
         state.set_waiting();  // behind this connection's previous work
+        slot.wait_behind_holder();
         busy.lock();
+        slot.done_waiting();
         state.set_working();
       }
+      slot.hold(state);
       try {
         work_on_session(slot, state, job);
         drop_broken_session(slot);  // cut after the grace of a close_channel()
@@ -497,6 +527,9 @@ struct ParallelClient::Impl {
     if (join_options.timeout) deadline = Clock::now() + *join_options.timeout;
     if (join_options.consume_output)
       for (const auto& h : output) detail::state_of(h)->discard_output(true);
+    // Every host keeps its whole output from now on, not only the one waited
+    // for: a capped host later in the list would otherwise stop meanwhile.
+    for (const auto& h : output) detail::state_of(h)->keep_all();
     Output finished, unfinished;
     for (const auto& h : output) {
       if (detail::state_of(h)->wait_finished_until(deadline)) finished.push_back(h);
