@@ -44,7 +44,8 @@ class ParallelismLease {
 /// A TBB task is a runner: it runs the oldest queued task, then the next, and
 /// when the queue is empty it waits on the pool's condition variable for
 /// another task, for `linger` at most, then ends. There are never more
-/// runners than `size`; one is started only when no runner is free.
+/// runners than `size`; one is started only when the queue holds more tasks
+/// than there are free runners and runners on their way to a worker.
 ///
 /// Runners linger because a oneTBB worker whose task returns spins before it
 /// sleeps: about 2 x (its arena's slots + 1) pauses, then 100 sched_yield
