@@ -7,40 +7,51 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace {
 
 /// The CLI's command line with the suite's key and known_hosts.
-std::vector<std::string> cli_argv(const std::vector<std::string>& args) {
-  const char* binary = std::getenv("PSSH_CLI");
-  REQUIRE(binary != nullptr);
+std::vector<std::string> cli_argv(const std::vector<std::string>& args, const std::string& program = "pssh") {
   auto options = server().options();
   // -F: the rig's empty config alone, never the machine's /etc/ssh/ssh_config.
-  std::vector<std::string> argv{binary, "-F", *options.ssh_config, "-p", std::to_string(server().port()),
-                                "-x", "IdentityFile=" + options.pkey->path(), "-x",
-                                "UserKnownHostsFile=" + *options.known_hosts, "-x",
-                                "ConnectionAttempts=1"};
+  std::vector<std::string> argv{cli_program(program).string(), "-F", *options.ssh_config, "--port",
+                                std::to_string(server().port()), "-O", "IdentityFile=" + options.pkey->path(),
+                                "-O", "UserKnownHostsFile=" + *options.known_hosts, "-O", "ConnectionAttempts=1"};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
 
 /// Runs the CLI (started by the `wrapper` command, if any); returns its status.
 int cli(std::vector<std::string> args, std::string* out = nullptr,
-        std::vector<std::string> wrapper = {}) {
+        std::vector<std::string> wrapper = {}, const std::string& program = "pssh") {
   std::vector<std::string> argv = std::move(wrapper);
-  for (auto& arg : cli_argv(args)) argv.push_back(std::move(arg));
+  for (auto& arg : cli_argv(args, program)) argv.push_back(std::move(arg));
   std::string ignored;
   return rig::run(argv, out != nullptr ? out : &ignored);
+}
+
+/// Lines of `text` that hold `part`.
+std::size_t count_lines_containing(const std::string& text, const std::string& part) {
+  std::size_t count = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = std::min(text.find('\n', at), text.size());
+    count += text.substr(at, end - at).find(part) != std::string::npos;
+    at = end + 1;
+  }
+  return count;
 }
 
 /// Lines of `text` that start with `prefix`.
@@ -57,37 +68,80 @@ std::size_t count_lines_starting(const std::string& text, const std::string& pre
 }  // namespace
 
 TEST_SUITE("cli") {
-  TEST_CASE("lines stream as host: line; all good is status 0") {
+  TEST_CASE("status lines by default; -P streams lines as host: line; all good is status 0") {
     std::string out;
     CHECK(cli({"-H", "127.0.0.[2-4]", "echo hi"}, &out) == 0);
-    for (const char* host : {"127.0.0.2", "127.0.0.3", "127.0.0.4"})
+    CHECK(count_lines_containing(out, " [SUCCESS] 127.0.0.") == 3);
+    CHECK(out.find("hi") == std::string::npos);
+    CHECK(cli({"-H", "127.0.0.[2-4]", "-P", "echo hi"}, &out) == 0);
+    for (const char* host : {"127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
       CHECK(out.find(std::string(host) + ": hi\n") != std::string::npos);
+      CHECK(out.find(" [SUCCESS] " + std::string(host) + "\n") != std::string::npos);
+    }
   }
 
-  TEST_CASE("stdin: a pipe is sent to every host, /dev/null and --no-stdin end cat at once") {
+  TEST_CASE("Ctrl-C cancels every host: each reports Interrupted, status 3, and --failed is still written") {
+    rig::TempDir dir;
+    auto printed = dir.path() / "printed", failed = dir.path() / "failed";
+    std::vector<std::string> argv{"sh", "-c", "exec \"$@\" > \"$0\"", printed.string()};
+    auto started = dir.path() / "started";
+    std::filesystem::create_directories(started);
+    for (auto& arg : cli_argv({"-H", "127.0.0.[2-3]", "--failed", failed.string(), "-t", "0",
+                               "touch " + (started / "$$").string() + "; sleep 60"}))
+      argv.push_back(std::move(arg));
+    pid_t pid = rig::spawn(argv);
+    auto entries = [&] { return std::distance(std::filesystem::directory_iterator(started), {}); };
+    REQUIRE(eventually([&] { return entries() == 2; }));  // both commands run
+    auto start = std::chrono::steady_clock::now();
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(seconds_since(start) < 10 * slowdown);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 3);
+    std::string out = rig::read_file(printed);
+    CHECK(count_lines_containing(out, " Interrupted") == 2);
+    CHECK(rig::read_file(failed) == "127.0.0.2\n127.0.0.3\n");
+  }
+
+  TEST_CASE("stdin: -I sends a pipe to every host; without it an open pipe is never read") {
     std::string out;
     auto through = [](const std::string& shell) {
       return std::vector<std::string>{"timeout", "30", "sh", "-c", shell, "sh"};
     };
-    CHECK(cli({"-H", "127.0.0.[2-3]", "cat"}, &out, through("printf 'one\\ntwo\\n' | \"$@\"")) == 0);
+    CHECK(cli({"-H", "127.0.0.[2-3]", "-I", "-P", "cat"}, &out, through("printf 'one\\ntwo\\n' | \"$@\"")) == 0);
     for (const char* host : {"127.0.0.2", "127.0.0.3"}) {
       CHECK(out.find(std::string(host) + ": one\n") != std::string::npos);
       CHECK(out.find(std::string(host) + ": two\n") != std::string::npos);
     }
-    CHECK(cli({"-H", "127.0.0.2", "cat; echo done"}, &out, through("\"$@\" < /dev/null")) == 0);
-    CHECK(out == "127.0.0.2: done\n");
-    // An open pipe that never ends is not read with --no-stdin.
-    CHECK(cli({"-H", "127.0.0.2", "--no-stdin", "cat; echo done"}, &out,
+    // -I without a command: the script on stdin is the login shell's input.
+    CHECK(cli({"-H", "127.0.0.2", "-I", "-P"}, &out, through("echo 'echo from-script' | \"$@\"")) == 0);
+    CHECK(out.find("127.0.0.2: from-script\n") != std::string::npos);
+    // An open pipe that never ends is not read without -I.
+    CHECK(cli({"-H", "127.0.0.2", "-P", "cat; echo done"}, &out,
               through("sleep 60 | { \"$@\"; status=$?; pkill -P $$ -x sleep; exit $status; }")) == 0);
-    CHECK(out == "127.0.0.2: done\n");
+    CHECK(out.find("127.0.0.2: done\n") != std::string::npos);
   }
 
-  TEST_CASE("exit statuses: 5 non-zero, 4 connection error, 3 timeout, 2 usage") {
+  TEST_CASE("exit statuses as pssh 2.3's: 5 non-zero, 4 ssh's 255, 3 timeout, 2 usage, 1 no hosts file") {
     CHECK(cli({"-H", "127.0.0.2", "exit 7"}) == 5);
     CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3:" + std::to_string(rig::refused_port()), "true"}) == 4);
+    CHECK(cli({"-H", "127.0.0.2", "exit 255"}) == 4);
+    CHECK(cli({"-H", "127.0.0.2", "kill -9 $$"}) == 4);
     CHECK(cli({"-H", "127.0.0.2", "-t", "1", "sleep 10"}) == 3);
+    // The first of 3, 4, 5 that holds.
+    CHECK(cli({"-H", "127.0.0.[2-3]", "-t", "2", "case $SSH_CONNECTION in *'127.0.0.2 '*) sleep 10;; *) exit 255;; esac"}) == 3);
+    CHECK(cli({"-H", "127.0.0.[2-3]", "case $SSH_CONNECTION in *'127.0.0.2 '*) exit 1;; *) exit 255;; esac"}) == 4);
     CHECK(cli({"echo no hosts"}) == 2);
+    CHECK(cli({"-H", "127.0.0.2"}) == 2);
     CHECK(cli({"-H", "127.0.0.2", "--bogus", "true"}) == 2);
+    CHECK(cli({"-h", "/no/such/hosts", "true"}) == 1);
+    CHECK(cli({"-h", "/", "true"}) == 1);  // a directory is no hosts file
+    // A list that comes out empty is a run of no hosts, as in pssh 2.3.
+    rig::TempDir dir;
+    rig::write_file(dir.path() / "empty", "# nobody\n");
+    CHECK(cli({"-h", (dir.path() / "empty").string(), "true"}) == 0);
+    CHECK(cli({"-H", "127.0.0.2", "-g", "nomatch*", "-h", (dir.path() / "empty").string(), "true"}) == 0);
     std::string help;
     CHECK(cli({"--help"}, &help) == 0);
     CHECK(help.find("Exit status") != std::string::npos);
@@ -123,8 +177,8 @@ TEST_SUITE("cli") {
     CHECK(rig::read_file(succeeded) ==
           "root@127.0.0.2\nroot@127.0.0.3\nroot@127.0.0.4\n127.0.0.6\n127.0.0.7\n127.0.0.8\n"
           "127.0.0.10\n127.0.0.11\n127.0.0.12\n127.0.0.13\n");
-    CHECK(cli({"-h", failed.string(), "echo again"}, &out) == 4);
-    CHECK(out.size() == std::string("five: again\n127.0.0.9: again\n").size());  // in either order
+    CHECK(cli({"-h", failed.string(), "-P", "echo again"}, &out) == 4);
+    CHECK(count_lines_containing(out, ": again") == 2);  // in either order
     CHECK(out.find("five: again\n") != std::string::npos);
     CHECK(out.find("127.0.0.9: again\n") != std::string::npos);
     CHECK(cli({"-h", succeeded.string(), "--failed", failed.string(), "true"}) == 0);
@@ -194,9 +248,9 @@ TEST_SUITE("cli") {
     for (int i = 1; i <= 50000; ++i) expected += std::to_string(i) + "\n";
     CHECK(rig::read_file(out_dir / "127.0.0.2") == expected);
     CHECK(rig::read_file(err_dir / "127.0.0.3") == "warn\n");
-    // A host that printed nothing still has its files.
-    CHECK(std::filesystem::exists(out_dir / "127.0.0.4"));
-    CHECK(rig::read_file(err_dir / "127.0.0.4").empty());
+    // A host that printed nothing has no file, as with pssh 2.3.
+    CHECK_FALSE(std::filesystem::exists(out_dir / "127.0.0.4"));
+    CHECK_FALSE(std::filesystem::exists(err_dir / "127.0.0.4"));
   }
 
   TEST_CASE("a host whose output file cannot be made fails alone; the others are written whole") {
@@ -211,14 +265,23 @@ TEST_SUITE("cli") {
     CHECK(rig::read_file(dir.path() / "out" / "127.0.0.3") == "hi\nthere\n");
   }
 
-  TEST_CASE("two hosts of one name get distinct files: NAME.N, N their place in the list") {
+  TEST_CASE("a host named again gets NAME.1, NAME.2, as pssh 2.3 names them; user@ and :port are kept") {
     rig::TempDir dir;
-    CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3", "-H", "127.0.0.2", "-o", dir.path().string(),
-               "echo $SSH_CONNECTION | cut -d' ' -f3"}) == 0);
-    CHECK(rig::read_file(dir.path() / "127.0.0.2.1") == "127.0.0.2\n");
+    std::string port = std::to_string(server().port());
+    std::string me = rig::current_user();
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.2", "-H", "127.0.0.3", "-H", "127.0.0.2 127.0.0.2", "-H", me + "@127.0.0.4:" + port,
+               "-o", dir.path().string(), "echo $SSH_CONNECTION | cut -d' ' -f3"},
+              &out) == 0);
+    CHECK(rig::read_file(dir.path() / "127.0.0.2") == "127.0.0.2\n");
     CHECK(rig::read_file(dir.path() / "127.0.0.3") == "127.0.0.3\n");
-    CHECK(rig::read_file(dir.path() / "127.0.0.2.3") == "127.0.0.2\n");
-    CHECK_FALSE(std::filesystem::exists(dir.path() / "127.0.0.2"));
+    CHECK(rig::read_file(dir.path() / "127.0.0.2.1") == "127.0.0.2\n");
+    CHECK(rig::read_file(dir.path() / "127.0.0.2.2") == "127.0.0.2\n");
+    CHECK(rig::read_file(dir.path() / (me + "@127.0.0.4:" + port)) == "127.0.0.4\n");
+    CHECK(out.find(" [SUCCESS] " + me + "@127.0.0.4:" + port + "\n") != std::string::npos);
+    // A user that -l names too is not shown.
+    CHECK(cli({"-l", me, "-H", me + "@127.0.0.4", "true"}, &out) == 0);
+    CHECK(out.find(" [SUCCESS] 127.0.0.4\n") != std::string::npos);
   }
 
   TEST_CASE("-i prints a block per host: status line, output, then Stderr:") {
@@ -233,17 +296,17 @@ TEST_SUITE("cli") {
     std::string command = "head -c 300000 /dev/zero | tr '\\0' a; echo; echo next";
     std::string long_line(300000, 'a');
     std::string out;
-    CHECK(cli({"-H", "127.0.0.[2-3]", command}, &out) == 0);
+    CHECK(cli({"-H", "127.0.0.[2-3]", "-P", command}, &out) == 0);
     for (const char* host : {"127.0.0.2", "127.0.0.3"}) {
       CHECK(out.find(std::string(host) + ": " + long_line + "\n") != std::string::npos);
       CHECK(out.find(std::string(host) + ": next\n") != std::string::npos);
+      CHECK(count_lines_starting(out, std::string(host) + ": ") == 2);
     }
-    CHECK(out.size() == 2 * (11 + long_line.size() + 1 + 11 + 5));
     CHECK(cli({"-H", "127.0.0.2", "-i", command}, &out) == 0);
     CHECK(out.find("[SUCCESS] 127.0.0.2\n" + long_line + "\nnext\n") != std::string::npos);
     // A last line without a newline is printed as a line.
-    CHECK(cli({"-H", "127.0.0.2", "printf tail"}, &out) == 0);
-    CHECK(out == "127.0.0.2: tail\n");
+    CHECK(cli({"-H", "127.0.0.2", "-P", "printf tail"}, &out) == 0);
+    CHECK(out.starts_with("127.0.0.2: tail\n"));
   }
 
   TEST_CASE("a progress line is drawn on a terminal and never in a pipe") {
@@ -251,26 +314,61 @@ TEST_SUITE("cli") {
     CHECK(cli({"-H", "127.0.0.[2-3]", "sleep 0.3"}, &piped) == 0);
     CHECK(piped.find("done,") == std::string::npos);
     // script(1) gives the command a terminal and copies what it drew.
-    auto options = server().options();
-    std::string command = std::string(std::getenv("PSSH_CLI")) + " -p " + std::to_string(server().port()) +
-                          " -x IdentityFile=" + options.pkey->path() +
-                          " -F " + *options.ssh_config + " -x UserKnownHostsFile=" +
-                          *options.known_hosts + " -H 127.0.0.[2-3] 'sleep 0.3'";
+    std::string command;
+    for (const auto& arg : cli_argv({"-H", "127.0.0.[2-3]", "sleep 0.3"})) command += pssh::shell_quote(arg) + " ";
     std::string drawn;
     CHECK(rig::run({"script", "-qec", command, "/dev/null"}, &drawn) == 0);
     CHECK(drawn.find("[0/2 done, 0 failed, 2 running]") != std::string::npos);
   }
 
-  TEST_CASE("--copy sends a file to every host; --slurp brings it back, a folder per host") {
+  TEST_CASE("pscp copies as scp: into an existing directory, -r for a tree, several sources; pslurp to -L DIR/HOST/NAME") {
     rig::TempDir dir;
-    rig::write_file(dir.path() / "app.conf", "x=1\n");
-    std::string remote = (dir.path() / "remote" / "app.conf").string();
+    auto local = dir.path() / "local", remote = dir.path() / "remote";
+    std::filesystem::create_directories(local / "tree" / "sub");
+    rig::write_file(local / "app.conf", "x=1\n");
+    rig::write_file(local / "tree" / "sub" / "deep.txt", "deep\n");
+    std::filesystem::create_directories(remote / "existing");
     std::string out;
-    CHECK(cli({"-H", "127.0.0.[2-3]", "--copy", (dir.path() / "app.conf").string(), remote}, &out) == 0);
-    CHECK(out == "127.0.0.2: OK\n127.0.0.3: OK\n");
-    CHECK(cli({"-H", "127.0.0.[2-3]", "--slurp", remote, (dir.path() / "back").string()}) == 0);
-    CHECK(rig::read_file(dir.path() / "back" / "127.0.0.3" / "app.conf") == "x=1\n");
-    CHECK(cli({"-H", "127.0.0.2", "--slurp", "/no/such/file", (dir.path() / "x").string()}) == 1);
+    auto pscp = [&](std::vector<std::string> args) { return cli(std::move(args), &out, {}, "pscp"); };
+    CHECK(pscp({"-H", "127.0.0.[2-3]", (local / "app.conf").string(), (remote / "existing").string()}) == 0);
+    CHECK(count_lines_containing(out, " [SUCCESS] 127.0.0.") == 2);
+    CHECK(rig::read_file(remote / "existing" / "app.conf") == "x=1\n");
+    CHECK(pscp({"-H", "127.0.0.2", (local / "app.conf").string(), (remote / "renamed.conf").string()}) == 0);
+    CHECK(rig::read_file(remote / "renamed.conf") == "x=1\n");
+    CHECK(pscp({"-H", "127.0.0.2", "-r", (local / "tree").string(), (remote / "existing").string()}) == 0);
+    CHECK(rig::read_file(remote / "existing" / "tree" / "sub" / "deep.txt") == "deep\n");
+    CHECK(pscp({"-H", "127.0.0.2", "-r", (local / "tree").string(), (remote / "copy").string()}) == 0);
+    CHECK(rig::read_file(remote / "copy" / "sub" / "deep.txt") == "deep\n");
+    CHECK(pscp({"-H", "127.0.0.2", (local / "app.conf").string(), (local / "tree" / "sub" / "deep.txt").string(),
+                (remote / "both").string()}) == 0);
+    CHECK(rig::read_file(remote / "both" / "app.conf") == "x=1\n");
+    CHECK(rig::read_file(remote / "both" / "deep.txt") == "deep\n");
+    // A source named with a trailing slash keeps its name, as with scp.
+    CHECK(pscp({"-H", "127.0.0.2", "-r", (local / "tree").string() + "/", (remote / "existing").string() + "/"}) == 0);
+    CHECK(std::filesystem::exists(remote / "existing" / "tree" / "sub" / "deep.txt"));
+    // A directory without -r is refused before any host is touched; a refused
+    // copy is pscp's 4.
+    CHECK(pscp({"-H", "127.0.0.2", (local / "tree").string(), (remote / "no").string()}) == 1);
+    CHECK_FALSE(std::filesystem::exists(remote / "no"));
+    CHECK(pscp({"-H", "127.0.0.2", (local / "app.conf").string(), "/proc/no/such/dir"}) == 4);
+    CHECK(out.find(" [FAILURE] 127.0.0.2 ") != std::string::npos);
+
+    auto pslurp = [&](std::vector<std::string> args) { return cli(std::move(args), &out, {}, "pslurp"); };
+    CHECK(pslurp({"-H", "127.0.0.[2-3]", "-L", (dir.path() / "back").string(), (remote / "renamed.conf").string(),
+                  "mine.conf"}) == 0);
+    CHECK(rig::read_file(dir.path() / "back" / "127.0.0.2" / "mine.conf") == "x=1\n");
+    CHECK(rig::read_file(dir.path() / "back" / "127.0.0.3" / "mine.conf") == "x=1\n");
+    CHECK(pslurp({"-H", "127.0.0.2", "-L", (dir.path() / "back").string(), "-r", (remote / "copy").string(),
+                  "tree"}) == 0);
+    CHECK(rig::read_file(dir.path() / "back" / "127.0.0.2" / "tree" / "sub" / "deep.txt") == "deep\n");
+    // A missing remote file is scp's exit 1 under pslurp: 5.
+    CHECK(pslurp({"-H", "127.0.0.2", "-L", (dir.path() / "x").string(), "/no/such/file", "f"}) == 5);
+    // A file that says it is empty (/proc) arrives whole; a pipe is refused, not read as empty.
+    CHECK(pslurp({"-H", "127.0.0.2", "-L", (dir.path() / "x").string(), "/proc/self/status", "status"}) == 0);
+    CHECK(rig::read_file(dir.path() / "x" / "127.0.0.2" / "status").find("\nPid:") != std::string::npos);
+    CHECK(::mkfifo((remote / "fifo").c_str(), 0600) == 0);
+    CHECK(pslurp({"-H", "127.0.0.2", "-L", (dir.path() / "x").string(), (remote / "fifo").string(), "f"}) == 5);
+    CHECK(out.find("is not a regular file") != std::string::npos);
   }
 
   TEST_CASE("--inventory reads hosts and defaults from JSON") {
@@ -288,11 +386,11 @@ TEST_SUITE("cli") {
     CHECK(out.find("\n127.0.0.[5-6],seven\n") != std::string::npos);
   }
 
-  TEST_CASE("--inventory under the command line: -x, -F and -p apply, and the inventory's pool_size stays") {
+  TEST_CASE("--inventory under the command line: -O, -F and --port apply, and the inventory's pool_size stays") {
     rig::TempDir dir;
     auto lock = dir.path() / "lock";
     auto inventory = (dir.path() / "inventory.json").string();
-    // No key, port or known_hosts in the inventory: cli_argv's -F, -p and -x give them.
+    // No key, port or known_hosts in the inventory: cli_argv's -F, --port and -O give them.
     rig::write_file(inventory, R"({"defaults": {"pool_size": 1}, "hosts": ["127.0.0.[2-4]", )"
                                R"({"host": "127.0.0.5", "alias": "five"}]})");
     // Every host is this machine: a host that finds the lock taken ran
@@ -304,34 +402,43 @@ TEST_SUITE("cli") {
     INFO(out);
     CHECK(out.find("overlap") == std::string::npos);
     CHECK(out.find("127.0.0.[2-4],five\n") != std::string::npos);
-    // The same hosts with -P 4 do overlap: the check above can fail.
-    CHECK(cli({"--inventory", inventory, "-P", "4", "-b", command}, &out) == 0);
+    // The same hosts with -p 4 do overlap: the check above can fail.
+    CHECK(cli({"--inventory", inventory, "-p", "4", "-b", command}, &out) == 0);
     CHECK(out.find("overlap") != std::string::npos);
   }
 
-  TEST_CASE("--copy to an aliased host reports it by its alias") {
+  TEST_CASE("pscp and pslurp of an aliased host report it by its alias") {
     rig::TempDir dir;
     rig::write_file(dir.path() / "app.conf", "x=1\n");
     auto inventory = (dir.path() / "inventory.json").string();
     rig::write_file(inventory, R"({"hosts": [{"host": "127.0.0.2", "alias": "two"}, "127.0.0.3"]})");
     std::string out;
-    CHECK(cli({"--inventory", inventory, "--copy", (dir.path() / "app.conf").string(),
-               (dir.path() / "copied" / "app.conf").string()},
-              &out) == 0);
-    CHECK(out == "two: OK\n127.0.0.3: OK\n");
+    CHECK(cli({"--inventory", inventory, (dir.path() / "app.conf").string(), (dir.path() / "copied" / "app.conf").string()},
+              &out, {}, "pscp") == 0);
+    CHECK(out.find(" [SUCCESS] two\n") != std::string::npos);
+    CHECK(out.find(" [SUCCESS] 127.0.0.3\n") != std::string::npos);
     CHECK(rig::read_file(dir.path() / "copied" / "app.conf") == "x=1\n");
+    CHECK(cli({"--inventory", inventory, "-L", (dir.path() / "back").string(), (dir.path() / "app.conf").string(), "a"},
+              &out, {}, "pslurp") == 0);
+    CHECK(rig::read_file(dir.path() / "back" / "two" / "a") == "x=1\n");
   }
 
-  TEST_CASE("-A: sudo's password from PSSH_ASKPASS answers every host's sudo; -A needs --sudo") {
+  TEST_CASE("-A: the password from SSH_ASKPASS logs in, and answers every host's sudo with --sudo") {
     rig::SudoUser user;
     rig::TempDir dir;
-    auto inventory = (dir.path() / "inventory.json").string();
-    rig::write_file(inventory, R"({"defaults": {"user": ")" + user.name() + R"(", "password": ")" +
-                                   user.password() + R"(", "port": )" + std::to_string(server().port()) +
-                                   R"(, "known_hosts": ")" + server().known_hosts().string() +
-                                   R"(", "ssh_config": null, "system_ssh_config": null,)" +
-                                   R"( "allow_agent": false, "identity_auth": false, "num_retries": 0},)" +
-                                   R"( "hosts": ["127.0.0.[2-4]"]})");
+    // The login's password in one inventory, in none in the other: -A gives it.
+    auto inventory_of = [&](const std::string& name, const std::string& password) {
+      auto path = (dir.path() / name).string();
+      rig::write_file(path, R"({"defaults": {"user": ")" + user.name() + R"(", )" + password + R"("port": )" +
+                                std::to_string(server().port()) + R"(, "known_hosts": ")" +
+                                server().known_hosts().string() +
+                                R"(", "ssh_config": null, "system_ssh_config": null,)" +
+                                R"( "allow_agent": false, "identity_auth": false, "num_retries": 0},)" +
+                                R"( "hosts": ["127.0.0.[2-4]"]})");
+      return path;
+    };
+    auto with_password = inventory_of("with-password.json", R"("password": ")" + user.password() + R"(", )");
+    auto inventory = inventory_of("inventory.json", "");
     // The program prints the password from a file: it is in no argument list.
     auto secret = dir.path() / "secret";
     rig::write_file(secret, user.password() + "\n");
@@ -340,27 +447,30 @@ TEST_SUITE("cli") {
     std::filesystem::permissions(askpass, std::filesystem::perms::owner_all);
     const char* binary = std::getenv("PSSH_CLI");
     REQUIRE(binary != nullptr);
-    auto pssh_cmd = [&](std::vector<std::string> args, std::string program, std::string& out) {
-      std::vector<std::string> argv{binary, "--inventory", inventory, "--no-stdin"};
+    auto pssh_cmd = [&](const std::string& inventory, std::vector<std::string> args, std::string program,
+                        std::string& out) {
+      std::vector<std::string> argv{binary, "--inventory", inventory};
       argv.insert(argv.end(), args.begin(), args.end());
-      return rig::run(argv, &out, {"PSSH_ASKPASS=" + program});
+      return rig::run(argv, &out, {"SSH_ASKPASS=" + program, "SSH_ASKPASS_REQUIRE=force"});
     };
     std::string out;
-    CHECK(pssh_cmd({"--sudo", "-A", "whoami; echo err >&2"}, askpass.string(), out) == 0);
+    CHECK(pssh_cmd(inventory, {"-P", "whoami"}, askpass.string(), out) == 4);  // no password: no login
+    CHECK(pssh_cmd(inventory, {"-A", "-P", "whoami"}, askpass.string(), out) == 0);
+    CHECK(out.find("127.0.0.2: " + user.name() + "\n") != std::string::npos);
+    CHECK(pssh_cmd(inventory, {"--sudo", "-A", "-P", "whoami; echo err >&2"}, askpass.string(), out) == 0);
     for (const char* host : {"127.0.0.2", "127.0.0.3", "127.0.0.4"})
       CHECK(out.find(std::string(host) + ": root\n") != std::string::npos);
     CHECK(out.find("pssh-sudo") == std::string::npos);
-    CHECK(pssh_cmd({"--sudo", "--askpass", "--pty", "--json", "whoami"}, askpass.string(), out) == 0);
+    CHECK(pssh_cmd(inventory, {"--sudo", "--askpass", "--pty", "--json", "whoami"}, askpass.string(), out) == 0);
     auto j = nlohmann::json::parse(out);
     REQUIRE(j.size() == 3);
     for (const auto& host : j) CHECK(host["stdout"] == "root\n");
     // Without the password sudo's prompt ends each host: an authentication error.
-    CHECK(pssh_cmd({"--sudo", "--json", "whoami"}, "", out) == 4);
+    CHECK(pssh_cmd(with_password, {"--sudo", "--json", "whoami"}, "", out) == 4);
     j = nlohmann::json::parse(out);
     REQUIRE(j.size() == 3);
     CHECK(j[0]["error_type"] == "SudoError");
-    CHECK(pssh_cmd({"-A", "whoami"}, askpass.string(), out) == 2);
-    CHECK(pssh_cmd({"--sudo", "-A", "whoami"}, "false", out) == 1);
+    CHECK(pssh_cmd(inventory, {"--sudo", "-A", "whoami"}, "false", out) == 1);
   }
 
   TEST_CASE("a DNS server that never answers is a Timeout within ConnectTimeout, not the resolver's own wait" *
@@ -389,7 +499,7 @@ TEST_SUITE("cli") {
         resolv.string()};
     std::string out;
     auto start = std::chrono::steady_clock::now();
-    CHECK(cli({"-H", "web1.pssh-test.example", "-x", "ConnectTimeout=1", "--json", "true"}, &out,
+    CHECK(cli({"-H", "web1.pssh-test.example", "-O", "ConnectTimeout=1", "--json", "true"}, &out,
               private_resolv) == 3);
     CHECK(seconds_since(start) < 5 * slowdown);  // the resolver alone would wait 30 s
     ::close(dns);
@@ -399,14 +509,103 @@ TEST_SUITE("cli") {
     CHECK(j[0]["error"].get<std::string>().find("DNS server did not answer") != std::string::npos);
   }
 
-  TEST_CASE("-p and -H read a port as the library does: a usage error saying what is wrong") {
+  TEST_CASE("--port and -H read a port as the library does: an error saying what is wrong") {
     const std::vector<std::string> with_stderr{"sh", "-c", "\"$@\" 2>&1", "sh"};
     std::string out;
-    CHECK(cli({"-p", "22.5", "-H", "127.0.0.2", "true"}, &out, with_stderr) == 2);
-    CHECK(out == "pssh: -p: ssh option 'Port=22.5': port 22.5: '22.5' is not a port number (1-65535)\n");
-    CHECK(cli({"-H", "127.0.0.2:http", "true"}, &out, with_stderr) == 2);
+    CHECK(cli({"--port", "22.5", "-H", "127.0.0.2", "true"}, &out, with_stderr) == 2);
+    CHECK(out.ends_with("pssh: error: --port: ssh option 'Port=22.5': port 22.5: '22.5' is not a port number (1-65535)\n"));
+    CHECK(cli({"-H", "127.0.0.2:http", "true"}, &out, with_stderr) == 1);
     CHECK(out == "pssh: host entry '127.0.0.2:http': 'http' is not a port number (1-65535); "
                  "write [user@]host[:port]\n");
+  }
+
+  TEST_CASE("options as optparse reads them: grouped letters, attached values, long names in full or in part") {
+    std::string out;
+    CHECK(cli({"-H127.0.0.2", "-iP", "--time=5", "--par", "2", "-o", "/dev/null/x", "echo hi"}, &out) == 1);
+    CHECK(cli({"-H", "127.0.0.2", "-iPt5", "--inline-stdout", "echo hi"}, &out) == 0);
+    CHECK(out.find(" [SUCCESS] 127.0.0.2\nhi\n") != std::string::npos);
+    CHECK(cli({"--host=127.0.0.2 127.0.0.3", "--inline", "--", "echo", "-i"}, &out) == 0);
+    CHECK(count_lines_containing(out, "-i") == 2);
+    CHECK(cli({"-H", "127.0.0.2", "--in", "true"}, &out) == 2);  // --inline or --inline-stdout?
+    CHECK(cli({"-H", "127.0.0.2", "-r", "true"}, &out) == 2);   // pscp's, not pssh's
+    // Options after the command are the command's, as pssh 2.3 hands them to ssh.
+    CHECK(cli({"-H", "127.0.0.2", "-P", "echo", "-P"}, &out) == 0);
+    CHECK(out.find("127.0.0.2: -P\n") != std::string::npos);
+  }
+
+  TEST_CASE("-x and -X take ssh's own options; an ssh option pssh cannot honour is an error, not ignored") {
+    auto options = server().options();
+    std::string out;
+    // -x with quotes, as a shell splits it; -X one argument as it is.
+    std::vector<std::string> args{cli_program("pssh").string(), "-F", *options.ssh_config, "-x",
+                                  "-p " + std::to_string(server().port()) + " -o 'UserKnownHostsFile " +
+                                      *options.known_hosts + "'",
+                                  "-X", "-i" + options.pkey->path(), "-H", "127.0.0.2", "-P", "echo ok"};
+    CHECK(rig::run(args, &out) == 0);
+    CHECK(out.find("127.0.0.2: ok\n") != std::string::npos);
+    CHECK(cli({"-H", "127.0.0.2", "-x", "-L 8080:localhost:80", "true"}, &out) == 2);
+    CHECK(cli({"-H", "127.0.0.2", "-x", "-o 'unterminated", "true"}, &out) == 2);
+  }
+
+  TEST_CASE("PSSH_* variables give defaults as in pssh 2.3; the command line beats them") {
+    rig::TempDir dir;
+    auto hosts = dir.path() / "hosts";
+    rig::write_file(hosts, "127.0.0.2\n127.0.0.3\n");
+    std::string out;
+    auto with_env = [&](std::vector<std::string> env, std::vector<std::string> args) {
+      std::vector<std::string> argv = cli_argv(args);
+      return rig::run(argv, &out, env);
+    };
+    CHECK(with_env({"PSSH_HOSTS=" + hosts.string(), "PSSH_INLINE=1", "PSSH_OUTDIR=" + (dir.path() / "o").string()},
+                   {"echo env"}) == 0);
+    CHECK(count_lines_containing(out, "env") == 2);
+    CHECK(rig::read_file(dir.path() / "o" / "127.0.0.3") == "env\n");
+    CHECK(with_env({"PSSH_TIMEOUT=1"}, {"-H", "127.0.0.2", "sleep 10"}) == 3);
+    CHECK(with_env({"PSSH_TIMEOUT=1"}, {"-H", "127.0.0.2", "-t", "0", "sleep 2; echo slept"}) == 0);
+    CHECK(with_env({"PSSH_PAR=x"}, {"-H", "127.0.0.2", "true"}) == 2);
+    CHECK(with_env({"PSSH_PRINT=yes"}, {"-H", "127.0.0.2", "echo printed"}) == 0);
+    CHECK(out.find("127.0.0.2: printed\n") != std::string::npos);
+  }
+
+  TEST_CASE("each command's man page holds every option its --help lists, and its exit statuses") {
+    const auto dir = std::filesystem::path(std::getenv("PSSH_CLI")).parent_path();
+    for (const std::string name : {"pssh", "pscp", "pslurp", "pnuke"}) {
+      // -Dcli_names=parallel names the pages as Debian does.
+      auto page_path = dir / (name + ".1");
+      if (!std::filesystem::exists(page_path)) page_path = dir / ("parallel-" + name.substr(1) + ".1");
+      REQUIRE_MESSAGE(std::filesystem::exists(page_path), page_path);
+      std::string page = rig::read_file(page_path), help;
+      auto section = [&](const std::string& from, const std::string& to) {
+        auto start = page.find(from), end = page.find(to);
+        return start == std::string::npos || end == std::string::npos ? std::string() : page.substr(start, end - start);
+      };
+      const std::string options_section = section(".SH OPTIONS", ".SH ENVIRONMENT");
+      CHECK(rig::run({cli_program(name).string(), "--help"}, &help) == 0);
+      std::size_t options = 0;
+      std::istringstream lines(help);
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.starts_with("  -")) continue;
+        // "  -p, --par PAR": each spelling, as roff writes a '-'.
+        std::istringstream words(line);
+        for (std::string word; words >> word;) {
+          if (word.back() == ',') word.pop_back();
+          if (!word.starts_with("-")) continue;
+          ++options;
+          std::string escaped;
+          for (char c : word) escaped += c == '-' ? std::string("\\-") : std::string(1, c);
+          bool listed = false;
+          for (const char* after : {",", " ", "\n"})
+            listed = listed || options_section.find(escaped + after) != std::string::npos;
+          CHECK_MESSAGE(listed, name << ": " << word);
+        }
+      }
+      CHECK(options > 20);
+      CHECK(page.find(".SH EXIT STATUS") != std::string::npos);
+      CHECK(page.find(".SH DIFFERENCES FROM PSSH 2.3") != std::string::npos);
+    }
+    std::string version;
+    CHECK(rig::run({cli_program("pssh").string(), "--version"}, &version) == 0);
+    CHECK(version.starts_with("pssh "));
   }
 
   TEST_CASE("-G prints what effective_ssh_options() gives; -F reads that file alone") {
@@ -414,12 +613,15 @@ TEST_SUITE("cli") {
     rig::write_file(dir.path() / "config", "Host web*\n  HostName %h.example.com\n  User ops\n"
                                              "  ProxyJump jump1,ops@jump2:2222\n  SendEnv LANG\n");
     std::string out;
-    REQUIRE(rig::run({std::getenv("PSSH_CLI"), "-F", (dir.path() / "config").string(), "-p", "2200", "-G",
+    REQUIRE(rig::run({std::getenv("PSSH_CLI"), "-F", (dir.path() / "config").string(), "--port", "2200", "-G",
                       "web1"}, &out) == 0);
     pssh::ClientOptions options;
     options.ssh_config = (dir.path() / "config").string();
     options.system_ssh_config.reset();
     options.port = 2200;
+    // pssh's defaults, as pssh 2.3 runs ssh: one attempt, and -t's 60 s bound the connection too.
+    options.num_retries = 1;
+    options.connect_timeout = options.timeout = std::chrono::seconds(60);
     std::string expected;
     for (const auto& [keyword, value] : pssh::effective_ssh_options("web1", options))
       expected += keyword + " " + value + "\n";
@@ -473,7 +675,7 @@ std::string read_at(const std::filesystem::path& file, std::uintmax_t offset, st
 // 1 GiB from one host, as one line without a newline (the worst shape for
 // line handling), through each output mode: the CLI's memory stays bounded.
 TEST_SUITE("cli_load") {
-  TEST_CASE("1 GiB from one host: -o, -i and the default mode stay under 32 MiB") {
+  TEST_CASE("1 GiB from one host: -o, -i and -P stay under 32 MiB") {
     const std::uintmax_t size = 1ull << 30;
     const std::string command = "head -c " + std::to_string(size) + " /dev/zero | tr '\\0' a";
     const long limit_kib = 32 * 1024;
@@ -501,14 +703,17 @@ TEST_SUITE("cli_load") {
       CHECK(std::filesystem::file_size(printed) == status_line.size() + size + 1);
       CHECK(read_at(printed, status_line.size() + size - 4, 8) == "aaaa\n");
     }
-    SUBCASE("default: host: line") {
-      auto run = run_measured({"-H", host, command}, printed);
+    SUBCASE("-P: host: line") {
+      auto run = run_measured({"-H", host, "-P", command}, printed);
       CHECK(run.status == 0);
-      MESSAGE("default: peak RSS " << run.peak_rss_kib << " KiB");
+      MESSAGE("-P: peak RSS " << run.peak_rss_kib << " KiB");
       CHECK(run.peak_rss_kib < limit_kib);
-      CHECK(std::filesystem::file_size(printed) == host.size() + 2 + size + 1);
+      std::uintmax_t line_end = host.size() + 2 + size + 1;
+      std::string status_line = read_at(printed, line_end, 64);
+      CHECK(status_line.ends_with("[SUCCESS] " + host + "\n"));
+      CHECK(std::filesystem::file_size(printed) == line_end + status_line.size());
       CHECK(read_at(printed, 0, host.size() + 4) == host + ": aa");
-      CHECK(read_at(printed, host.size() + 2 + size - 4, 8) == "aaaa\n");
+      CHECK(read_at(printed, line_end - 5, 5) == "aaaa\n");
     }
   }
 }

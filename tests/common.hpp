@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -42,6 +43,10 @@ std::string read_chunks(pssh::ChunkRange range, std::size_t* largest = nullptr);
 long proc_status_kib(const std::string& field);
 inline int open_fds() { return entries_in("/proc/self/fd"); }
 
+/// The pssh command under one of its names (pssh, pscp, pslurp, pnuke):
+/// a link of that name to PSSH_CLI, which acts on the name it is called by.
+std::filesystem::path cli_program(const std::string& program);
+
 /// Seconds since `start`.
 double seconds_since(std::chrono::steady_clock::time_point start);
 
@@ -68,7 +73,7 @@ void check_held_back(const std::function<bool()>& finished, const std::function<
 void within(std::chrono::seconds limit, const std::function<void()>& body);
 
 /// The message of the error, or "" if there is none.
-std::string error_message(const std::exception_ptr& error);
+using pssh::error_message;
 /// The message of the host's error, or "" if it has none.
 inline std::string error_message(const pssh::HostOutput& output) { return error_message(output.exception()); }
 

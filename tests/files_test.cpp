@@ -6,6 +6,7 @@
 #include "files/scp.hpp"
 #include "files/sftp.hpp"
 
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -114,6 +115,38 @@ TEST_SUITE("files") {
       CHECK(rig::read_file(local.path() / ("log.txt_" + host)) == "one log\n");
     pssh::join(client.copy_remote_file(source, (local.path() / "log").string(), {.suffix_separator = "."}));
     CHECK(fs::exists(local.path() / "log.127.0.0.3"));
+  }
+
+  TEST_CASE_FIXTURE(Files, "into_directory: an existing remote directory receives the file or tree, as scp") {
+    make_file(local.path() / "app.conf", "x=1\n", 0644);
+    make_file(local.path() / "tree" / "sub" / "deep.txt", "deep\n", 0644);
+    fs::create_directories(remote.path() / "etc");
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    pssh::join(client.copy_file((local.path() / "app.conf").string(), (remote.path() / "etc").string(),
+                                {.into_directory = true}));
+    CHECK(rig::read_file(remote.path() / "etc" / "app.conf") == "x=1\n");
+    // A target that is no directory is the file's new name, as without it.
+    pssh::join(client.copy_file((local.path() / "app.conf").string(), (remote.path() / "etc" / "renamed").string(),
+                                {.into_directory = true}));
+    CHECK(rig::read_file(remote.path() / "etc" / "renamed") == "x=1\n");
+    pssh::join(client.copy_file((local.path() / "tree").string(), (remote.path() / "etc").string(),
+                                {.recurse = true, .into_directory = true}));
+    CHECK(rig::read_file(remote.path() / "etc" / "tree" / "sub" / "deep.txt") == "deep\n");
+    // Without it, a directory target is refused, as before.
+    auto plain = client.copy_file((local.path() / "app.conf").string(), (remote.path() / "etc").string());
+    CHECK_THROWS_AS(pssh::join(plain), pssh::SFTPIOError);
+    // "~/" is the login's home (the password database's, where SFTP starts), as scp takes it.
+    const passwd* login = ::getpwuid(::geteuid());
+    REQUIRE(login != nullptr);
+    auto in_home = fs::path(login->pw_dir) / ("pssh-files-test-" + std::to_string(::getpid()));
+    pssh::join(client.copy_file((local.path() / "app.conf").string(), "~/" + in_home.filename().string(),
+                                {.into_directory = true}));
+    CHECK(rig::read_file(in_home) == "x=1\n");
+    fs::remove(in_home);
+    // SCP names its target exactly: the option is refused before any host starts.
+    CHECK_THROWS_AS(client.scp_send((local.path() / "app.conf").string(), (remote.path() / "etc").string(),
+                                    {.into_directory = true}),
+                    pssh::ConfigError);
   }
 
   TEST_CASE_FIXTURE(Files, "a setuid remote file arrives without setuid, its mode under the umask") {

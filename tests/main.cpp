@@ -52,6 +52,15 @@ int entries_in(const char* directory) {
   return count;
 }
 
+std::filesystem::path cli_program(const std::string& program) {
+  const char* binary = std::getenv("PSSH_CLI");
+  REQUIRE_MESSAGE(binary != nullptr, "PSSH_CLI names the pssh command (meson sets it)");
+  static rig::TempDir links;
+  auto link = links.path() / program;
+  if (!std::filesystem::exists(link)) std::filesystem::create_symlink(binary, link);
+  return link;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -100,17 +109,6 @@ void within(std::chrono::seconds limit, const std::function<void()>& body) {
   }
   runner.join();
   done.get();
-}
-
-std::string error_message(const std::exception_ptr& error) {
-  if (!error) return "";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "a non-std exception";
-  }
 }
 
 namespace {

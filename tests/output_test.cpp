@@ -133,6 +133,25 @@ TEST_SUITE("output") {
     CHECK(read.size() == 4);
   }
 
+  TEST_CASE("line_events off: the handler gets every other event and no line; the lines are still read") {
+    std::mutex mutex;
+    std::vector<pssh::Event::Kind> kinds;
+    auto options = server().options();
+    options.line_events = false;
+    options.on_event = [&](const pssh::Event& e) {
+      std::lock_guard lock(mutex);
+      kinds.push_back(e.kind);
+    };
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+    auto output = client.run_command("echo one; echo two >&2");
+    client.join(output);
+    CHECK(lines(output[0].stdout_lines()) == std::vector<std::string>{"one"});
+    std::lock_guard lock(mutex);
+    CHECK(std::count(kinds.begin(), kinds.end(), pssh::Event::Kind::line) == 0);
+    CHECK(std::count(kinds.begin(), kinds.end(), pssh::Event::Kind::started) == 1);
+    CHECK(std::count(kinds.begin(), kinds.end(), pssh::Event::Kind::finished) == 1);
+  }
+
   TEST_CASE("readers on other threads, two on one stream: every byte once, in order per reader") {
     auto options = server().options();
     options.max_buffered_output = 16 * 1024;

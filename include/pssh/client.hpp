@@ -83,6 +83,9 @@ struct JoinOptions {
 
 /// Quotes `text` for a POSIX shell, for use inside command templates.
 PSSH_API std::string shell_quote(std::string_view text);
+/// `text` for a template (a command with host_args, a path with copy_args)
+/// that must stay as it is: its braces doubled ("a{b}" gives "a{{b}}").
+PSSH_API std::string literal_template(std::string_view text);
 
 /// Runs commands on many hosts at once. Each host's blocking SSH session works
 /// on a pool of `pool_size` workers; connections are kept between commands.

@@ -68,6 +68,9 @@ class PSSH_API Error : public std::runtime_error {
 
 /// The kind of the error `error` holds; ErrorKind::none for a null pointer.
 PSSH_API ErrorKind error_kind(const std::exception_ptr& error) noexcept;
+/// What the error `error` holds says (its what()); "" for a null pointer,
+/// "a non-std exception" for anything else thrown.
+PSSH_API std::string error_message(const std::exception_ptr& error);
 /// The class name a kind stands for, as JSON's "error_type" writes it:
 /// "ConnectionError", "Timeout", ...; "system_error", "exception"; "" for none.
 PSSH_API std::string_view error_kind_name(ErrorKind kind) noexcept;

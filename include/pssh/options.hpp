@@ -176,6 +176,11 @@ struct ClientOptions {
   /// by the handler is caught and dropped (logged by the host logger, if on):
   /// the host's work and result go on unchanged, later events still come.
   std::function<void(const Event&)> on_event{};
+  /// on_event also gets Event::Kind::line, a copy of each line of output as
+  /// it arrives (an unfinished line is held up to max_buffered_output per
+  /// stream, unbounded when that is 0). Turn it off when the handler only
+  /// follows hosts' progress: their output then costs nothing here.
+  bool line_events = true;
   /// An OpenSSH ProxyCommand: run through `/bin/sh -c` for each connection
   /// (prefixed with `exec`, as ssh(1) does); its stdin and stdout are the
   /// connection to the host. %%h (the HostName),

@@ -18,6 +18,10 @@ namespace pssh {
 /// one-call copy() and slurp() copy.
 struct CopyOptions {
   bool recurse = false;  ///< copy a directory tree (a directory without it: ConfigError)
+  /// As scp: when the remote target is an existing directory, the file (or
+  /// tree) goes into it under its own name (`copy_file("app.conf", "/etc")`
+  /// writes /etc/app.conf). copy_file only: scp_send with it is ConfigError.
+  bool into_directory = false;
   /// One map per host, substituted as `{name}` into both paths. Values are
   /// inserted as they are.
   std::vector<std::map<std::string, std::string>> copy_args{};

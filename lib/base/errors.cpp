@@ -22,6 +22,17 @@ ErrorKind error_kind(const std::exception_ptr& error) noexcept {
   }
 }
 
+std::string error_message(const std::exception_ptr& error) {
+  if (!error) return "";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "a non-std exception";
+  }
+}
+
 namespace {
 
 struct KindName {

@@ -21,6 +21,15 @@ std::string shell_quote(std::string_view text) {
   return out + "'";
 }
 
+std::string literal_template(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '{' || c == '}') out += c;
+  }
+  return out;
+}
+
 namespace detail {
 namespace {
 

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -125,6 +126,9 @@ std::vector<HostEntry> parse_host_entry(std::string_view entry) {
 std::vector<HostEntry> read_hosts_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::system_error(errno, std::generic_category(), "cannot read hosts file " + path);
+  // A directory opens, then reads as nothing.
+  if (std::error_code ignored; std::filesystem::is_directory(path, ignored))
+    throw std::system_error(EISDIR, std::generic_category(), "cannot read hosts file " + path);
   std::vector<HostEntry> entries;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {

@@ -23,16 +23,7 @@ CallResults transfer_results(const std::vector<Transfer>& transfers) {
 
 }  // namespace
 
-std::string CallResult::error_message() const {
-  if (!error) return "";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
+std::string CallResult::error_message() const { return pssh::error_message(error); }
 
 CallResults call(const std::vector<std::string>& hosts, const std::string& command,
                  const ClientOptions& options, RunOptions run,
@@ -77,14 +68,8 @@ CallResults slurp(const std::vector<std::string>& hosts, const std::string& remo
     per_host.copy_args.push_back({{"dir", (fs::path(local_dir) / folder).string()}});
   }
   ParallelClient client(hosts, options, host_config);
-  // Braces in the paths themselves must not read as template fields.
-  auto escape = [](const std::string& path) {
-    std::string out;
-    for (char c : path) out += (c == '{' || c == '}') ? std::string(2, c) : std::string(1, c);
-    return out;
-  };
   return transfer_results(
-      client.copy_remote_file(escape(remote), "{dir}/" + escape(name), per_host));
+      client.copy_remote_file(literal_template(remote), "{dir}/" + literal_template(name), per_host));
 }
 
 }  // namespace pssh

@@ -24,6 +24,7 @@ HostState::HostState(const HostSettings& settings, const RunSettings& run)
       pty_(run.pty),
       max_buffered_(run.max_buffered),
       on_event_(run.on_event),
+      line_events_(run.on_event && run.line_events),
       on_output_(run.on_output),
       read_timeout_(run.read_timeout),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -32,7 +33,7 @@ HostState::HostState(const HostSettings& settings, const RunSettings& run)
     for (auto& decoder : arrival_decoder_) decoder = std::make_unique<Recoder>(run.encoding, "UTF-8");
   } else if (!is_utf8(run.encoding)) {
     reader_recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
-    if (on_event_) event_recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
+    if (line_events_) event_recoder_ = std::make_unique<Recoder>(run.encoding, "UTF-8");
   }
 }
 
@@ -130,7 +131,7 @@ void HostState::append(Stream stream, std::string_view bytes) {
 
 void HostState::take(Stream stream, std::string_view bytes) {
   // Line events go out before the bytes can be read, as they always have.
-  if (on_event_) announce_lines(stream, bytes, false);
+  if (line_events_) announce_lines(stream, bytes, false);
   if (on_output_) {
     on_output_(output_of(shared_from_this()), stream, bytes);
     return;
@@ -191,7 +192,7 @@ void HostState::end_stream(Stream stream) {
       }
     }
   }
-  if (on_event_) announce_lines(stream, {}, true);
+  if (line_events_) announce_lines(stream, {}, true);
   std::lock_guard lock(mutex_);
   Buffer& b = buffer(stream);
   b.ended = true;

@@ -34,6 +34,7 @@ struct RunSettings {
   std::size_t max_buffered = 0;  ///< per stream; 0 unlimited
   std::string encoding = "utf-8";
   std::function<void(const Event&)> on_event;
+  bool line_events = true;  ///< ClientOptions::line_events
   OutputSink on_output;  ///< RunOptions::on_output: takes the bytes instead of the buffers
 };
 
@@ -187,6 +188,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
   const bool pty_;
   const std::size_t max_buffered_;
   const std::function<void(const Event&)> on_event_;
+  const bool line_events_;  ///< on_event_ takes Event::Kind::line
   const OutputSink on_output_;
   /// append() after decoding, if any.
   void take(Stream stream, std::string_view bytes);

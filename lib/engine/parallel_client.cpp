@@ -74,7 +74,7 @@ enum class Direction { upload, download };
 
 /// sftp_send, sftp_recv, scp_send or scp_recv.
 using CopyFunction = void (*)(detail::Session&, detail::TransferContext&, const std::string& from,
-                              const std::string& to, bool recurse);
+                              const std::string& to, const detail::CopyMode& mode);
 
 /// A host's run as its file transfer sees it.
 class HostTransfer final : public detail::TransferContext {
@@ -222,6 +222,7 @@ struct ParallelClient::Impl {
             .max_buffered = options.max_buffered_output,
             .encoding = run.encoding,
             .on_event = options.on_event,
+            .line_events = options.line_events,
             .on_output = run.on_output};
   }
 
@@ -373,10 +374,10 @@ struct ParallelClient::Impl {
       auto state = detail::state_of(states[i]);
       transfers.push_back(Transfer(state));
       submit(cancel, hosts.slots[i], std::move(state),
-             [paths = std::move(paths[i]), recurse = options.recurse, copy_one](
-                 detail::Session& session, HostState& state) {
+             [paths = std::move(paths[i]), mode = detail::CopyMode{options.recurse, options.into_directory},
+              copy_one](detail::Session& session, HostState& state) {
                HostTransfer transfer(state);
-               copy_one(session, transfer, paths.first, paths.second, recurse);
+               copy_one(session, transfer, paths.first, paths.second, mode);
              });
     }
     return transfers;
@@ -605,6 +606,8 @@ std::vector<Transfer> ParallelClient::copy_remote_file(const std::string& remote
 
 std::vector<Transfer> ParallelClient::scp_send(const std::string& local, const std::string& remote,
                                                const CopyOptions& options) {
+  if (options.into_directory)
+    throw ConfigError("", "into_directory is an SFTP copy's (copy_file): scp_send names its target exactly");
   return impl_->copy(local, remote, options, Direction::upload, detail::scp_send);
 }
 

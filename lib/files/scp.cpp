@@ -326,13 +326,13 @@ ScpRecord parse_scp_record(std::string_view line, const std::string& host) {
 }
 
 void scp_send(Session& session, TransferContext& context, const std::string& local,
-              const std::string& remote, bool recurse) {
+              const std::string& remote, const CopyMode& mode) {
   auto slash = remote.rfind('/');
   std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : remote.substr(0, slash);
   std::string name = slash == std::string::npos ? remote : remote.substr(slash + 1);
   if (name.empty())
     throw SCPError(context.host(), "remote path '" + remote + "' for " + context.host() + " names no file; add its name");
-  bool tree = recurse && fs::is_directory(local);
+  bool tree = mode.recurse && fs::is_directory(local);
   // mkdir -p in the same command: one channel per transfer (tinysshd allows
   // one per connection) and no SFTP needed. -d: the target must be a
   // directory; -p: modes are set as sent, not umasked.
@@ -346,9 +346,9 @@ void scp_send(Session& session, TransferContext& context, const std::string& loc
 }
 
 void scp_recv(Session& session, TransferContext& context, const std::string& remote,
-              const std::string& local, bool recurse) {
-  ScpChannel scp(session, context, std::string("scp -f ") + (recurse ? "-r " : "") + shell_quote(remote));
-  Receiver(scp, context, remote, local, recurse).run();
+              const std::string& local, const CopyMode& mode) {
+  ScpChannel scp(session, context, std::string("scp -f ") + (mode.recurse ? "-r " : "") + shell_quote(remote));
+  Receiver(scp, context, remote, local, mode.recurse).run();
   scp.finish();
 }
 

@@ -15,12 +15,12 @@ namespace pssh::detail {
 /// Sends a local file (or, with `recurse`, a tree) to `remote`; missing
 /// remote parent directories are made over SFTP. Throws the host's error.
 void scp_send(Session& session, TransferContext& context, const std::string& local,
-              const std::string& remote, bool recurse);
+              const std::string& remote, const CopyMode& mode);
 
 /// Fetches a remote file (or, with `recurse`, a tree) to `local`, each file
 /// under a temporary name until complete.
 void scp_recv(Session& session, TransferContext& context, const std::string& remote,
-              const std::string& local, bool recurse);
+              const std::string& local, const CopyMode& mode);
 
 /// One control record of the SCP protocol: `C0644 12 name` (a file),
 /// `D0755 0 name` (enter a directory), `E` (leave it), `T...` (times).

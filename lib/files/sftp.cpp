@@ -181,6 +181,14 @@ class Sftp {
       context_.throw_if_cancelled("file transfer");
       request_more();
     }
+    // A file that says it is empty may have content all the same (/proc,
+    // /sys): it is read to its end.
+    for (ssize_t n; size == 0 && (n = step([&] { return sftp_read(file.get(), buffer.data(), read_chunk); })) != 0;) {
+      if (n < 0) fail("read", remote);
+      out.write(buffer.data(), static_cast<std::size_t>(n));
+      progress.add(static_cast<std::uint64_t>(n));
+      context_.throw_if_cancelled("file transfer");
+    }
     if (step([&] { return sftp_close(file.release()); }) != SSH_OK) fail("read", remote);
     out.commit();
     progress.done();
@@ -270,42 +278,68 @@ class Sftp {
 
 }  // namespace
 
+namespace {
+
+/// SFTP paths start in the login's home: "~/x" is "x" there, as scp takes it.
+std::string from_home(const std::string& remote) {
+  if (remote == "~") return ".";
+  return remote.starts_with("~/") ? remote.substr(2) : remote;
+}
+
+/// The last name of `path`, whatever slashes end it ("conf.d/" gives "conf.d").
+std::string last_name(const std::string& path) {
+  fs::path p = fs::path(path).lexically_normal();
+  return p.has_filename() ? p.filename().string() : p.parent_path().filename().string();
+}
+
+}  // namespace
+
 bool is_safe_entry_name(std::string_view name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
          name.find('\0') == std::string_view::npos;
 }
 
 void sftp_send(Session& session, TransferContext& context, const std::string& local,
-               const std::string& remote, bool recurse) {
+               const std::string& remote, const CopyMode& mode) {
   Sftp sftp(session, context);
-  if (recurse && fs::is_directory(local)) {
-    sftp.send_tree(local, remote);
+  std::string target = from_home(remote);
+  if (mode.into_directory) {
+    SftpAttributesPtr attributes = sftp.stat(target);
+    if (attributes && attributes->type == SSH_FILEXFER_TYPE_DIRECTORY) target = remote_join(target, last_name(local));
+  }
+  if (mode.recurse && fs::is_directory(local)) {
+    sftp.send_tree(local, target);
     return;
   }
-  if (auto slash = remote.rfind('/'); slash != std::string::npos && slash > 0)
-    sftp.make_directories(remote.substr(0, slash));
-  sftp.send_file(local, remote);
+  if (auto slash = target.rfind('/'); slash != std::string::npos && slash > 0)
+    sftp.make_directories(target.substr(0, slash));
+  sftp.send_file(local, target);
 }
 
 void sftp_recv(Session& session, TransferContext& context, const std::string& remote,
-               const std::string& local, bool recurse) {
+               const std::string& local, const CopyMode& mode) {
   Sftp sftp(session, context);
-  SftpAttributesPtr attributes = sftp.stat(remote);
+  const std::string remote_path = from_home(remote);
+  SftpAttributesPtr attributes = sftp.stat(remote_path);
   if (!attributes) {
     throw SFTPIOError(context.host(), "cannot copy " + remote + " from " + context.host() +
                                       ": no such file or directory");
   }
   if (attributes->type == SSH_FILEXFER_TYPE_DIRECTORY) {
-    if (!recurse) {
+    if (!mode.recurse) {
       throw SFTPIOError(context.host(), remote + " on " + context.host() +
                                         " is a directory; set recurse to copy it");
     }
-    sftp.recv_tree(remote, local);
+    sftp.recv_tree(remote_path, local);
     return;
+  }
+  if (attributes->type != SSH_FILEXFER_TYPE_REGULAR) {
+    throw SFTPIOError(context.host(), remote + " on " + context.host() +
+                                      " is not a regular file (a pipe, socket or device); it was not copied");
   }
   fs::path target(local);
   make_local_directories(target.parent_path());
-  sftp.recv_file(remote, target, attributes->size, static_cast<mode_t>(attributes->permissions));
+  sftp.recv_file(remote_path, target, attributes->size, static_cast<mode_t>(attributes->permissions));
 }
 
 }  // namespace pssh::detail

@@ -8,6 +8,12 @@
 
 namespace pssh::detail {
 
+/// How one host's copy goes (CopyOptions, as the files layer needs it).
+struct CopyMode {
+  bool recurse = false;         ///< a directory is copied as a tree
+  bool into_directory = false;  ///< an existing remote directory target receives the source under its name
+};
+
 class TransferContext {
  public:
   /// The host as the caller named it, for messages.

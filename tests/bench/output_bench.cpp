@@ -4,7 +4,7 @@
 // on one throwaway sshd in one run; figures and ratios, never asserted.
 //
 //   sudo meson test -C build --benchmark --verbose output
-//   sudo PSSH_CLI=build/examples/pssh ./build/tests/bench/pssh-bench-output [CLI MB] [API MB]
+//   sudo PSSH_CLI=build/cli/pssh ./build/tests/bench/pssh-bench-output [CLI MB] [API MB]
 //
 // Hosts print `head -c N /dev/zero | tr '\0' a`: one line without a newline,
 // the shape that a line-based path would hold whole.
@@ -149,9 +149,9 @@ void cli_benchmark(const rig::Sshd& sshd, const std::string& cli, std::size_t by
       "xargs -P " + std::to_string(hosts) + " -I{} sh -c " +
       sh_quoted("exec " + ssh_command(sshd) + " {} " + sh_quoted(command) + " > " + sh_quoted(out) + "/{}") + " < " +
       sh_quoted((dir.path() / "hosts").string()));
-  std::string pssh = sh_quoted(cli) + " -F " + sh_quoted((dir.path() / "empty_config").string()) + " -p " +
-                     std::to_string(sshd.port()) + " -x IdentityFile=" + sh_quoted(sshd.user_key().string()) +
-                     " -x StrictHostKeyChecking=no -x UserKnownHostsFile=/dev/null -h " +
+  std::string pssh = sh_quoted(cli) + " -F " + sh_quoted((dir.path() / "empty_config").string()) + " --port " +
+                     std::to_string(sshd.port()) + " -O IdentityFile=" + sh_quoted(sshd.user_key().string()) +
+                     " -O StrictHostKeyChecking=no -O UserKnownHostsFile=/dev/null -t 0 -h " +
                      sh_quoted((dir.path() / "hosts").string()) + " ";
   std::string printed = " > " + sh_quoted((dir.path() / "printed").string());
   char title[160];
@@ -160,7 +160,7 @@ void cli_benchmark(const rig::Sshd& sshd, const std::string& cli, std::size_t by
   print_row("xargs -P + ssh, > DIR/host", ssh, ssh, bytes);
   print_row("pssh -o DIR", measure_command(pssh + "-o " + sh_quoted(out) + " " + sh_quoted(command) + printed), ssh, bytes);
   print_row("pssh -i", measure_command(pssh + "-i " + sh_quoted(command) + printed), ssh, bytes);
-  print_row("pssh (host: line)", measure_command(pssh + sh_quoted(command) + printed), ssh, bytes);
+  print_row("pssh -P (host: line)", measure_command(pssh + "-P " + sh_quoted(command) + printed), ssh, bytes);
 }
 
 /// Peak VmRSS of this process while `work` runs, sampled.

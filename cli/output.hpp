@@ -1,6 +1,6 @@
 // How the pssh command takes each host's bytes as they arrive (the library's
-// on_output sink): into files (-o/-e) with pssh 2.3's status lines, into a
-// block per host (-i), or as "host: line" (the default), in bounded memory
+// on_output sink): into files (-o/-e), into a block per host after its
+// status line (-i, --inline-stdout), as "host: line" (-P), in bounded memory
 // whatever the output's size and shape.
 #pragma once
 
@@ -58,10 +58,11 @@ class SpillBuffer {
   char last_ = '\n';
 };
 
-enum class Layout {
-  lines,        ///< "host: line" as lines complete
-  status_only,  ///< -o/-e without -i: pssh 2.3's status line per host
-  blocks,       ///< -i: status line, then the host's output
+/// What is printed of each host besides its status line (pssh 2.3's).
+struct Show {
+  bool lines = false;          ///< -P: "host: line" as lines complete
+  bool inline_stdout = false;  ///< -i, --inline-stdout: stdout after the status line
+  bool inline_stderr = false;  ///< -i: then "Stderr: " and stderr
 };
 
 struct Outcome {
@@ -69,24 +70,28 @@ struct Outcome {
   std::string failure;  ///< "Exited with error code 1", the error's message, ...
 };
 
-/// The file name for each host under -o/-e: its alias, or, when several
-/// hosts of the run share that alias, "alias.N" with N its 1-based place in
-/// the host list (ports alone do not tell them apart: users may differ).
-std::vector<std::string> output_file_names(const std::vector<std::string>& aliases);
+/// The file name for each host under -o/-e, as pssh 2.3 names them: its
+/// name, and "name.1", "name.2", ... for its later repeats in the list.
+std::vector<std::string> output_file_names(const std::vector<std::string>& names);
 
 /// What the command keeps of every host while it runs; `take` is the
 /// on_output sink, `finish` runs once the host is finished.
 class HostStreams {
  public:
-  /// `strip_cr`: printed lines lose a PTY's "\r" before "\n" (files keep it).
-  HostStreams(Layout layout, std::optional<std::string> out_dir, std::optional<std::string> err_dir,
-              std::vector<std::string> file_names, bool strip_cr, Console& console);
+  /// `names`: how status lines name each host; `prefixes`: how -P's lines
+  /// do; `strip_cr`: printed lines lose a PTY's "\r" before "\n" (files keep it).
+  HostStreams(Show show, std::optional<std::string> out_dir, std::optional<std::string> err_dir,
+              std::vector<std::string> names, std::vector<std::string> prefixes, bool strip_cr,
+              Console& console);
   ~HostStreams();
+  /// Writes each byte to the host's -o/-e file (made by its first bytes, as
+  /// pssh 2.3 makes them: a host that wrote nothing has none; one that
+  /// cannot be made or written throws, which fails the host), and keeps
+  /// what -P and -i print.
   void take(const pssh::HostOutput& host, pssh::Stream stream, std::string_view bytes);
-  /// Closes the host's files (an empty one for a host that wrote nothing)
-  /// and prints what its layout prints at the end; `place` is its [N].
-  /// False if a file could not be made (the host is then shown failed).
-  bool finish(const pssh::HostOutput& host, std::size_t place, Outcome outcome);
+  /// Closes the host's files and prints its status line and what Show asks;
+  /// `place` is its [N].
+  void finish(const pssh::HostOutput& host, std::size_t place, const Outcome& outcome);
 
  private:
   struct PerStream;
@@ -96,9 +101,9 @@ class HostStreams {
   void print_lines(const pssh::HostOutput& host, pssh::Stream stream, PerStream& s,
                    std::string_view bytes);
 
-  const Layout layout_;
+  const Show show_;
   const std::optional<std::string> out_dir_, err_dir_;
-  const std::vector<std::string> file_names_;
+  const std::vector<std::string> names_, prefixes_, file_names_;
   const bool strip_cr_;
   Console& console_;
   std::vector<std::unique_ptr<PerHost>> hosts_;

@@ -1,23 +1,27 @@
-#include "cli_results.hpp"
+#include "results.hpp"
 
 #include <pssh/hosts.hpp>
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <fstream>
 #include <stdexcept>
 
 namespace cli {
 
-int status_of(pssh::ErrorKind kind, std::optional<int> exit_code, bool signalled) {
+int status_of(Tool tool, pssh::ErrorKind kind, std::optional<int> exit_code, bool signalled) {
   using enum pssh::ErrorKind;
+  int status = 1;
   switch (kind) {
     case none:
-      if (signalled) return 3;
-      return exit_code.value_or(0) == 0 ? 0 : 5;
+      status = signalled || exit_code == 255 ? 4 : exit_code.value_or(0) == 0 ? 0 : 5;
+      break;
     case timeout:
     case join_timeout:
-      return 3;
+    case cancelled:
+      status = 3;
+      break;
     case connection:
     case session:
     case no_ipv6_address:
@@ -27,33 +31,99 @@ int status_of(pssh::ErrorKind kind, std::optional<int> exit_code, bool signalled
     case proxy:
     case pkey_file:
     case sudo:
-      return 4;
+      status = 4;
+      break;
+    case sftp:
+    case sftp_io:
+    case scp:
+      status = 5;  // scp exits 1
+      break;
+    case system:  // a local file: scp's own failure for a copy, ours for a command
+      status = tool == Tool::scp || tool == Tool::slurp ? 5 : 1;
+      break;
     default:
-      return 1;
+      break;
+  }
+  return tool == Tool::scp && status == 5 ? 4 : status;
+}
+
+namespace {
+
+/// pssh 2.3's words where it has them; the library's message otherwise.
+Outcome outcome_for(pssh::ErrorKind kind, const std::string& message, std::optional<int> exit_code,
+                    const std::optional<std::string>& signal) {
+  using enum pssh::ErrorKind;
+  switch (kind) {
+    case none:
+      if (signal) return {false, "Killed by signal " + *signal};
+      if (exit_code.value_or(0) != 0) return {false, "Exited with error code " + std::to_string(*exit_code)};
+      return {};
+    case timeout:
+    case join_timeout:
+      return {false, "Timed out"};
+    case cancelled:
+      return {false, "Interrupted"};
+    default:
+      return {false, message};
   }
 }
 
-int status_of(const nlohmann::json& result) {
+pssh::ErrorKind kind_of(const nlohmann::json& result) {
   const auto& type = result["error_type"];
-  const auto& code = result["exit_code"];
   // A name this build does not know (a newer pssh's report) is an error all the same.
-  auto error = type.is_null() ? pssh::ErrorKind::none
-                              : pssh::error_kind_named(type.get<std::string>()).value_or(pssh::ErrorKind::other);
-  return status_of(error, code.is_null() ? std::nullopt : std::optional<int>(code.get<int>()),
-                   !result["signal"].is_null());
+  return type.is_null() ? pssh::ErrorKind::none
+                        : pssh::error_kind_named(type.get<std::string>()).value_or(pssh::ErrorKind::other);
+}
+
+std::optional<int> exit_code_of(const nlohmann::json& result) {
+  const auto& code = result["exit_code"];
+  return code.is_null() ? std::nullopt : std::optional<int>(code.get<int>());
+}
+
+std::optional<std::string> text_of(const nlohmann::json& value) {
+  return value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>());
+}
+
+}  // namespace
+
+int status_of(const nlohmann::json& result) {
+  return status_of(Tool::ssh, kind_of(result), exit_code_of(result), !result["signal"].is_null());
 }
 
 int combine(int a, int b) {
-  for (int status : {1, 4, 3, 5})
+  for (int status : {1, 3, 4, 5})
     if (a == status || b == status) return status;
   return 0;
 }
 
 Outcome outcome_of(const nlohmann::json& result) {
-  if (status_of(result) == 0) return {};
-  if (!result["error"].is_null()) return {false, result["error"].get<std::string>()};
-  if (!result["signal"].is_null()) return {false, "Killed by signal " + result["signal"].get<std::string>()};
-  return {false, "Exited with error code " + std::to_string(result["exit_code"].get<int>())};
+  return outcome_for(kind_of(result), text_of(result["error"]).value_or(""), exit_code_of(result),
+                     text_of(result["signal"]));
+}
+
+Result result_of(Tool tool, const pssh::HostOutput& host) {
+  std::exception_ptr error = host.exception();
+  pssh::ErrorKind kind = pssh::error_kind(error);
+  std::optional<std::string> message;
+  if (error) message = pssh::error_message(error);
+  return {status_of(tool, kind, host.exit_code(), host.exit_signal().has_value()),
+          outcome_for(kind, message.value_or(""), host.exit_code(), host.exit_signal()), message};
+}
+
+Result result_of(Tool tool, const std::exception_ptr& error) {
+  if (!error) return {};
+  pssh::ErrorKind kind = pssh::error_kind(error);
+  std::string message = pssh::error_message(error);
+  return {status_of(tool, kind, std::nullopt, false), outcome_for(kind, message, std::nullopt, std::nullopt),
+          message};
+}
+
+std::string status_line(std::size_t place, const std::string& name, const Outcome& outcome) {
+  std::time_t now = std::time(nullptr);
+  char clock[16];
+  std::strftime(clock, sizeof clock, "%H:%M:%S", std::localtime(&now));
+  return "[" + std::to_string(place) + "] " + clock + (outcome.success ? " [SUCCESS] " : " [FAILURE] ") + name +
+         (outcome.success ? "" : " " + outcome.failure);
 }
 
 void Gathered::add(const nlohmann::json& result) {

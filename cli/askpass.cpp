@@ -1,4 +1,4 @@
-// A password from PSSH_ASKPASS or from the terminal. The password travels
+// A password from the terminal or from the SSH_ASKPASS program, as ssh(1) asks. The password travels
 // only through a pipe or the terminal: never an argument or a variable.
 #include "askpass.hpp"
 
@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <stdexcept>
 #include <vector>
 
@@ -34,7 +35,7 @@ std::string without_newline(std::string text) {
 
 std::string from_program(const std::string& program, const std::string& prompt) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) fail("cannot run PSSH_ASKPASS");
+  if (::pipe2(fds, O_CLOEXEC) != 0) fail("cannot run SSH_ASKPASS");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
@@ -55,12 +56,12 @@ std::string from_program(const std::string& program, const std::string& prompt) 
   }
   ::close(fds[0]);
   if (rc != 0)
-    throw std::runtime_error("cannot run PSSH_ASKPASS '" + program + "': " + std::strerror(rc));
+    throw std::runtime_error("cannot run SSH_ASKPASS '" + program + "': " + std::strerror(rc));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error("PSSH_ASKPASS '" + program + "' failed (status " +
+    throw std::runtime_error("SSH_ASKPASS '" + program + "' failed (status " +
                              std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
                                                               : 128 + WTERMSIG(status)) +
                              "); no password");
@@ -125,10 +126,13 @@ std::string read_quietly(int tty, const std::string& prompt, int& signal) {
 }  // namespace
 
 std::string ask_password(const std::string& prompt) {
-  const char* program = std::getenv("PSSH_ASKPASS");
-  if (program != nullptr && *program != '\0') return from_program(program, prompt);
+  const char* program = std::getenv("SSH_ASKPASS");
+  bool has_program = program != nullptr && *program != '\0';
+  const char* require = std::getenv("SSH_ASKPASS_REQUIRE");
+  if (has_program && require != nullptr && std::string_view(require) == "force") return from_program(program, prompt);
   int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-  if (tty < 0) fail("no terminal to ask for the password on; set PSSH_ASKPASS to a program that prints it");
+  if (tty < 0 && has_program) return from_program(program, prompt);
+  if (tty < 0) fail("no terminal to ask for the password on; set SSH_ASKPASS to a program that prints it");
   struct Close {
     int fd;
     ~Close() { ::close(fd); }

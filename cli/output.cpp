@@ -1,10 +1,11 @@
-#include "cli_output.hpp"
+#include "output.hpp"
+
+#include "results.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <system_error>
@@ -20,13 +21,6 @@ constexpr std::size_t held_in_memory = 32 * 1024;
 
 void write_all(std::FILE* out, std::string_view bytes) {
   if (!bytes.empty()) std::fwrite(bytes.data(), 1, bytes.size(), out);
-}
-
-std::string now_text() {
-  std::time_t t = std::time(nullptr);
-  char text[16];
-  std::strftime(text, sizeof text, "%H:%M:%S", std::localtime(&t));
-  return text;
 }
 
 }  // namespace
@@ -90,18 +84,20 @@ void SpillBuffer::write_to(std::FILE* out) {
   last_ = '\n';
 }
 
-std::vector<std::string> output_file_names(const std::vector<std::string>& aliases) {
-  std::map<std::string, int> uses;
-  for (const auto& alias : aliases) ++uses[alias];
-  std::vector<std::string> names;
-  for (std::size_t i = 0; i < aliases.size(); ++i)
-    names.push_back(uses[aliases[i]] == 1 ? aliases[i] : aliases[i] + "." + std::to_string(i + 1));
-  return names;
+std::vector<std::string> output_file_names(const std::vector<std::string>& names) {
+  std::map<std::string, int> seen;
+  std::vector<std::string> files;
+  for (const auto& name : names) {
+    int before = seen[name]++;
+    files.push_back(before == 0 ? name : name + "." + std::to_string(before));
+  }
+  return files;
 }
 
 struct HostStreams::PerStream {
   int file = -1;
-  SpillBuffer held{held_in_memory};
+  SpillBuffer held{held_in_memory};     // -i, --inline-stdout: printed after the status line
+  SpillBuffer partial{held_in_memory};  // -P: the line not yet complete
   bool pending_cr = false;  // a PTY's '\r' that may be half of a "\r\n" split across chunks
   ~PerStream() {
     if (file >= 0) ::close(file);
@@ -113,13 +109,15 @@ struct HostStreams::PerHost {
   PerStream& of(pssh::Stream stream) { return stream == pssh::Stream::out ? out : err; }
 };
 
-HostStreams::HostStreams(Layout layout, std::optional<std::string> out_dir,
-                         std::optional<std::string> err_dir, std::vector<std::string> file_names,
-                         bool strip_cr, Console& console)
-    : layout_(layout),
+HostStreams::HostStreams(Show show, std::optional<std::string> out_dir,
+                         std::optional<std::string> err_dir, std::vector<std::string> names,
+                         std::vector<std::string> prefixes, bool strip_cr, Console& console)
+    : show_(show),
       out_dir_(std::move(out_dir)),
       err_dir_(std::move(err_dir)),
-      file_names_(std::move(file_names)),
+      names_(std::move(names)),
+      prefixes_(std::move(prefixes)),
+      file_names_(output_file_names(names_)),
       strip_cr_(strip_cr),
       console_(console) {
   for (const auto& dir : {out_dir_, err_dir_})
@@ -132,8 +130,8 @@ HostStreams::~HostStreams() = default;
 void HostStreams::take(const pssh::HostOutput& host, pssh::Stream stream, std::string_view bytes) {
   PerStream& s = hosts_.at(host.index())->of(stream);
   write_file(s, stream == pssh::Stream::out ? out_dir_ : err_dir_, file_names_[host.index()], bytes);
-  if (layout_ == Layout::lines) print_lines(host, stream, s, bytes);
-  else if (layout_ == Layout::blocks) s.held.append(bytes);
+  if (show_.lines) print_lines(host, stream, s, bytes);
+  if (stream == pssh::Stream::out ? show_.inline_stdout : show_.inline_stderr) s.held.append(bytes);
 }
 
 void HostStreams::write_file(PerStream& s, const std::optional<std::string>& dir,
@@ -166,78 +164,53 @@ void HostStreams::print_lines(const pssh::HostOutput& host, pssh::Stream stream,
   }
   std::size_t last_newline = bytes.rfind('\n');
   if (last_newline == std::string_view::npos) {
-    s.held.append(bytes);
+    s.partial.append(bytes);
     return;
   }
   std::FILE* out = stream == pssh::Stream::out ? stdout : stderr;
-  std::string prefix = host.alias() + ": ";
+  std::string prefix = prefixes_[host.index()] + ": ";
   console_.exclusive([&] {
     std::string_view complete = bytes.substr(0, last_newline + 1);
     for (bool first = true; !complete.empty(); first = false) {
       std::size_t end = complete.find('\n');
       std::string_view line = complete.substr(0, end);
       write_all(out, prefix);
-      if (first) s.held.write_to(out);
+      if (first) s.partial.write_to(out);
       if (strip_cr_ && !line.empty() && line.back() == '\r') line.remove_suffix(1);
       write_all(out, line);
       std::fputc('\n', out);
       complete.remove_prefix(end + 1);
     }
   });
-  s.held.append(bytes.substr(last_newline + 1));
+  s.partial.append(bytes.substr(last_newline + 1));
 }
 
-bool HostStreams::finish(const pssh::HostOutput& host, std::size_t place, Outcome outcome) {
+void HostStreams::finish(const pssh::HostOutput& host, std::size_t place, const Outcome& outcome) {
   std::unique_ptr<PerHost> done = std::move(hosts_.at(host.index()));
-  const std::string& name = file_names_[host.index()];
-  bool files_written = true;
   for (auto stream : {pssh::Stream::out, pssh::Stream::err}) {
-    // A host that wrote nothing still gets its (empty) file, as with pssh.
-    // One that cannot be made is this host's failure, not the run's.
     PerStream& s = done->of(stream);
-    try {
-      if (s.file < 0) write_file(s, stream == pssh::Stream::out ? out_dir_ : err_dir_, name, {});
-    } catch (const std::exception& e) {
-      if (outcome.success) outcome = {false, e.what()};
-      files_written = false;
-    }
-    if (s.pending_cr) s.held.append("\r");
+    if (s.pending_cr) s.partial.append("\r");
+    if (s.partial.empty()) continue;
+    std::FILE* out = stream == pssh::Stream::out ? stdout : stderr;
+    console_.exclusive([&] {
+      write_all(out, prefixes_[host.index()] + ": ");
+      s.partial.write_to(out);
+      std::fputc('\n', out);
+    });
   }
-  std::string status = "[" + std::to_string(place) + "] " + now_text() + " " +
-                       (outcome.success ? "[SUCCESS] " : "[FAILURE] ") + host.alias() +
-                       (outcome.success ? "" : " " + outcome.failure);
-  switch (layout_) {
-    case Layout::lines:
-      for (auto stream : {pssh::Stream::out, pssh::Stream::err}) {
-        PerStream& s = done->of(stream);
-        if (s.held.empty()) continue;
-        std::FILE* out = stream == pssh::Stream::out ? stdout : stderr;
-        console_.exclusive([&] {
-          write_all(out, host.alias() + ": ");
-          s.held.write_to(out);
-          std::fputc('\n', out);
-        });
-      }
-      if (!outcome.success) console_.line(stderr, host.alias() + ": " + outcome.failure);
-      break;
-    case Layout::status_only:
-      console_.line(stdout, status);
-      break;
-    case Layout::blocks:
-      console_.exclusive([&] {
-        write_all(stdout, status + "\n");
-        bool ends_line = done->out.held.ends_line();
-        done->out.held.write_to(stdout);
-        if (!ends_line) std::fputc('\n', stdout);
-        if (done->err.held.empty()) return;
-        write_all(stdout, "Stderr: ");
-        ends_line = done->err.held.ends_line();
-        done->err.held.write_to(stdout);
-        if (!ends_line) std::fputc('\n', stdout);
-      });
-      break;
-  }
-  return files_written;
+  std::string status = status_line(place, names_[host.index()], outcome);
+  console_.exclusive([&] {
+    write_all(stdout, status + "\n");
+    auto print_held = [&](SpillBuffer& held) {
+      bool ends_line = held.ends_line();
+      held.write_to(stdout);
+      if (!ends_line) std::fputc('\n', stdout);
+    };
+    if (!done->out.held.empty()) print_held(done->out.held);
+    if (done->err.held.empty()) return;
+    write_all(stdout, "Stderr: ");
+    print_held(done->err.held);
+  });
 }
 
 }  // namespace cli

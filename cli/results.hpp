@@ -4,7 +4,8 @@
 // --jsonl files report alike.
 #pragma once
 
-#include "cli_output.hpp"
+#include "output.hpp"
+#include "tool.hpp"
 
 #include <pssh/errors.hpp>
 
@@ -19,14 +20,33 @@
 
 namespace cli {
 
-/// One host's exit status: 0 success, 3 a timeout or a signal, 4 no
-/// connection, SSH session or login, 5 a non-zero exit, 1 any other error.
-int status_of(pssh::ErrorKind kind, std::optional<int> exit_code, bool signalled);
+/// One host's exit status, as pssh 2.3 reads ssh's and scp's: 0 success;
+/// 3 a timeout or an interrupt (pssh 2.3 kills ssh); 4 what makes ssh exit
+/// 255 (no connection, SSH session or login, a command killed by a signal or
+/// exiting 255); 5 a non-zero exit, or a copy that failed on the host; 1 any
+/// other error. pscp reports 4 for every failure but 3, as pssh 2.3's pscp.
+int status_of(Tool tool, pssh::ErrorKind kind, std::optional<int> exit_code, bool signalled);
+/// The same for a --jsonl result (--merge), as pssh reports.
 int status_of(const nlohmann::json& result);
-/// The run's status from two: the first of 1, 4, 3, 5 either holds.
+/// The run's status from two: the first of 1, 3, 4, 5 either holds.
 int combine(int a, int b);
 /// pssh 2.3's words for how a host ended.
 Outcome outcome_of(const nlohmann::json& result);
+
+/// A finished host as the status line and the exit status see it.
+struct Result {
+  int status = 0;
+  Outcome outcome;
+  std::optional<std::string> error;  ///< the host's error message, for -v
+};
+/// A command's host.
+Result result_of(Tool tool, const pssh::HostOutput& host);
+/// A copy's host.
+Result result_of(Tool tool, const std::exception_ptr& error);
+
+/// pssh 2.3's status line: "[3] 12:00:01 [SUCCESS] web1", "[4] 12:00:02
+/// [FAILURE] web2 Exited with error code 1"; `place` counts finished hosts.
+std::string status_line(std::size_t place, const std::string& name, const Outcome& outcome);
 
 /// -b: hosts with identical output under one header, folded ("web[01-03]").
 class Gathered {

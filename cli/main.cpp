@@ -1,0 +1,479 @@
+// pssh, pscp, pslurp and pnuke: pssh 2.3's command family on the library's
+// connections, one program that acts on the name it is called by. `--help`
+// for each name's options.
+#include "arguments.hpp"
+#include "askpass.hpp"
+#include "output.hpp"
+#include "results.hpp"
+
+#include <pssh/json.hpp>
+#include <pssh/pssh.hpp>
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using cli::Arguments;
+using cli::Report;
+using cli::Tool;
+
+/// Everything on our standard input, read once for every host (-I).
+std::string read_stdin() {
+  std::string text;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(0, buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("cannot read stdin: ") + std::strerror(errno));
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+/// The hosts in the order they finish, from the client's events: the main
+/// thread sleeps until one does.
+class FinishOrder {
+ public:
+  /// Room for every host's end: take() then never allocates, so it cannot
+  /// throw (the library would drop the exception, and the end with it).
+  explicit FinishOrder(std::size_t hosts) { finished_.reserve(hosts); }
+  /// ClientOptions::on_event.
+  void take(const pssh::Event& event) {
+    if (event.kind != pssh::Event::Kind::finished && event.kind != pssh::Event::Kind::failed) return;
+    {
+      std::lock_guard lock(mutex_);
+      finished_.push_back(event.index);
+    }
+    arrived_.notify_one();
+  }
+  /// The next host to finish.
+  std::size_t next() {
+    std::unique_lock lock(mutex_);
+    arrived_.wait(lock, [&] { return taken_ < finished_.size(); });
+    return finished_[taken_++];
+  }
+  /// Ready for another round of the same hosts.
+  void clear() {
+    std::lock_guard lock(mutex_);
+    finished_.clear();
+    taken_ = 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::vector<std::size_t> finished_;
+  std::size_t taken_ = 0;
+};
+
+/// Ctrl-C, TERM and HUP, taken by a thread of their own (blocked in every
+/// other thread: made before the client's). While a client works, the first
+/// one cancels it, as pssh 2.3 kills its ssh processes: each unfinished
+/// host reports "Interrupted" (status 3), its command is sent TERM, and the
+/// report, -o files and --failed are still written. Otherwise, or the
+/// second time, the signal does what it would have done.
+class Interrupts {
+ public:
+  Interrupts() {
+    sigemptyset(&signals_);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals_, signal);
+    ::pthread_sigmask(SIG_BLOCK, &signals_, &before_);
+    waiter_ = std::thread([this] { wait(); });
+  }
+  ~Interrupts() {
+    ::pthread_kill(waiter_.native_handle(), SIGUSR1);  // ours: the run is over
+    waiter_.join();
+    ::pthread_sigmask(SIG_SETMASK, &before_, nullptr);
+  }
+  Interrupts(const Interrupts&) = delete;
+  Interrupts& operator=(const Interrupts&) = delete;
+
+  /// The client an interrupt cancels from now on; nullptr: none.
+  void route_to(pssh::ParallelClient* client) {
+    std::lock_guard lock(mutex_);
+    client_ = client;
+  }
+
+ private:
+  void wait() {
+    for (bool cancelled = false;;) {
+      int signal = 0;
+      if (::sigwait(&signals_, &signal) != 0) continue;
+      if (signal == SIGUSR1) return;
+      std::lock_guard lock(mutex_);
+      if (client_ == nullptr || cancelled) {
+        std::signal(signal, SIG_DFL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, signal);
+        ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+        ::raise(signal);
+        continue;  // a signal whose default is not to end the program
+      }
+      cancelled = true;
+      client_->cancel();
+    }
+  }
+
+  sigset_t signals_{}, before_{};
+  std::mutex mutex_;
+  pssh::ParallelClient* client_ = nullptr;
+  std::thread waiter_;
+};
+
+/// route_to(client) for as long as it lives.
+struct Routed {
+  Routed(Interrupts& interrupts, pssh::ParallelClient& client) : interrupts(interrupts) { interrupts.route_to(&client); }
+  ~Routed() { interrupts.route_to(nullptr); }
+  Interrupts& interrupts;
+};
+
+/// How status lines name each host, as pssh 2.3 does: "user@" when the
+/// entry names another user than -l, ":port" when it names a port; an
+/// inventory's alias instead, where it gives one.
+std::vector<std::string> status_names(const Arguments& a) {
+  std::vector<std::string> names;
+  for (const auto& e : a.hosts) {
+    if (e.config.alias) {
+      names.push_back(*e.config.alias);
+      continue;
+    }
+    std::string name = e.host;  // an IPv6 address keeps the brackets it was given with
+    if (e.config.user && e.config.user != a.default_user) name = *e.config.user + "@" + name;
+    if (e.config.port) name += ":" + std::to_string(*e.config.port);
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+std::vector<std::string> host_lines(const Arguments& a) {
+  std::vector<std::string> lines;
+  for (const auto& e : a.hosts) lines.push_back(pssh::format_host_entry(e));
+  return lines;
+}
+
+/// --failed and --succeeded: `lines[k]` is the hosts-file line of host k,
+/// `statuses[k]` its exit status.
+void write_host_lists(const Arguments& a, const std::vector<std::string>& lines,
+                      const std::vector<int>& statuses) {
+  std::vector<std::string> failed, succeeded;
+  for (std::size_t k = 0; k < lines.size(); ++k) (statuses[k] == 0 ? succeeded : failed).push_back(lines[k]);
+  if (a.failed_file) cli::write_host_list(*a.failed_file, failed);
+  if (a.succeeded_file) cli::write_host_list(*a.succeeded_file, succeeded);
+}
+
+/// DIR/NAME with `text`; none for no text, as pssh 2.3 makes its files.
+void write_file(const std::optional<std::string>& dir, const std::string& name, const std::string& text) {
+  if (!dir || text.empty()) return;
+  fs::create_directories(*dir);
+  std::ofstream(fs::path(*dir) / name, std::ios::binary) << text;
+}
+
+/// --json and -b print once every host is done.
+void print_results(Report report, std::vector<nlohmann::json>& results, const cli::Gathered& gathered) {
+  if (report == Report::json) {
+    std::sort(results.begin(), results.end(),
+              [](const auto& x, const auto& y) { return x["index"] < y["index"]; });
+    std::cout << nlohmann::json(results).dump(2) << '\n';
+  }
+  if (report == Report::gather) {
+    std::cout.flush();
+    gathered.print(stdout);
+  }
+}
+
+/// "alias: line" for every line of `text` (each ends in '\n').
+void print_host_lines(cli::Console& console, const std::string& alias, const std::string& text,
+                      std::FILE* out) {
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = std::min(text.find('\n', start), text.size());
+    console.line(out, alias + ": " + text.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+/// pssh and pnuke: the command on every host, reported as each finishes.
+int run_command(const Arguments& a, pssh::ClientOptions options, const std::vector<std::string>& hosts,
+                const std::vector<pssh::HostConfig>& config, cli::Console& console, Interrupts& interrupts) {
+  FinishOrder order(hosts.size());
+  options.on_event = [&order](const pssh::Event& event) { order.take(event); };
+  options.line_events = false;  // only the ends are followed; lines would cost a copy each
+  // -b and --json compare or print each host's whole output at the end: no
+  // cap, or a line longer than it would come in pieces. The status report
+  // takes the bytes through on_output, which no cap holds.
+  if (a.report != Report::status) options.max_buffered_output = 0;
+  pssh::ParallelClient client(hosts, options, config);
+  Routed routed(interrupts, client);
+
+  pssh::RunOptions run{.sudo = a.sudo, .sudo_password = a.sudo ? a.password : std::nullopt,
+                       .use_pty = a.pty, .stop_on_errors = false};
+  if (a.timeout)
+    run.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.timeout));
+  std::vector<std::string> names = status_names(a);
+  std::optional<cli::HostStreams> host_streams;
+  if (a.report == Report::status) {
+    std::vector<std::string> prefixes;  // -P names a host by its name alone, as pssh 2.3
+    for (const auto& e : a.hosts) prefixes.push_back(e.config.alias.value_or(e.host));
+    host_streams.emplace(cli::Show{.lines = a.print,
+                                   .inline_stdout = a.inline_output || a.inline_stdout,
+                                   .inline_stderr = a.inline_output},
+                         a.out_dir, a.err_dir, names, std::move(prefixes), a.pty, console);
+    run.on_output = [&host_streams](const pssh::HostOutput& h, pssh::Stream stream, std::string_view bytes) {
+      host_streams->take(h, stream, bytes);
+    };
+  }
+  std::string input = a.send_input ? read_stdin() : std::string();
+  pssh::Output output = client.run_command(a.command, run);
+  for (pssh::HostOutput& h : output) {
+    pssh::StdinWriter in = h.stdin_writer();
+    if (!input.empty()) in.write(input);
+    in.close();
+  }
+
+  std::vector<int> statuses(output.size(), 0);
+  std::size_t done = 0, failed = 0;
+  int status = 0;
+  cli::Gathered gathered;
+  std::vector<nlohmann::json> results;  // --json, in host-list order at the end
+  std::vector<std::string> file_names = cli::output_file_names(names);
+  console.progress(0, 0, output.size());
+  while (done < output.size()) {
+    std::size_t k = order.next();  // the command's own timeout ends every host
+    pssh::HostOutput& h = output[k];
+    client.join(pssh::Output{h});  // its last event came just before it is finished
+    ++done;
+    cli::Result result = cli::result_of(a.tool, h);
+    if (host_streams) {
+      if (a.verbose && result.error) {
+        try {
+          host_streams->take(h, pssh::Stream::err, *result.error + "\n");
+        } catch (const std::exception&) {
+          // The stderr file cannot be written: finish() reports it as this host's.
+        }
+      }
+      host_streams->finish(h, done, result.outcome);
+    }
+    statuses[k] = result.status;
+    failed += result.status != 0;
+    status = cli::combine(status, result.status);
+    console.progress(done, failed, output.size());
+    if (host_streams) continue;  // printed and written as it came
+    nlohmann::json json = pssh::to_json(h);
+    json["index"] = a.shard_first + k;
+    write_file(a.out_dir, file_names[k], json["stdout"].get<std::string>());
+    write_file(a.err_dir, file_names[k], json["stderr"].get<std::string>());
+    if (a.report == Report::gather) {
+      gathered.add(json);
+    } else if (a.report == Report::jsonl) {
+      if (a.shard) {
+        json["shard"] = {{"index", a.shard->index}, {"count", a.shard->count},
+                         {"hosts", a.listed_hosts}, {"entry", pssh::format_host_entry(a.hosts[k])}};
+      }
+      console.line(stdout, json.dump());
+    } else {
+      results.push_back(std::move(json));
+    }
+  }
+  console.finish();
+  print_results(a.report, results, gathered);
+  write_host_lists(a, host_lines(a), statuses);
+  return status;
+}
+
+/// pscp and pslurp: copies on every host, each reported with its status
+/// line; -o and -e get a file per host, as scp's output there (pssh has
+/// none; a host's error goes to its -e file).
+int run_copies(const Arguments& a, pssh::ClientOptions options, const std::vector<std::string>& hosts,
+               const std::vector<pssh::HostConfig>& config, cli::Console& console, Interrupts& interrupts) {
+  FinishOrder order(hosts.size());
+  options.on_event = [&order](const pssh::Event& event) { order.take(event); };
+  options.line_events = false;
+  pssh::ParallelClient client(hosts, options, config);
+  Routed routed(interrupts, client);
+  std::vector<std::string> names = status_names(a);
+  std::vector<std::string> file_names = cli::output_file_names(names);
+
+  // One round per copy, every host at once: pscp's sources one after
+  // another (as scp copies them), pslurp's one remote file.
+  std::vector<std::function<std::vector<pssh::Transfer>()>> rounds;
+  if (a.tool == Tool::scp) {
+    // As scp: one source goes into the target if it is a directory, or
+    // becomes it; several go into it, made if missing.
+    std::vector<std::string> sources;
+    for (auto source = a.operands.begin(); source + 1 != a.operands.end(); ++source) {
+      std::string path = *source;
+      while (path.size() > 1 && path.back() == '/') path.pop_back();  // "conf.d/" is conf.d
+      std::error_code error;
+      if (fs::is_directory(path, error) && !a.recursive)
+        throw std::runtime_error(path + " is a directory: give -r to copy it");
+      sources.push_back(std::move(path));
+    }
+    const std::string& remote = a.operands.back();
+    for (const std::string& source : sources) {
+      std::string target = sources.size() == 1 ? remote : (fs::path(remote) / fs::path(source).filename()).string();
+      pssh::CopyOptions copy{.recurse = a.recursive, .into_directory = sources.size() == 1};
+      rounds.push_back([&client, source, target, copy] { return client.copy_file(source, target, copy); });
+    }
+  } else {
+    // pslurp: DIR/<host>/LOCAL, DIR being -L or here.
+    fs::path base = a.local_dir.value_or(".");
+    pssh::CopyOptions copy{.recurse = a.recursive, .suffix_separator = std::nullopt};
+    for (const std::string& folder : file_names) {
+      fs::create_directories(base / folder);
+      copy.copy_args.push_back({{"dir", (base / folder).string()}});
+    }
+    rounds.push_back([&client, &a, copy] {
+      return client.copy_remote_file(pssh::literal_template(a.operands[0]),
+                                     "{dir}/" + pssh::literal_template(a.operands[1]), copy);
+    });
+  }
+
+  std::vector<int> statuses(hosts.size(), 0);
+  std::vector<cli::Outcome> outcomes(hosts.size());
+  std::vector<std::string> errors(hosts.size());
+  std::size_t done = 0, failed = 0;
+  int status = 0;
+  console.progress(0, 0, hosts.size());
+  for (std::size_t round = 0; round < rounds.size(); ++round) {
+    order.clear();
+    std::vector<pssh::Transfer> transfers = rounds[round]();
+    for (std::size_t finished = 0; finished < transfers.size(); ++finished) {
+      std::size_t k = order.next();
+      transfers[k].wait();  // its last event came just before it is finished
+      cli::Result result = cli::result_of(a.tool, transfers[k].exception());
+      statuses[k] = cli::combine(statuses[k], result.status);
+      if (outcomes[k].success) outcomes[k] = result.outcome;
+      if (result.error) errors[k] += *result.error + "\n";
+      if (round + 1 < rounds.size()) continue;
+      ++done;
+      failed += statuses[k] != 0;
+      status = cli::combine(status, statuses[k]);
+      write_file(a.err_dir, file_names[k], errors[k]);
+      console.line(stdout, cli::status_line(done, names[k], outcomes[k]));
+      if (a.verbose && !errors[k].empty()) console.line(stderr, names[k] + ": " + errors[k].substr(0, errors[k].size() - 1));
+      console.progress(done, failed, hosts.size());
+    }
+  }
+  console.finish();
+  write_host_lists(a, host_lines(a), statuses);
+  return status;
+}
+
+/// --merge: the shards' results reported as one run of every host.
+int run_merge(const Arguments& a, cli::Console& console) {
+  cli::Merged merged = cli::merge_results(a.operands);
+  int status = 0;
+  cli::Gathered gathered;
+  std::vector<nlohmann::json> results;
+  std::vector<std::string> lines;
+  std::vector<int> statuses;
+  for (nlohmann::json& result : merged.results) {
+    int host_status = cli::status_of(result);
+    status = cli::combine(status, host_status);
+    statuses.push_back(host_status);
+    lines.push_back(result.contains("shard")
+                        ? result["shard"]["entry"].get<std::string>()
+                        : pssh::format_host_entry({result["host"], {.alias = result["alias"].get<std::string>()}}));
+    result.erase("shard");
+    std::string alias = result["alias"];
+    if (a.report == Report::gather) {
+      gathered.add(result);
+    } else if (a.report == Report::jsonl) {
+      console.line(stdout, result.dump());
+    } else if (a.report == Report::json) {
+      results.push_back(std::move(result));
+    } else {
+      print_host_lines(console, alias, result["stdout"], stdout);
+      print_host_lines(console, alias, result["stderr"], stderr);
+      if (host_status != 0) console.line(stderr, alias + ": " + cli::outcome_of(result).failure);
+    }
+  }
+  console.finish();
+  print_results(a.report, results, gathered);
+  write_host_lists(a, lines, statuses);
+  if (!merged.missing.empty()) {
+    std::cerr << "pssh: --merge: no result for the hosts at places " << merged.missing
+              << " of the host list (counted from 0): did a shard not finish?\n";
+    status = cli::combine(status, 1);
+  }
+  return status;
+}
+
+/// Each running host may hold two output files and two spill files (-o,
+/// -e, -i) on top of what the library reserves for its connections: this
+/// program uses no select(), so it takes all the descriptors it may.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+int run(Arguments& a) {
+  if (a.show_config) {
+    for (const auto& [keyword, value] : pssh::effective_ssh_options(*a.show_config, a.options))
+      std::cout << keyword << ' ' << value << '\n';
+    return 0;
+  }
+  cli::Console console;
+  if (a.merge) return run_merge(a, console);
+  pssh::ClientOptions options = a.options;
+  if (a.askpass) {
+    // pssh 2.3 gives it to ssh, for a password login or a key's passphrase;
+    // here it is the login's password, and sudo's too with --sudo.
+    a.password = cli::ask_password("Password: ");
+    options.password = a.password;
+  }
+  std::vector<std::string> hosts;
+  std::vector<pssh::HostConfig> config;
+  for (const auto& e : a.hosts) {
+    hosts.push_back(e.host);
+    config.push_back(e.config);
+  }
+  for (const auto& dir : {a.out_dir, a.err_dir})
+    if (dir) fs::create_directories(*dir);
+  // Before the client's threads, which must not take the signals.
+  Interrupts interrupts;
+  if (a.tool == Tool::scp || a.tool == Tool::slurp) return run_copies(a, options, hosts, config, console, interrupts);
+  return run_command(a, options, hosts, config, console, interrupts);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  raise_descriptor_limit();
+  Tool tool = cli::tool_named(argv[0]);
+  std::string name(cli::tool_name(tool));
+  Arguments a;
+  try {
+    a = cli::parse_arguments(tool, std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const cli::UsageError& e) {
+    std::cerr << "Usage: " << name << " " << cli::usage_line(tool) << "\n" << name << ": error: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << '\n';
+    return 1;
+  }
+  try {
+    return run(a);
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << '\n';
+    return 1;
+  }
+}
