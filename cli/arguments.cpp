@@ -1,5 +1,7 @@
 #include "arguments.hpp"
 
+#include "groups.hpp"
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -7,6 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <numeric>
+#include <random>
 
 namespace cli {
 namespace {
@@ -27,7 +31,9 @@ enum ToolMask : unsigned {
 struct Parsed {
   Arguments a;
   std::vector<std::string> host_files, host_strings;
-  std::optional<std::string> host_glob, inventory;
+  std::optional<std::string> host_glob, inventory, groups_file;
+  std::vector<std::string> excludes;  ///< --exclude: host patterns, @groups, globs
+  std::optional<std::size_t> pick;    ///< --pick N
   std::optional<std::string> user, port, par, ssh_config;
   /// -O, PSSH_OPTIONS and the -o of -x/-X, in the order given: ssh's options.
   std::vector<std::string> ssh_options;
@@ -125,6 +131,23 @@ const Option options[] = {
     {'\0', "help", "", every, "", "show this help message and exit",
      [](Parsed& p, const std::string&) { p.help = true; }},
     // Ours, where they do not take a letter of pssh 2.3's.
+    {'\0', "groups", "FILE", every, "",
+     "node groups for @name in -H and --exclude, as ClusterShell writes them (\"web: web[01-20] db1\"); "
+     "default: ~/.config/clustershell/groups.d/local.cfg, /etc/clustershell/groups.d/local.cfg or /etc/clustershell/groups",
+     [](Parsed& p, const std::string& v) { p.groups_file = v; }},
+    {'\0', "exclude", "PATTERN", every, "", "leave out the hosts PATTERN names: web[3-5], @group or a glob (repeatable)",
+     [](Parsed& p, const std::string& v) { p.excludes.push_back(v); }},
+    {'\0', "pick", "N", every, "", "work on N hosts of the list, chosen at random (after --exclude)",
+     [](Parsed& p, const std::string& v) {
+       std::size_t used = 0;
+       long n = -1;
+       try {
+         n = std::stol(v, &used);
+       } catch (const std::exception&) {
+       }
+       if (used != v.size() || n < 1) throw UsageError("--pick " + v + ": expected a whole number of at least 1");
+       p.pick = static_cast<std::size_t>(n);
+     }},
     {'\0', "port", "PORT", every, "", "port for hosts that give none (default: the ssh config's, else 22)",
      [](Parsed& p, const std::string& v) { p.port = v; }},
     {'F', "", "FILE", every, "", "read this ssh config alone (default: ~/.ssh/config, then /etc/ssh/ssh_config)",
@@ -374,8 +397,15 @@ pssh::ClientOptions client_options(const Parsed& p, const std::optional<pssh::In
 }
 
 /// Hosts files and the inventory first (filtered by -g, as pssh 2.3
-/// filters its hosts files), then -H.
+/// filters its hosts files), then -H ("@name" a group's hosts); then
+/// --exclude leaves hosts out and --pick chooses among the rest.
 std::vector<pssh::HostEntry> host_list(const Parsed& p, const std::optional<pssh::Inventory>& inventory) {
+  std::optional<Groups> groups;  // read only when a pattern names one
+  auto expand = [&](const std::string& pattern) {
+    if (!pattern.starts_with("@")) return pssh::expand_hosts(pattern);
+    if (!groups) groups = Groups::find(p.groups_file);
+    return groups->expand(pattern);
+  };
   std::vector<pssh::HostEntry> hosts;
   auto add_listed = [&](pssh::HostEntry entry) {
     if (!p.host_glob || ::fnmatch(p.host_glob->c_str(), entry.host.c_str(), 0) == 0) hosts.push_back(std::move(entry));
@@ -387,7 +417,32 @@ std::vector<pssh::HostEntry> host_list(const Parsed& p, const std::optional<pssh
   }
   for (const std::string& text : p.host_strings)
     for (const std::string& word : shell_words(text))
-      for (auto& entry : pssh::parse_host_entry(word)) hosts.push_back(std::move(entry));
+      for (const std::string& host : word.starts_with("@") ? expand(word) : std::vector<std::string>{word})
+        for (auto& entry : pssh::parse_host_entry(host)) hosts.push_back(std::move(entry));
+  for (const std::string& pattern : p.excludes) {
+    std::vector<std::string> names;
+    for (const std::string& word : shell_words(pattern)) {
+      bool glob = word.find_first_of("*?") != std::string::npos;
+      auto more = glob ? std::vector<std::string>{word} : expand(word);
+      names.insert(names.end(), more.begin(), more.end());
+    }
+    std::erase_if(hosts, [&](const pssh::HostEntry& entry) {
+      return std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+        return ::fnmatch(name.c_str(), entry.host.c_str(), 0) == 0;
+      });
+    });
+  }
+  if (p.pick && *p.pick < hosts.size()) {
+    // N places chosen at random, kept in the list's order.
+    std::vector<std::size_t> places(hosts.size());
+    std::iota(places.begin(), places.end(), std::size_t{0});
+    std::shuffle(places.begin(), places.end(), std::mt19937{std::random_device{}()});
+    places.resize(*p.pick);
+    std::sort(places.begin(), places.end());
+    std::vector<pssh::HostEntry> picked;
+    for (std::size_t place : places) picked.push_back(std::move(hosts[place]));
+    hosts = std::move(picked);
+  }
   return hosts;
 }
 

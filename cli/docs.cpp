@@ -68,7 +68,7 @@ constexpr const char* differences[] = {
     "-I keeps its input once per host until that host took it; pssh 2.3 keeps one copy.",
     "Ctrl-C cancels every host, which reports \"Interrupted\"; the report and --failed are still written. A "
     "second one ends pssh at once.",
-    "Not yet: the remote variables PSSH_NODENUM, PSSH_NUMNODES and PSSH_HOST, and prsync.",
+    "Not yet: prsync.",
 };
 
 std::string man_page(Tool tool, const std::string& name) {

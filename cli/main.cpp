@@ -225,6 +225,12 @@ int run_command(const Arguments& a, pssh::ClientOptions options, const std::vect
                        .use_pty = a.pty, .stop_on_errors = false};
   if (a.timeout)
     run.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.timeout));
+  // pssh 2.3's variables, for a server whose AcceptEnv takes them.
+  for (std::size_t k = 0; k < a.hosts.size(); ++k) {
+    run.host_env.push_back({{"PSSH_NODENUM", std::to_string(k)},
+                            {"PSSH_NUMNODES", std::to_string(a.hosts.size())},
+                            {"PSSH_HOST", a.hosts[k].host}});
+  }
   std::vector<std::string> names = status_names(a);
   std::optional<cli::HostStreams> host_streams;
   if (a.report == Report::status) {

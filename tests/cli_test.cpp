@@ -533,6 +533,47 @@ TEST_SUITE("cli") {
     CHECK(out.find("127.0.0.2: -P\n") != std::string::npos);
   }
 
+  TEST_CASE("PSSH_NODENUM, PSSH_NUMNODES and PSSH_HOST reach a server whose AcceptEnv takes them, as in pssh 2.3") {
+    rig::Sshd sshd{{.extra_config = {"AcceptEnv PSSH_*"}}};
+    std::string out;
+    CHECK(rig::run({cli_program("pssh").string(), "-F", sshd.ssh_config().string(), "--port",
+                    std::to_string(sshd.port()), "-O", "IdentityFile=" + sshd.user_key().string(), "-O",
+                    "UserKnownHostsFile=" + sshd.known_hosts().string(), "-H", "127.0.0.2 127.0.0.3", "-P",
+                    "echo $PSSH_NODENUM/$PSSH_NUMNODES/$PSSH_HOST"},
+                   &out) == 0);
+    CHECK(out.find("127.0.0.2: 0/2/127.0.0.2\n") != std::string::npos);
+    CHECK(out.find("127.0.0.3: 1/2/127.0.0.3\n") != std::string::npos);
+  }
+
+  TEST_CASE("@groups from a ClusterShell groups file; --exclude and --pick choose among the hosts") {
+    rig::TempDir dir;
+    auto groups = (dir.path() / "local.cfg").string();
+    rig::write_file(groups, "# the fleet\nweb: 127.0.0.[2-4]\ndb: 127.0.0.5,127.0.0.6\nall: @web @db\nloop: @all @loop\n");
+    std::string out;
+    auto said_hi = [&](const std::string& host) { return out.find(host + ": hi\n") != std::string::npos; };
+    CHECK(cli({"--groups", groups, "-H", "@all", "--exclude", "127.0.0.3", "--exclude", "@db", "-P", "echo hi"}, &out) == 0);
+    CHECK(count_lines_containing(out, ": hi") == 2);
+    CHECK((said_hi("127.0.0.2") && said_hi("127.0.0.4")));
+    CHECK(cli({"--groups", groups, "-H", "@web 127.0.0.7", "--exclude", "*.[47]", "-P", "echo hi"}, &out) == 0);
+    CHECK(count_lines_containing(out, ": hi") == 2);
+    CHECK((said_hi("127.0.0.2") && said_hi("127.0.0.3")));
+    // --pick: that many, each once, from the list.
+    CHECK(cli({"--groups", groups, "-H", "@all", "--pick", "2", "-P", "echo hi"}, &out) == 0);
+    CHECK(count_lines_containing(out, ": hi") == 2);
+    CHECK(cli({"--groups", groups, "-H", "@all", "--pick", "9", "-P", "echo hi"}, &out) == 0);
+    CHECK(count_lines_containing(out, ": hi") == 5);
+    // Errors name the group and the file, before any host starts.
+    const std::vector<std::string> with_stderr{"sh", "-c", "\"$@\" 2>&1", "sh"};
+    CHECK(cli({"--groups", groups, "-H", "@nope", "true"}, &out, with_stderr) == 1);
+    CHECK(out.find("no group @nope in " + groups) != std::string::npos);
+    CHECK(cli({"--groups", groups, "-H", "@loop", "true"}, &out, with_stderr) == 1);
+    CHECK(out.find("names itself") != std::string::npos);
+    CHECK(cli({"-H", "127.0.0.2", "--pick", "0", "true"}) == 2);
+    rig::write_file(groups, "web 127.0.0.2\n");
+    CHECK(cli({"--groups", groups, "-H", "@web", "true"}, &out, with_stderr) == 1);
+    CHECK(out.find(groups + " line 1: expected") != std::string::npos);
+  }
+
   TEST_CASE("-x and -X take ssh's own options; an ssh option pssh cannot honour is an error, not ignored") {
     auto options = server().options();
     std::string out;

@@ -211,6 +211,18 @@ TEST_SUITE("command") {
     CHECK(lines(shell.stdout_lines()) == std::vector<std::string>{"shell-yes"});
   }
 
+  TEST_CASE_FIXTURE(EnvServer, "RunOptions::host_env gives each host its own variables over env; too few is an error") {
+    pssh::ParallelClient client(rig::loopback_hosts(3), sshd.options());
+    auto output = client.run_command("echo $PSSH_SHARED $PSSH_OWN",
+                                     {.env = {{"PSSH_SHARED", "all"}, {"PSSH_OWN", "none"}},
+                                      .host_env = {{{"PSSH_OWN", "first"}}, {}, {{"PSSH_OWN", "third"}}}});
+    client.join(output);
+    CHECK(lines(output[0].stdout_lines()) == std::vector<std::string>{"all first"});
+    CHECK(lines(output[1].stdout_lines()) == std::vector<std::string>{"all none"});
+    CHECK(lines(output[2].stdout_lines()) == std::vector<std::string>{"all third"});
+    CHECK_THROWS_AS(client.run_command("true", {.host_env = {{}, {}}}), pssh::HostArgumentError);
+  }
+
   TEST_CASE_FIXTURE(EnvServer, "the ssh config's SetEnv and SendEnv reach the command; RunOptions::env wins") {
     rig::write_file(sshd.ssh_config(), "Host *\n"
                                        "  SetEnv PSSH_SET=from-setenv PSSH_BOTH=from-setenv\n"

@@ -60,6 +60,9 @@ struct RunOptions {
   /// server's AcceptEnv decides: a variable it refuses is left out, and the
   /// command runs all the same (as with ssh(1)).
   std::map<std::string, std::string> env{};
+  /// One map per host (or none), each over `env` for its host: what a host
+  /// alone is given (pssh's PSSH_HOST, PSSH_NODENUM). Sent as `env` is.
+  std::vector<std::map<std::string, std::string>> host_env{};
   /// Takes every host's output as it arrives, in place of the buffers that
   /// stdout_lines()/stdout_chunks() read (they then end empty): for writing
   /// many hosts' output to files or pipes without a reader thread per host.

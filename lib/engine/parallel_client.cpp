@@ -263,14 +263,22 @@ struct ParallelClient::Impl {
     return output;
   }
 
-  /// Starts `spec` on every host; returns once each has started, failed or
-  /// waits for a worker (queued hosts start as workers free up).
+  /// Starts `spec` on every host, with its command and its variables over
+  /// spec.env, if given; returns once each has started, failed or waits for
+  /// a worker (queued hosts start as workers free up).
   Output start_on_channels(const HostTable& hosts, const detail::RunSettings& settings,
-                           const std::vector<std::string>& commands, detail::CommandSpec spec) {
+                           const std::vector<std::string>& commands, detail::CommandSpec spec,
+                           const std::vector<std::map<std::string, std::string>>& host_env = {}) {
+    check_per_host(hosts, "host_env", host_env.size());
     auto cancel = cancel_token();
     Output output = new_states(hosts, settings);
+    const auto env = spec.env;
     for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
       if (!commands.empty()) spec.command = commands[i];
+      if (!host_env.empty()) {
+        spec.env = env;
+        for (const auto& [name, value] : host_env[i]) spec.env[name] = value;
+      }
       submit(cancel, hosts.slots[i], detail::state_of(output[i]),
              [spec](detail::Session& session, HostState& state) {
                run_on_channel(session, state, spec);
@@ -310,7 +318,8 @@ struct ParallelClient::Impl {
                                        .pty = run.use_pty,
                                        .timeout = run.timeout,
                                        .env = run.env,
-                                       .sudo = std::move(sudo)});
+                                       .sudo = std::move(sudo)},
+                                      run.host_env);
     {
       std::lock_guard lock(mutex);
       last_output = output;
