@@ -419,19 +419,29 @@ std::vector<pssh::HostEntry> host_list(const Parsed& p, const std::optional<pssh
     for (const std::string& word : shell_words(text))
       for (const std::string& host : word.starts_with("@") ? expand(word) : std::vector<std::string>{word})
         for (auto& entry : pssh::parse_host_entry(host)) hosts.push_back(std::move(entry));
+  // --exclude: a glob matches host names; anything else names entries as
+  // -H does, and leaves out the hosts with that name (and that user and
+  // port, where it gives them).
+  std::vector<std::string> globs;
+  std::vector<pssh::HostEntry> excluded;
   for (const std::string& pattern : p.excludes) {
-    std::vector<std::string> names;
     for (const std::string& word : shell_words(pattern)) {
-      bool glob = word.find_first_of("*?") != std::string::npos;
-      auto more = glob ? std::vector<std::string>{word} : expand(word);
-      names.insert(names.end(), more.begin(), more.end());
+      if (word.find_first_of("*?") != std::string::npos) {
+        globs.push_back(word);
+        continue;
+      }
+      for (const std::string& host : expand(word))
+        for (auto& entry : pssh::parse_host_entry(host)) excluded.push_back(std::move(entry));
     }
-    std::erase_if(hosts, [&](const pssh::HostEntry& entry) {
-      return std::any_of(names.begin(), names.end(), [&](const std::string& name) {
-        return ::fnmatch(name.c_str(), entry.host.c_str(), 0) == 0;
-      });
-    });
   }
+  std::erase_if(hosts, [&](const pssh::HostEntry& entry) {
+    auto named = [&](const pssh::HostEntry& x) {
+      return x.host == entry.host && (!x.config.user || x.config.user == entry.config.user) &&
+             (!x.config.port || x.config.port == entry.config.port);
+    };
+    auto globbed = [&](const std::string& glob) { return ::fnmatch(glob.c_str(), entry.host.c_str(), 0) == 0; };
+    return std::any_of(excluded.begin(), excluded.end(), named) || std::any_of(globs.begin(), globs.end(), globbed);
+  });
   if (p.pick && *p.pick < hosts.size()) {
     // N places chosen at random, kept in the list's order.
     std::vector<std::size_t> places(hosts.size());
@@ -514,6 +524,7 @@ Arguments parse_arguments(Tool tool, const std::vector<std::string>& args) {
   a.hosts_given = !p.host_files.empty() || !p.host_strings.empty() || inventory.has_value();
   take_operands(tool, {args.begin() + static_cast<std::ptrdiff_t>(first_operand), args.end()}, a);
   a.listed_hosts = a.hosts.size();
+  if (a.shard && p.pick) throw UsageError("--pick with --shard: each shard would pick its own hosts; pick once, into a hosts file");
   if (a.shard) {
     a.shard_first = a.shard->first(a.hosts.size());
     a.hosts = {a.hosts.begin() + static_cast<std::ptrdiff_t>(a.shard_first),

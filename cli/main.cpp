@@ -9,11 +9,15 @@
 #include <pssh/json.hpp>
 #include <pssh/pssh.hpp>
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +28,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -82,22 +87,47 @@ class FinishOrder {
   std::size_t taken_ = 0;
 };
 
-/// Ctrl-C, TERM and HUP, taken by a thread of their own (blocked in every
-/// other thread: made before the client's). While a client works, the first
-/// one cancels it, as pssh 2.3 kills its ssh processes: each unfinished
-/// host reports "Interrupted" (status 3), its command is sent TERM, and the
+/// A file descriptor, closed with its owner.
+class Descriptor {
+ public:
+  explicit Descriptor(int fd = -1) : fd_(fd) {}
+  ~Descriptor() { reset(); }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+/// Ctrl-C, TERM and HUP, taken by a thread of their own through a
+/// signalfd (blocked in every other thread: made before the client's). While
+/// a client works, the first one cancels it, as pssh 2.3 kills its ssh
+/// processes: each unfinished host reports "Interrupted" (status 3), and the
 /// report, -o files and --failed are still written. Otherwise, or the
-/// second time, the signal does what it would have done.
+/// second time, the signal does what it would have done. A signal the
+/// caller ignores (nohup, trap '' INT) stays ignored.
 class Interrupts {
  public:
-  Interrupts() {
+  Interrupts() : stop_(::eventfd(0, EFD_CLOEXEC)) {
     sigemptyset(&signals_);
-    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals_, signal);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+      struct sigaction current {};
+      if (::sigaction(signal, nullptr, &current) == 0 && current.sa_handler != SIG_IGN) sigaddset(&signals_, signal);
+    }
     ::pthread_sigmask(SIG_BLOCK, &signals_, &before_);
+    signal_fd_.reset(::signalfd(-1, &signals_, SFD_CLOEXEC));
+    if (!signal_fd_ || !stop_) throw std::system_error(errno, std::generic_category(), "cannot watch for Ctrl-C");
     waiter_ = std::thread([this] { wait(); });
   }
   ~Interrupts() {
-    ::pthread_kill(waiter_.native_handle(), SIGUSR1);  // ours: the run is over
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof one);  // the run is over
     waiter_.join();
     ::pthread_sigmask(SIG_SETMASK, &before_, nullptr);
   }
@@ -109,31 +139,38 @@ class Interrupts {
     std::lock_guard lock(mutex_);
     client_ = client;
   }
+  /// An interrupt cancelled the run: start no more work.
+  bool interrupted() const { return interrupted_.load(); }
 
  private:
   void wait() {
-    for (bool cancelled = false;;) {
-      int signal = 0;
-      if (::sigwait(&signals_, &signal) != 0) continue;
-      if (signal == SIGUSR1) return;
+    for (;;) {
+      pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) continue;  // EINTR
+      if (fds[1].revents != 0) return;
+      signalfd_siginfo info{};
+      if (::read(signal_fd_.get(), &info, sizeof info) != sizeof info) continue;
+      int signal = static_cast<int>(info.ssi_signo);
       std::lock_guard lock(mutex_);
-      if (client_ == nullptr || cancelled) {
+      if (client_ == nullptr || interrupted_) {
         std::signal(signal, SIG_DFL);
         sigset_t one;
         sigemptyset(&one);
         sigaddset(&one, signal);
         ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
         ::raise(signal);
-        continue;  // a signal whose default is not to end the program
+        continue;
       }
-      cancelled = true;
+      interrupted_ = true;
       client_->cancel();
     }
   }
 
   sigset_t signals_{}, before_{};
+  Descriptor signal_fd_, stop_;
   std::mutex mutex_;
   pssh::ParallelClient* client_ = nullptr;
+  std::atomic<bool> interrupted_{false};
   std::thread waiter_;
 };
 
@@ -211,6 +248,8 @@ void print_host_lines(cli::Console& console, const std::string& alias, const std
 /// pssh and pnuke: the command on every host, reported as each finishes.
 int run_command(const Arguments& a, pssh::ClientOptions options, const std::vector<std::string>& hosts,
                 const std::vector<pssh::HostConfig>& config, cli::Console& console, Interrupts& interrupts) {
+  // Read before any host starts: an interrupt meanwhile ends pssh, which has started nothing.
+  std::string input = a.send_input ? read_stdin() : std::string();
   FinishOrder order(hosts.size());
   options.on_event = [&order](const pssh::Event& event) { order.take(event); };
   options.line_events = false;  // only the ends are followed; lines would cost a copy each
@@ -227,8 +266,8 @@ int run_command(const Arguments& a, pssh::ClientOptions options, const std::vect
     run.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.timeout));
   // pssh 2.3's variables, for a server whose AcceptEnv takes them.
   for (std::size_t k = 0; k < a.hosts.size(); ++k) {
-    run.host_env.push_back({{"PSSH_NODENUM", std::to_string(k)},
-                            {"PSSH_NUMNODES", std::to_string(a.hosts.size())},
+    run.host_env.push_back({{"PSSH_NODENUM", std::to_string(a.shard_first + k)},
+                            {"PSSH_NUMNODES", std::to_string(a.listed_hosts)},
                             {"PSSH_HOST", a.hosts[k].host}});
   }
   std::vector<std::string> names = status_names(a);
@@ -244,7 +283,6 @@ int run_command(const Arguments& a, pssh::ClientOptions options, const std::vect
       host_streams->take(h, stream, bytes);
     };
   }
-  std::string input = a.send_input ? read_stdin() : std::string();
   pssh::Output output = client.run_command(a.command, run);
   for (pssh::HostOutput& h : output) {
     pssh::StdinWriter in = h.stdin_writer();
@@ -325,9 +363,14 @@ int run_copies(const Arguments& a, pssh::ClientOptions options, const std::vecto
     for (auto source = a.operands.begin(); source + 1 != a.operands.end(); ++source) {
       std::string path = *source;
       while (path.size() > 1 && path.back() == '/') path.pop_back();  // "conf.d/" is conf.d
+      // Every source is checked before any host is touched.
       std::error_code error;
-      if (fs::is_directory(path, error) && !a.recursive)
+      fs::file_type type = fs::status(path, error).type();
+      if (error) throw std::runtime_error("cannot copy " + path + ": " + error.message());
+      if (type == fs::file_type::directory && !a.recursive)
         throw std::runtime_error(path + " is a directory: give -r to copy it");
+      if (type != fs::file_type::directory && type != fs::file_type::regular)
+        throw std::runtime_error(path + " is not a regular file (a pipe, socket or device): it cannot be copied");
       sources.push_back(std::move(path));
     }
     const std::string& remote = a.operands.back();
@@ -353,10 +396,23 @@ int run_copies(const Arguments& a, pssh::ClientOptions options, const std::vecto
   std::vector<int> statuses(hosts.size(), 0);
   std::vector<cli::Outcome> outcomes(hosts.size());
   std::vector<std::string> errors(hosts.size());
+  std::vector<bool> reported(hosts.size(), false);
   std::size_t done = 0, failed = 0;
   int status = 0;
+  // A host's status line comes with its last round, or when an interrupt
+  // ends the rounds early.
+  auto report = [&](std::size_t k) {
+    reported[k] = true;
+    ++done;
+    failed += statuses[k] != 0;
+    status = cli::combine(status, statuses[k]);
+    write_file(a.err_dir, file_names[k], errors[k]);
+    console.line(stdout, cli::status_line(done, names[k], outcomes[k]));
+    if (a.verbose && !errors[k].empty()) console.line(stderr, names[k] + ": " + errors[k].substr(0, errors[k].size() - 1));
+    console.progress(done, failed, hosts.size());
+  };
   console.progress(0, 0, hosts.size());
-  for (std::size_t round = 0; round < rounds.size(); ++round) {
+  for (std::size_t round = 0; round < rounds.size() && !interrupts.interrupted(); ++round) {
     order.clear();
     std::vector<pssh::Transfer> transfers = rounds[round]();
     for (std::size_t finished = 0; finished < transfers.size(); ++finished) {
@@ -366,15 +422,16 @@ int run_copies(const Arguments& a, pssh::ClientOptions options, const std::vecto
       statuses[k] = cli::combine(statuses[k], result.status);
       if (outcomes[k].success) outcomes[k] = result.outcome;
       if (result.error) errors[k] += *result.error + "\n";
-      if (round + 1 < rounds.size()) continue;
-      ++done;
-      failed += statuses[k] != 0;
-      status = cli::combine(status, statuses[k]);
-      write_file(a.err_dir, file_names[k], errors[k]);
-      console.line(stdout, cli::status_line(done, names[k], outcomes[k]));
-      if (a.verbose && !errors[k].empty()) console.line(stderr, names[k] + ": " + errors[k].substr(0, errors[k].size() - 1));
-      console.progress(done, failed, hosts.size());
+      if (round + 1 == rounds.size()) report(k);
     }
+  }
+  for (std::size_t k = 0; k < hosts.size(); ++k) {
+    if (reported[k]) continue;
+    if (outcomes[k].success) {  // copies left undone by the interrupt
+      outcomes[k] = {false, "Interrupted"};
+      statuses[k] = 3;
+    }
+    report(k);
   }
   console.finish();
   write_host_lists(a, host_lines(a), statuses);

@@ -102,6 +102,20 @@ TEST_SUITE("cli") {
     std::string out = rig::read_file(printed);
     CHECK(count_lines_containing(out, " Interrupted") == 2);
     CHECK(rig::read_file(failed) == "127.0.0.2\n127.0.0.3\n");
+
+    // Ignored by the caller (trap '' INT, as nohup does for HUP): it stays ignored.
+    std::filesystem::remove_all(started);
+    std::filesystem::create_directories(started);
+    argv = {"sh", "-c", "trap '' INT; exec \"$@\" > \"$0\"", printed.string()};
+    for (auto& arg : cli_argv({"-H", "127.0.0.2", "-t", "0", "touch " + (started / "$$").string() + "; sleep 1; echo done"}))
+      argv.push_back(std::move(arg));
+    pid = rig::spawn(argv);
+    REQUIRE(eventually([&] { return entries() == 1; }));
+    ::kill(pid, SIGINT);
+    ::waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(rig::read_file(printed).find(" [SUCCESS] 127.0.0.2\n") != std::string::npos);
   }
 
   TEST_CASE("stdin: -I sends a pipe to every host; without it an open pipe is never read") {
@@ -346,8 +360,14 @@ TEST_SUITE("cli") {
     // A source named with a trailing slash keeps its name, as with scp.
     CHECK(pscp({"-H", "127.0.0.2", "-r", (local / "tree").string() + "/", (remote / "existing").string() + "/"}) == 0);
     CHECK(std::filesystem::exists(remote / "existing" / "tree" / "sub" / "deep.txt"));
-    // A directory without -r is refused before any host is touched; a refused
-    // copy is pscp's 4.
+    // A missing source, a pipe, or a directory without -r is refused before
+    // any host is touched (no source is copied); a refused copy is pscp's 4.
+    CHECK(pscp({"-H", "127.0.0.2", (local / "app.conf").string(), (local / "missing").string(),
+                (remote / "partial").string()}) == 1);
+    CHECK(::mkfifo((local / "fifo").c_str(), 0600) == 0);
+    CHECK(pscp({"-H", "127.0.0.2", (local / "app.conf").string(), (local / "fifo").string(),
+                (remote / "partial").string()}) == 1);
+    CHECK_FALSE(std::filesystem::exists(remote / "partial"));
     CHECK(pscp({"-H", "127.0.0.2", (local / "tree").string(), (remote / "no").string()}) == 1);
     CHECK_FALSE(std::filesystem::exists(remote / "no"));
     CHECK(pscp({"-H", "127.0.0.2", (local / "app.conf").string(), "/proc/no/such/dir"}) == 4);
@@ -543,6 +563,14 @@ TEST_SUITE("cli") {
                    &out) == 0);
     CHECK(out.find("127.0.0.2: 0/2/127.0.0.2\n") != std::string::npos);
     CHECK(out.find("127.0.0.3: 1/2/127.0.0.3\n") != std::string::npos);
+    // A shard's hosts are numbered in the whole list.
+    CHECK(rig::run({cli_program("pssh").string(), "-F", sshd.ssh_config().string(), "--port",
+                    std::to_string(sshd.port()), "-O", "IdentityFile=" + sshd.user_key().string(), "-O",
+                    "UserKnownHostsFile=" + sshd.known_hosts().string(), "-H", "127.0.0.[2-5]", "--shard", "1/2",
+                    "-P", "echo $PSSH_NODENUM/$PSSH_NUMNODES"},
+                   &out) == 0);
+    CHECK(out.find("127.0.0.4: 2/4\n") != std::string::npos);
+    CHECK(out.find("127.0.0.5: 3/4\n") != std::string::npos);
   }
 
   TEST_CASE("@groups from a ClusterShell groups file; --exclude and --pick choose among the hosts") {
@@ -569,6 +597,13 @@ TEST_SUITE("cli") {
     CHECK(cli({"--groups", groups, "-H", "@loop", "true"}, &out, with_stderr) == 1);
     CHECK(out.find("names itself") != std::string::npos);
     CHECK(cli({"-H", "127.0.0.2", "--pick", "0", "true"}) == 2);
+    CHECK(cli({"-H", "127.0.0.[2-5]", "--pick", "2", "--shard", "0/2", "true"}) == 2);
+    // An excluded entry with a user or port leaves out only the hosts with that user or port.
+    const std::string me = rig::current_user();
+    CHECK(cli({"-H", me + "@127.0.0.2 127.0.0.3 127.0.0.4", "--exclude", me + "@127.0.0.2", "--exclude",
+               "nobody@127.0.0.3", "-P", "echo hi"}, &out) == 0);
+    CHECK(count_lines_containing(out, ": hi") == 2);
+    CHECK((said_hi("127.0.0.3") && said_hi("127.0.0.4")));
     rig::write_file(groups, "web 127.0.0.2\n");
     CHECK(cli({"--groups", groups, "-H", "@web", "true"}, &out, with_stderr) == 1);
     CHECK(out.find(groups + " line 1: expected") != std::string::npos);

@@ -204,6 +204,11 @@ TEST_SUITE("files") {
                             "is a directory; set recurse");
     CHECK_THROWS_CONTAINING(client.copy_file((local.path() / "missing").string(), "x"), std::system_error,
                             "cannot copy " + (local.path() / "missing").string());
+    // A pipe would hold a worker for ever, a device never end.
+    REQUIRE(::mkfifo((local.path() / "fifo").c_str(), 0600) == 0);
+    CHECK_THROWS_CONTAINING(client.copy_file((local.path() / "fifo").string(), "x"), pssh::ConfigError,
+                            "is not a regular file");
+    CHECK_THROWS_CONTAINING(client.scp_send("/dev/zero", "x"), pssh::ConfigError, "is not a regular file");
     CHECK_THROWS_CONTAINING(client.copy_file("{n}", "x", {.copy_args = numbered(1)}), pssh::HostArgumentError,
                             "copy_args has 1 entries for 2 hosts");
     CHECK(connects == 0);

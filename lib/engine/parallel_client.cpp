@@ -398,6 +398,9 @@ struct ParallelClient::Impl {
     if (error) throw std::system_error(error, "cannot copy " + path);
     if (std::filesystem::is_directory(status) && !recurse)
       throw ConfigError("", path + " is a directory; set recurse to copy it");
+    // A pipe would block a worker for ever, a device never end.
+    if (!std::filesystem::is_directory(status) && !std::filesystem::is_regular_file(status))
+      throw ConfigError("", path + " is not a regular file (a pipe, socket or device); it cannot be copied");
   }
 
   static std::exception_ptr first_error(const Output& output) {
