@@ -99,21 +99,26 @@ std::string man_page(Tool tool, const std::string& name) {
 }
 
 std::string completion(Tool tool, const std::string& name) {
-  std::string words, with_file, with_dir;
+  // A value named ...DIR completes directories, ...FILE files; any other
+  // value (a user, a number, a pattern) completes nothing.
+  std::string words, with_file, with_dir, with_other;
+  auto add = [](std::string& list, const std::string& spelling) { list += (list.empty() ? "" : "|") + spelling; };
   for (const cli::OptionDoc& option : cli::option_docs(tool)) {
     for (const std::string& spelling : {option.letter, option.name}) {
       if (spelling.empty()) continue;
       words += (words.empty() ? "" : " ") + spelling;
       if (option.value.empty()) continue;
-      bool directory = option.value.find("DIR") != std::string::npos;
-      (directory ? with_dir : with_file) += ((directory ? with_dir : with_file).empty() ? "" : "|") + spelling;
+      if (option.value.find("DIR") != std::string::npos) add(with_dir, spelling);
+      else if (option.value.find("FILE") != std::string::npos) add(with_file, spelling);
+      else add(with_other, spelling);
     }
   }
   std::string function = "_pssh_" + std::string(cli::tool_name(tool));
   return "# bash completion for " + name + ", made from its option table by pssh-docs\n" + function + "() {\n" +
          "  local cur prev\n  _init_completion || return\n  case $prev in\n" +
          "    " + with_dir + ") _filedir -d; return ;;\n" +
-         "    " + with_file + ") _filedir; return ;;\n  esac\n" +
+         "    " + with_file + ") _filedir; return ;;\n" +
+         "    " + with_other + ") return ;;\n  esac\n" +
          "  if [[ $cur == -* ]]; then\n    COMPREPLY=($(compgen -W '" + words + "' -- \"$cur\"))\n" +
          "  else\n    _filedir\n  fi\n}\ncomplete -F " + function + " " + name + "\n";
 }
