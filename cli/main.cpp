@@ -215,11 +215,27 @@ void write_host_lists(const Arguments& a, const std::vector<std::string>& lines,
   if (a.succeeded_file) cli::write_host_list(*a.succeeded_file, succeeded);
 }
 
-/// DIR/NAME with `text`; none for no text, as pssh 2.3 makes its files.
-void write_file(const std::optional<std::string>& dir, const std::string& name, const std::string& text) {
-  if (!dir || text.empty()) return;
-  fs::create_directories(*dir);
-  std::ofstream(fs::path(*dir) / name, std::ios::binary) << text;
+/// A host's -o and -e files, NAME in each directory, for the reports that
+/// write them at its end; none for no text, as pssh 2.3 makes its files.
+/// False, with the reason on stderr, if one cannot be written: the host then
+/// counts as failed (status 1).
+bool write_files(const Arguments& a, const std::string& name, const std::string& out, const std::string& err,
+                 cli::Console& console) {
+  try {
+    for (const auto& [dir, text] : {std::pair{&a.out_dir, &out}, std::pair{&a.err_dir, &err}}) {
+      if (!*dir || text->empty()) continue;
+      fs::create_directories(**dir);
+      auto path = fs::path(**dir) / name;
+      std::ofstream file(path, std::ios::binary);
+      file << *text;
+      file.flush();
+      if (!file) throw std::runtime_error("cannot write " + path.string());
+    }
+    return true;
+  } catch (const std::exception& e) {
+    console.line(stderr, name + ": " + e.what());
+    return false;
+  }
 }
 
 /// --json and -b print once every host is done.
@@ -308,20 +324,24 @@ int run_command(const Arguments& a, pssh::ClientOptions options, const std::vect
         try {
           host_streams->take(h, pssh::Stream::err, *result.error + "\n");
         } catch (const std::exception&) {
-          // The stderr file cannot be written: finish() reports it as this host's.
+          // The stderr file cannot be written: the host failed already, and its status line says why.
         }
       }
       host_streams->finish(h, done, result.outcome);
+    }
+    nlohmann::json json;
+    if (!host_streams) {  // else printed and written as it came
+      json = pssh::to_json(h);
+      json["index"] = a.shard_first + k;
+      if (!write_files(a, file_names[k], json["stdout"].get<std::string>(), json["stderr"].get<std::string>(),
+                       console))
+        result.status = cli::combine(result.status, 1);
     }
     statuses[k] = result.status;
     failed += result.status != 0;
     status = cli::combine(status, result.status);
     console.progress(done, failed, output.size());
-    if (host_streams) continue;  // printed and written as it came
-    nlohmann::json json = pssh::to_json(h);
-    json["index"] = a.shard_first + k;
-    write_file(a.out_dir, file_names[k], json["stdout"].get<std::string>());
-    write_file(a.err_dir, file_names[k], json["stderr"].get<std::string>());
+    if (host_streams) continue;
     if (a.report == Report::gather) {
       gathered.add(json);
     } else if (a.report == Report::jsonl) {
@@ -404,9 +424,9 @@ int run_copies(const Arguments& a, pssh::ClientOptions options, const std::vecto
   auto report = [&](std::size_t k) {
     reported[k] = true;
     ++done;
+    if (!write_files(a, file_names[k], "", errors[k], console)) statuses[k] = cli::combine(statuses[k], 1);
     failed += statuses[k] != 0;
     status = cli::combine(status, statuses[k]);
-    write_file(a.err_dir, file_names[k], errors[k]);
     console.line(stdout, cli::status_line(done, names[k], outcomes[k]));
     if (a.verbose && !errors[k].empty()) console.line(stderr, names[k] + ": " + errors[k].substr(0, errors[k].size() - 1));
     console.progress(done, failed, hosts.size());

@@ -277,6 +277,9 @@ TEST_SUITE("cli") {
     CHECK(out.find(" [FAILURE] 127.0.0.2 cannot create ") != std::string::npos);
     CHECK(out.find(" [SUCCESS] 127.0.0.3\n") != std::string::npos);
     CHECK(rig::read_file(dir.path() / "out" / "127.0.0.3") == "hi\nthere\n");
+    // The same where the files are written at the host's end (-b, --json).
+    CHECK(cli({"-H", "127.0.0.[2-3]", "-o", (dir.path() / "out").string(), "-b", "echo hi"}, &out) == 1);
+    CHECK(out.find("hi") != std::string::npos);
   }
 
   TEST_CASE("a host named again gets NAME.1, NAME.2, as pssh 2.3 names them; user@ and :port are kept") {
