@@ -5,6 +5,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -65,6 +66,15 @@ double seconds_of(std::string_view option, const std::string& text) {
   } catch (const std::exception&) {
   }
   throw UsageError(std::string(option) + " " + text + ": expected a number of seconds (0: none)");
+}
+
+/// -p's and --pick's count: digits only, at least 1.
+std::size_t count_of(std::string_view option, const std::string& text) {
+  std::size_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 1)
+    throw UsageError(std::string(option) + " " + text + ": expected a whole number of at least 1");
+  return value;
 }
 
 Shard shard_of(const std::string& text) {
@@ -138,16 +148,7 @@ const Option options[] = {
     {'\0', "exclude", "PATTERN", every, "", "leave out the hosts PATTERN names: web[3-5], @group or a glob (repeatable)",
      [](Parsed& p, const std::string& v) { p.excludes.push_back(v); }},
     {'\0', "pick", "N", every, "", "work on N hosts of the list, chosen at random (after --exclude)",
-     [](Parsed& p, const std::string& v) {
-       std::size_t used = 0;
-       long n = -1;
-       try {
-         n = std::stol(v, &used);
-       } catch (const std::exception&) {
-       }
-       if (used != v.size() || n < 1) throw UsageError("--pick " + v + ": expected a whole number of at least 1");
-       p.pick = static_cast<std::size_t>(n);
-     }},
+     [](Parsed& p, const std::string& v) { p.pick = count_of("--pick", v); }},
     {'\0', "port", "PORT", every, "", "port for hosts that give none (default: the ssh config's, else 22)",
      [](Parsed& p, const std::string& v) { p.port = v; }},
     {'F', "", "FILE", every, "", "read this ssh config alone (default: ~/.ssh/config, then /etc/ssh/ssh_config)",
@@ -372,16 +373,7 @@ pssh::ClientOptions client_options(const Parsed& p, const std::optional<pssh::In
     o.ssh_config = *p.ssh_config;
     o.system_ssh_config.reset();
   }
-  if (p.par) {
-    std::size_t used = 0;
-    long par = 0;
-    try {
-      par = std::stol(*p.par, &used);
-    } catch (const std::exception&) {
-    }
-    if (used != p.par->size() || par < 1) throw UsageError("-p " + *p.par + ": expected a whole number of at least 1");
-    o.pool_size = static_cast<std::size_t>(par);
-  }
+  if (p.par) o.pool_size = count_of("-p", *p.par);
   if (p.user) o.user = *p.user;
   if (p.port) {
     // Read as the library reads every port.
