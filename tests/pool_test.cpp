@@ -38,4 +38,27 @@ TEST_SUITE("pool") {
     CHECK(narrow >= 20.0);  // ten waves of 2 s: the arena really is 10 wide
     CHECK(narrow < 40.0);
   }
+
+  TEST_CASE("30 hosts that wait for each other all run at once at pool_size 32, run after run") {
+    // Each command returns only once all 30 have started: a host left
+    // without a worker (a runner oneTBB never ran) fails every host of its run.
+    rig::TempDir dir;
+    auto options = pool_server().options();
+    options.pool_size = 32;
+    // A client each round: the last pool's end ends TBB's workers, so each
+    // round starts them again, as each run of a command does.
+    for (int round = 0; round < 10; ++round) {
+      pssh::ParallelClient client(rig::loopback_hosts(30), options, pool_server().spread(30));
+      auto met = dir.path() / std::to_string(round);
+      std::filesystem::create_directories(met);
+      std::string command = "touch " + met.string() + "/$$; for i in $(seq 600); do "
+                            "[ $(ls " + met.string() + " | wc -l) -ge 30 ] && exit 0; sleep 0.1; done; exit 1";
+      auto output = client.run_command(command, {.stop_on_errors = false});
+      client.join(output);
+      for (const auto& h : output) {
+        INFO(h.host() << " in round " << round);
+        CHECK(h.exit_code() == 0);
+      }
+    }
+  }
 }

@@ -130,15 +130,10 @@ ParallelismLease::~ParallelismLease() {
   r.update();
 }
 
-// No slot is reserved for an application thread: callers never join an
+// No slot is reserved for an application thread: callers never join the
 // arena, they wait on futures.
-WorkerPool::Lane::Lane(std::size_t slots) : slots(slots), arena(static_cast<int>(slots), 0) {}
-
 WorkerPool::WorkerPool(std::size_t size)
-    : size_(std::max<std::size_t>(size, 1)), lease_(size_) {
-  for (std::size_t given = 0; given < size_; given += lane_size)
-    lanes_.emplace_back(std::min(lane_size, size_ - given));
-}
+    : size_(std::max<std::size_t>(size, 1)), lease_(size_), arena_(static_cast<int>(size_), 0) {}
 
 WorkerPool::~WorkerPool() {
   wait();
@@ -147,11 +142,11 @@ WorkerPool::~WorkerPool() {
     ending_ = true;
   }
   queued_.notify_all();
-  // Waiting inside each lane, this thread runs a runner no worker has taken
+  // Waiting inside the arena, this thread runs a runner no worker has taken
   // yet (TBB's workers may all be busy in other clients' pools): it ends at
   // once. TBB's task objects are gone after this. Debian's oneTBB 2021.8 has
   // no task_arena::wait_for(task_group).
-  for (Lane& lane : lanes_) lane.arena.execute([&lane] { lane.group.wait(); });
+  arena_.execute([this] { group_.wait(); });
 }
 
 bool WorkerPool::submit(std::function<void()> task) {
@@ -168,20 +163,17 @@ bool WorkerPool::submit(std::function<void()> task) {
 }
 
 void WorkerPool::start_runner(std::unique_lock<std::mutex>&) {
-  Lane& lane = *std::find_if(lanes_.begin(), lanes_.end(),
-                             [](const Lane& l) { return l.runners < l.slots; });
-  ++lane.runners;
   ++runners_;
   ++unstarted_runners_;
-  tbb::task_handle runner = lane.group.defer([this, &lane] {
+  tbb::task_handle runner = group_.defer([this] {
     accept_handoff();
-    run_queue(lane);
+    run_queue();
   });
   announce_handoff();
-  lane.arena.enqueue(std::move(runner));
+  arena_.enqueue(std::move(runner));
 }
 
-void WorkerPool::run_queue(Lane& lane) {
+void WorkerPool::run_queue() {
   std::unique_lock lock(mutex_);
   --unstarted_runners_;
   for (;;) {
@@ -198,7 +190,6 @@ void WorkerPool::run_queue(Lane& lane) {
     lock.lock();
     if (--outstanding_ == 0) idle_.notify_all();
   }
-  --lane.runners;
   --runners_;
 }
 

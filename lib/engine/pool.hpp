@@ -52,14 +52,14 @@ class ParallelismLease {
 /// calls. A runner per host ending after each connect or command cost 90
 /// yields per host at 100 hosts, each a context switch. They do not stay
 /// longer because TBB's workers are shared: an idle client's sleeping runners
-/// would hold workers another client needs. And they live in lanes,
-/// task_arenas of at most `lane_size` slots whose sizes add up to `size`, so
-/// that an idle worker's spin is short.
+/// would hold workers another client needs.
+///
+/// One arena of `size` slots. Arenas of at most 16 slots each (shorter
+/// spins) lost runners: oneTBB 2021.8 sometimes left a runner enqueued in
+/// one arena while workers slept, so 30 hosts of pool_size 32 ran in two
+/// waves, and a run whose hosts wait on each other (prsync) never ended.
 class WorkerPool {
  public:
-  /// Slots per arena: small enough that an idle worker's spin is short, large
-  /// enough that few arenas share TBB's workers.
-  static constexpr std::size_t lane_size = 16;
   /// How long a runner waits for the next task: longer than the gap between
   /// a program's calls (connect_auth, run_command, join), short enough that
   /// an idle client soon gives its workers back.
@@ -80,17 +80,9 @@ class WorkerPool {
   std::size_t size() const noexcept { return size_; }
 
  private:
-  struct Lane {
-    explicit Lane(std::size_t slots);
-    const std::size_t slots;
-    std::size_t runners = 0;  // guarded by the pool's mutex
-    tbb::task_arena arena;
-    tbb::task_group group;
-  };
-
-  /// Starts a runner in a lane with a free slot. Called with the mutex held.
+  /// Starts a runner. Called with the mutex held.
   void start_runner(std::unique_lock<std::mutex>& lock);
-  void run_queue(Lane& lane);
+  void run_queue();
 
   std::size_t size_;
   ParallelismLease lease_;
@@ -103,7 +95,8 @@ class WorkerPool {
   std::size_t unstarted_runners_ = 0;  // not yet on a worker
   std::size_t free_runners_ = 0;  // waiting on queued_
   bool ending_ = false;
-  std::deque<Lane> lanes_;
+  tbb::task_arena arena_;
+  tbb::task_group group_;
 };
 
 }  // namespace pssh::detail
