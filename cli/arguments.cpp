@@ -22,9 +22,10 @@ enum ToolMask : unsigned {
   ssh = 1u << static_cast<unsigned>(Tool::ssh),
   scp = 1u << static_cast<unsigned>(Tool::scp),
   slurp = 1u << static_cast<unsigned>(Tool::slurp),
+  rsync = 1u << static_cast<unsigned>(Tool::rsync),
   nuke = 1u << static_cast<unsigned>(Tool::nuke),
-  every = ssh | scp | slurp | nuke,
-  copies = scp | slurp,
+  every = ssh | scp | slurp | rsync | nuke,
+  copies = scp | slurp | rsync,
 };
 
 /// What the options say before the client's options can be made: the
@@ -39,6 +40,7 @@ struct Parsed {
   /// -O, PSSH_OPTIONS and the -o of -x/-X, in the order given: ssh's options.
   std::vector<std::string> ssh_options;
   std::vector<std::string> extra;  ///< -x (split as a shell does) and -X
+  std::vector<std::string> ssh_args;  ///< prsync's -S, split as rsync splits its -e
   bool help = false, version = false;
 };
 
@@ -57,14 +59,11 @@ struct Option {
   Apply apply;
 };
 
-/// -t's seconds; 0 or less is none, as in pssh 2.3.
+/// -t's seconds, in decimal ("30", "0.5"); 0 or less is none, as in pssh 2.3.
 double seconds_of(std::string_view option, const std::string& text) {
-  try {
-    std::size_t used = 0;
-    double value = std::stod(text, &used);
-    if (used == text.size() && std::isfinite(value)) return value;
-  } catch (const std::exception&) {
-  }
+  double value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::fixed);
+  if (!text.empty() && error == std::errc() && end == text.data() + text.size() && std::isfinite(value)) return value;
   throw UsageError(std::string(option) + " " + text + ": expected a number of seconds (0: none)");
 }
 
@@ -115,7 +114,7 @@ const Option options[] = {
      [](Parsed& p, const std::string&) { p.a.askpass = true; }},
     {'x', "extra-args", "ARGS", every, "",
      "Extra command-line arguments, with processing for spaces, quotes, and backslashes "
-     "(ssh's, scp's for pscp and pslurp: -o -i -p/-P -l -F -J -C -A -a -4 -6 -q -T -t)",
+     "(ssh's, scp's for pscp and pslurp: -o -i -p/-P -l -F -J -C -A -a -4 -6 -q -T -t; rsync's for prsync)",
      [](Parsed& p, const std::string& v) {
        auto words = shell_words(v);
        p.extra.insert(p.extra.end(), words.begin(), words.end());
@@ -134,6 +133,16 @@ const Option options[] = {
      [](Parsed& p, const std::string&) { p.a.print = true; }},
     {'r', "recursive", "", copies, "PSSH_RECURSIVE", "recusively copy directories (OPTIONAL)",
      [](Parsed& p, const std::string&) { p.a.recursive = true; }},
+    {'a', "archive", "", rsync, "PSSH_ARCHIVE", "use rsync -a (archive mode) (OPTIONAL)",
+     [](Parsed& p, const std::string&) { p.a.archive = true; }},
+    {'z', "compress", "", rsync, "PSSH_COMPRESS", "use rsync compression (OPTIONAL)",
+     [](Parsed& p, const std::string&) { p.a.compress = true; }},
+    {'S', "ssh-args", "ARGS", rsync, "",
+     "extra arguments for ssh: its options as -x takes them for pssh (-o -i -p -l -F -J -C -4 -6 ...)",
+     [](Parsed& p, const std::string& v) {
+       auto words = shell_words(v);
+       p.ssh_args.insert(p.ssh_args.end(), words.begin(), words.end());
+     }},
     {'L', "localdir", "LOCALDIR", slurp, "PSSH_LOCALDIR", "output directory for remote file copies",
      [](Parsed& p, const std::string& v) { p.a.local_dir = v; }},
     {'\0', "version", "", every, "", "show program's version number and exit",
@@ -160,6 +169,9 @@ const Option options[] = {
      [](Parsed& p, const std::string& v) { p.inventory = v; }},
     {'b', "", "", ssh | nuke, "", "gather hosts with identical output, each group's hosts folded: web[01-03],db1",
      [](Parsed& p, const std::string&) { p.a.report = Report::gather; }},
+    {'\0', "diff", "", ssh | nuke, "",
+     "show each output that differs from the one most hosts gave as a unified diff against it (clush's --diff)",
+     [](Parsed& p, const std::string&) { p.a.report = Report::diff; }},
     {'\0', "json", "", ssh | nuke, "", "one JSON array of every host's result at the end, in host-list order",
      [](Parsed& p, const std::string&) { p.a.report = Report::json; }},
     {'\0', "jsonl", "", ssh | nuke, "", "one JSON object per host as it finishes",
@@ -300,29 +312,31 @@ std::size_t read_options(Tool tool, const std::vector<std::string>& args, Parsed
   return i;
 }
 
-/// -x and -X: what pssh 2.3 hands to ssh (pssh, pnuke) or scp (pscp,
-/// pslurp), read as the options they set. What has no meaning here (a
-/// forwarding, a bandwidth limit) is refused, not dropped.
-void apply_extra_args(Tool tool, Parsed& p) {
+/// What pssh 2.3 hands to ssh (pssh's and pnuke's -x and -X, prsync's -S)
+/// or scp (pscp's and pslurp's -x and -X), read as the options they set.
+/// What has no meaning here (a forwarding, a bandwidth limit) is refused,
+/// not dropped.
+void apply_ssh_args(Tool tool, const std::vector<std::string>& args, std::string_view spelling, Parsed& p) {
   bool scp_like = tool == Tool::scp || tool == Tool::slurp;
   std::string program = scp_like ? "scp" : "ssh";
-  for (std::size_t i = 0; i < p.extra.size(); ++i) {
-    const std::string& arg = p.extra[i];
+  std::string option(spelling);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
     if (arg.size() < 2 || arg[0] != '-')
-      throw UsageError("-x/-X " + arg + ": only " + program + "'s options can be given here");
+      throw UsageError(option + " " + arg + ": only " + program + "'s options can be given here");
     for (std::size_t k = 1; k < arg.size(); ++k) {
       char letter = arg[k];
       auto value = [&] {
         std::string text = k + 1 < arg.size() ? arg.substr(k + 1) : std::string();
         if (text.empty()) {
-          if (++i >= p.extra.size()) throw UsageError("-x/-X: " + program + "'s -" + letter + " needs a value");
-          text = p.extra[i];
+          if (++i >= args.size()) throw UsageError(option + ": " + program + "'s -" + letter + " needs a value");
+          text = args[i];
         }
         k = arg.size();
         return text;
       };
       auto unsupported = [&]() -> void {
-        throw UsageError("-x/-X: " + program + "'s -" + std::string(1, letter) + " is not supported (pssh is not " +
+        throw UsageError(option + ": " + program + "'s -" + std::string(1, letter) + " is not supported (pssh is not " +
                          program + "); give ssh options as -O Key=Value");
       };
       switch (letter) {
@@ -336,7 +350,7 @@ void apply_extra_args(Tool tool, Parsed& p) {
         case 'A': p.ssh_options.push_back("ForwardAgent=yes"); break;
         case 'a': p.ssh_options.push_back("ForwardAgent=no"); break;
         case 'q': case 'T': break;  // quiet, and no PTY: what pssh does anyway
-        case 't': scp_like ? unsupported() : void(p.a.pty = true); break;
+        case 't': scp_like || tool == Tool::rsync ? unsupported() : void(p.a.pty = true); break;
         case 'p': scp_like ? unsupported() : p.ssh_options.push_back("Port=" + value()); break;
         case 'P': scp_like ? p.ssh_options.push_back("Port=" + value()) : unsupported(); break;
         case 'l': scp_like ? unsupported() : p.ssh_options.push_back("User=" + value()); break;
@@ -473,6 +487,7 @@ void take_operands(Tool tool, std::vector<std::string> operands, Arguments& a) {
       a.command = "pkill -9 " + a.operands[0];
       break;
     case Tool::scp:
+    case Tool::rsync:
       if (n < 2) throw UsageError(n == 0 ? "Paths not specified." : "Remote path not specified.");
       break;
     case Tool::slurp:
@@ -503,7 +518,17 @@ Arguments parse_arguments(Tool tool, const std::vector<std::string>& args) {
     std::cout << version_text;
     std::exit(0);
   }
-  apply_extra_args(tool, p);
+  if (tool == Tool::rsync) {
+    // prsync hands -x and -X to rsync, which must not be given another remote shell.
+    for (const std::string& arg : p.extra) {
+      if (arg.starts_with("-e") || arg.starts_with("--rsh"))
+        throw UsageError("-x/-X " + arg + ": prsync runs rsync over its own connections; give ssh's options with -S or -O");
+    }
+    p.a.rsync_args = std::move(p.extra);
+    apply_ssh_args(tool, p.ssh_args, "-S", p);
+  } else {
+    apply_ssh_args(tool, p.extra, "-x/-X", p);
+  }
   std::optional<pssh::Inventory> inventory;
   if (p.inventory) inventory = pssh::load_inventory(*p.inventory);
   Arguments a = std::move(p.a);
@@ -527,6 +552,36 @@ Arguments parse_arguments(Tool tool, const std::vector<std::string>& args) {
   return a;
 }
 
+std::vector<std::string> status_names(const Arguments& a) {
+  std::vector<std::string> names;
+  for (const auto& e : a.hosts) {
+    if (e.config.alias) {
+      names.push_back(*e.config.alias);
+      continue;
+    }
+    std::string name = e.host;  // an IPv6 address keeps the brackets it was given with
+    if (e.config.user && e.config.user != a.default_user) name = *e.config.user + "@" + name;
+    if (e.config.port) name += ":" + std::to_string(*e.config.port);
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+std::vector<std::string> host_lines(const Arguments& a) {
+  std::vector<std::string> lines;
+  for (const auto& e : a.hosts) lines.push_back(pssh::format_host_entry(e));
+  return lines;
+}
+
+void write_host_lists(const Arguments& a, const std::vector<std::string>& lines,
+                      const std::vector<int>& statuses) {
+  std::vector<std::string> failed, succeeded;
+  for (std::size_t k = 0; k < lines.size(); ++k) (statuses[k] == 0 ? succeeded : failed).push_back(lines[k]);
+  if (a.failed_file) write_host_list(*a.failed_file, failed);
+  if (a.succeeded_file) write_host_list(*a.succeeded_file, succeeded);
+}
+
+
 std::vector<OptionDoc> option_docs(Tool tool) {
   std::vector<OptionDoc> docs;
   for (const Option& option : options) {
@@ -540,7 +595,8 @@ std::vector<OptionDoc> option_docs(Tool tool) {
 
 std::string_view usage_line(Tool tool) {
   switch (tool) {
-    case Tool::scp: return "[OPTIONS] local [...] remote";
+    case Tool::scp:
+    case Tool::rsync: return "[OPTIONS] local [...] remote";
     case Tool::slurp: return "[OPTIONS] remote local";
     case Tool::nuke: return "[OPTIONS] pattern";
     case Tool::ssh: break;
@@ -549,9 +605,9 @@ std::string_view usage_line(Tool tool) {
 }
 
 std::string_view exit_status_text(Tool tool) {
-  if (tool == Tool::scp) {
-    return "0 success; 1 another error; 2 usage error; 3 a host timed out or was interrupted; "
-           "4 any other failure. The first of 1, 3, 4 that holds wins.";
+  if (tool == Tool::scp || tool == Tool::rsync) {
+    return "0 success; 1 another error; 2 usage error; 3 a host timed out or was interrupted (prsync: or its "
+           "rsync was killed by a signal); 4 any other failure. The first of 1, 3, 4 that holds wins.";
   }
   return "0 success; 1 another error (a hosts file that cannot be read); 2 usage error; 3 a host timed out "
          "or was interrupted; 4 what makes ssh exit 255: a host could not be reached or logged in to, or "

@@ -1,6 +1,6 @@
-// The command lines of the pssh 2.3 family (pssh, pscp, pslurp, pnuke) and
-// this project's additions: one table of options, read by the parser, the
-// PSSH_* variables and --help alike.
+// The command lines of the pssh 2.3 family (pssh, pscp, pslurp, prsync,
+// pnuke) and this project's additions: one table of options, read by the
+// parser, the PSSH_* variables and --help alike.
 #pragma once
 
 #include "results.hpp"
@@ -28,6 +28,7 @@ struct UsageError : std::runtime_error {
 enum class Report {
   status,  ///< pssh 2.3's status line per host (with -i, -P, -o, -e as asked)
   gather,  ///< -b: identical outputs together, hosts folded
+  diff,    ///< --diff: each output as a unified diff against the most common one
   json,    ///< --json: one array at the end
   jsonl,   ///< --jsonl: one object per host as it finishes
 };
@@ -49,7 +50,9 @@ struct Arguments {
   std::optional<std::string> password;  ///< what -A was answered
   std::optional<std::string> out_dir, err_dir;
   bool sudo = false, pty = false;
-  bool recursive = false;         ///< -r (pscp, pslurp)
+  bool recursive = false;         ///< -r (pscp, pslurp, prsync)
+  bool archive = false, compress = false;  ///< prsync's -a and -z: rsync's
+  std::vector<std::string> rsync_args;     ///< prsync's -x and -X: given to rsync as they are
   std::optional<std::string> local_dir;  ///< -L (pslurp)
   std::vector<std::string> operands;     ///< the command's words, or the paths
   std::string command;                   ///< pssh, pnuke: what runs on every host
@@ -66,6 +69,16 @@ struct Arguments {
 /// ssh option) as std::exception (exit 1). --help and --version print and
 /// exit 0.
 Arguments parse_arguments(Tool tool, const std::vector<std::string>& args);
+
+/// How status lines name each host, as pssh 2.3 does: "user@" when the
+/// entry names another user than -l, ":port" when it names a port; an
+/// inventory's alias instead, where it gives one.
+std::vector<std::string> status_names(const Arguments& a);
+/// Each host as a hosts-file line, for --failed and --succeeded.
+std::vector<std::string> host_lines(const Arguments& a);
+/// --failed and --succeeded: `lines[k]` is the hosts-file line of host k,
+/// `statuses[k]` its exit status.
+void write_host_lists(const Arguments& a, const std::vector<std::string>& lines, const std::vector<int>& statuses);
 
 /// One option of a tool as --help, the man pages and the shell completion
 /// show it, from the table the parser reads.

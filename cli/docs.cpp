@@ -1,7 +1,7 @@
 // pssh-docs: writes each command's man page and bash completion from the
 // option table the commands parse with, so that neither can drift from it.
 //
-//   pssh-docs man TOOL NAME OUTPUT          (TOOL: ssh, scp, slurp, nuke)
+//   pssh-docs man TOOL NAME OUTPUT          (TOOL: ssh, scp, slurp, rsync, nuke)
 //   pssh-docs completion TOOL NAME OUTPUT
 #include "arguments.hpp"
 
@@ -34,6 +34,9 @@ std::string_view description(Tool tool) {
     case Tool::slurp:
       return "copies a remote file (a tree with -r) from every host at once, to LOCALDIR/HOST/LOCAL (LOCALDIR "
              "is -L, else the current directory).";
+    case Tool::rsync:
+      return "copies local files to every host at once with rsync, over pssh's own connections: rsync runs "
+             "here and on each host (rsync --server), its remote shell being pssh itself.";
     case Tool::nuke:
       return "kills the processes named PATTERN on every host at once (pkill -9 PATTERN).";
     case Tool::ssh:
@@ -45,8 +48,9 @@ std::string_view description(Tool tool) {
 /// Where pssh departs from pssh 2.3 on purpose; the cli-diff suite asserts each.
 constexpr const char* differences[] = {
     "A host that fails for another reason than its command's exit status is shown with the reason "
-    "(cannot connect to ..., Killed by signal KILL, cannot create directory ...) where pssh 2.3 shows ssh's or "
-    "scp's \"Exited with error code 255\" (or 1): the reason is what the user needs. The exit status is the same.",
+    "(cannot connect to ..., Killed by signal KILL, cannot create directory ...) where pssh 2.3 shows ssh's, "
+    "scp's or rsync's \"Exited with error code 255\" (or 1): the reason is what the user needs. The exit status is "
+    "the same.",
     "-P prefixes every line with its host; pssh 2.3 prefixes what one read returned, so lines that arrive "
     "together show the host once and the output depends on timing.",
     "-i ends output that lacks a last newline with one, so the next status line starts its own line.",
@@ -66,9 +70,12 @@ constexpr const char* differences[] = {
     "-P also prints stderr lines, as \"host: line\" on stderr; pssh 2.3 prints stdout only.",
     "-l and --port beat a User or Port given with -O or -x, where ssh keeps the first value it is given.",
     "-I keeps its input once per host until that host took it; pssh 2.3 keeps one copy.",
+    "prsync runs rsync with pssh itself as its remote shell, on pssh's connections: -S takes ssh's options as "
+    "pssh's -x does (what has no meaning without the ssh program is refused), and a -x or -X that gives rsync "
+    "another remote shell (-e, --rsh) is a usage error. A line rsync refuses (an unknown option) is refused "
+    "once, before any host, with rsync's message (status 1); pssh 2.3 lets every host's rsync fail (status 4).",
     "Ctrl-C cancels every host, which reports \"Interrupted\"; the report and --failed are still written. A "
     "second one ends pssh at once.",
-    "Not yet: prsync.",
 };
 
 std::string man_page(Tool tool, const std::string& name) {
@@ -94,7 +101,7 @@ std::string man_page(Tool tool, const std::string& name) {
   page += ".SH EXIT STATUS\n" + roff(std::string(cli::exit_status_text(tool))) + "\n";
   page += ".SH DIFFERENCES FROM PSSH 2.3\n";
   for (const char* difference : differences) page += ".IP \\(bu 2\n" + roff(difference) + "\n";
-  page += ".SH SEE ALSO\n.BR pssh (1),\n.BR pscp (1),\n.BR pslurp (1),\n.BR pnuke (1),\n.BR ssh_config (5)\n";
+  page += ".SH SEE ALSO\n.BR pssh (1),\n.BR pscp (1),\n.BR pslurp (1),\n.BR prsync (1),\n.BR pnuke (1),\n.BR ssh_config (5)\n";
   return page;
 }
 
@@ -127,7 +134,7 @@ std::string completion(Tool tool, const std::string& name) {
 
 int main(int argc, char** argv) {
   if (argc != 5) {
-    std::cerr << "usage: pssh-docs man|completion ssh|scp|slurp|nuke NAME OUTPUT\n";
+    std::cerr << "usage: pssh-docs man|completion ssh|scp|slurp|rsync|nuke NAME OUTPUT\n";
     return 2;
   }
   std::string kind = argv[1], tool_word = argv[2], name = argv[3];

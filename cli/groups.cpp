@@ -76,8 +76,12 @@ Groups Groups::find(const std::optional<std::string>& given) {
 }
 
 std::vector<std::string> Groups::expand(std::string_view pattern) const {
-  std::vector<std::string> within;
-  return expand(pattern, within);
+  std::vector<std::string> hosts, within;
+  for (const std::string& part : patterns_of(pattern)) {  // "@web,@db" as clush reads it
+    auto more = expand(part, within);
+    hosts.insert(hosts.end(), more.begin(), more.end());
+  }
+  return hosts;
 }
 
 std::vector<std::string> Groups::expand(std::string_view pattern, std::vector<std::string>& within) const {

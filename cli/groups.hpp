@@ -26,8 +26,9 @@ class Groups {
   /// else none.
   static Groups find(const std::optional<std::string>& given);
 
-  /// The hosts `pattern` names, in order: "@name" is the group's hosts,
-  /// anything else is expanded as a host pattern (pssh::expand_hosts).
+  /// The hosts `pattern` names, in order: patterns separated by commas
+  /// outside brackets ("@web,@db"), each "@name" the group's hosts, anything
+  /// else expanded as a host pattern (pssh::expand_hosts).
   /// std::runtime_error for an unknown group or one that names itself.
   std::vector<std::string> expand(std::string_view pattern) const;
 

@@ -1,35 +1,29 @@
-// pssh, pscp, pslurp and pnuke: pssh 2.3's command family on the library's
+// pssh, pscp, pslurp, prsync and pnuke: pssh 2.3's command family on the library's
 // connections, one program that acts on the name it is called by. `--help`
 // for each name's options.
 #include "arguments.hpp"
 #include "askpass.hpp"
+#include "interrupts.hpp"
 #include "output.hpp"
 #include "results.hpp"
+#include "rsync.hpp"
 
 #include <pssh/json.hpp>
 #include <pssh/pssh.hpp>
 
-#include <poll.h>
-#include <pthread.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <csignal>
 #include <cstring>
 #include <functional>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
-#include <system_error>
-#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -38,6 +32,11 @@ namespace {
 using cli::Arguments;
 using cli::Report;
 using cli::Tool;
+using cli::Interrupts;
+using cli::Routed;
+using cli::status_names;
+using cli::host_lines;
+using cli::write_host_lists;
 
 /// Everything on our standard input, read once for every host (-I).
 std::string read_stdin() {
@@ -87,134 +86,6 @@ class FinishOrder {
   std::size_t taken_ = 0;
 };
 
-/// A file descriptor, closed with its owner.
-class Descriptor {
- public:
-  explicit Descriptor(int fd = -1) : fd_(fd) {}
-  ~Descriptor() { reset(); }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
-
-/// Ctrl-C, TERM and HUP, taken by a thread of their own through a
-/// signalfd (blocked in every other thread: made before the client's). While
-/// a client works, the first one cancels it, as pssh 2.3 kills its ssh
-/// processes: each unfinished host reports "Interrupted" (status 3), and the
-/// report, -o files and --failed are still written. Otherwise, or the
-/// second time, the signal does what it would have done. A signal the
-/// caller ignores (nohup, trap '' INT) stays ignored.
-class Interrupts {
- public:
-  Interrupts() : stop_(::eventfd(0, EFD_CLOEXEC)) {
-    sigemptyset(&signals_);
-    for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
-      struct sigaction current {};
-      if (::sigaction(signal, nullptr, &current) == 0 && current.sa_handler != SIG_IGN) sigaddset(&signals_, signal);
-    }
-    ::pthread_sigmask(SIG_BLOCK, &signals_, &before_);
-    signal_fd_.reset(::signalfd(-1, &signals_, SFD_CLOEXEC));
-    if (!signal_fd_ || !stop_) throw std::system_error(errno, std::generic_category(), "cannot watch for Ctrl-C");
-    waiter_ = std::thread([this] { wait(); });
-  }
-  ~Interrupts() {
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof one);  // the run is over
-    waiter_.join();
-    ::pthread_sigmask(SIG_SETMASK, &before_, nullptr);
-  }
-  Interrupts(const Interrupts&) = delete;
-  Interrupts& operator=(const Interrupts&) = delete;
-
-  /// The client an interrupt cancels from now on; nullptr: none.
-  void route_to(pssh::ParallelClient* client) {
-    std::lock_guard lock(mutex_);
-    client_ = client;
-  }
-  /// An interrupt cancelled the run: start no more work.
-  bool interrupted() const { return interrupted_.load(); }
-
- private:
-  void wait() {
-    for (;;) {
-      pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) continue;  // EINTR
-      if (fds[1].revents != 0) return;
-      signalfd_siginfo info{};
-      if (::read(signal_fd_.get(), &info, sizeof info) != sizeof info) continue;
-      int signal = static_cast<int>(info.ssi_signo);
-      std::lock_guard lock(mutex_);
-      if (client_ == nullptr || interrupted_) {
-        std::signal(signal, SIG_DFL);
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, signal);
-        ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
-        ::raise(signal);
-        continue;
-      }
-      interrupted_ = true;
-      client_->cancel();
-    }
-  }
-
-  sigset_t signals_{}, before_{};
-  Descriptor signal_fd_, stop_;
-  std::mutex mutex_;
-  pssh::ParallelClient* client_ = nullptr;
-  std::atomic<bool> interrupted_{false};
-  std::thread waiter_;
-};
-
-/// route_to(client) for as long as it lives.
-struct Routed {
-  Routed(Interrupts& interrupts, pssh::ParallelClient& client) : interrupts(interrupts) { interrupts.route_to(&client); }
-  ~Routed() { interrupts.route_to(nullptr); }
-  Interrupts& interrupts;
-};
-
-/// How status lines name each host, as pssh 2.3 does: "user@" when the
-/// entry names another user than -l, ":port" when it names a port; an
-/// inventory's alias instead, where it gives one.
-std::vector<std::string> status_names(const Arguments& a) {
-  std::vector<std::string> names;
-  for (const auto& e : a.hosts) {
-    if (e.config.alias) {
-      names.push_back(*e.config.alias);
-      continue;
-    }
-    std::string name = e.host;  // an IPv6 address keeps the brackets it was given with
-    if (e.config.user && e.config.user != a.default_user) name = *e.config.user + "@" + name;
-    if (e.config.port) name += ":" + std::to_string(*e.config.port);
-    names.push_back(std::move(name));
-  }
-  return names;
-}
-
-std::vector<std::string> host_lines(const Arguments& a) {
-  std::vector<std::string> lines;
-  for (const auto& e : a.hosts) lines.push_back(pssh::format_host_entry(e));
-  return lines;
-}
-
-/// --failed and --succeeded: `lines[k]` is the hosts-file line of host k,
-/// `statuses[k]` its exit status.
-void write_host_lists(const Arguments& a, const std::vector<std::string>& lines,
-                      const std::vector<int>& statuses) {
-  std::vector<std::string> failed, succeeded;
-  for (std::size_t k = 0; k < lines.size(); ++k) (statuses[k] == 0 ? succeeded : failed).push_back(lines[k]);
-  if (a.failed_file) cli::write_host_list(*a.failed_file, failed);
-  if (a.succeeded_file) cli::write_host_list(*a.succeeded_file, succeeded);
-}
-
 /// A host's -o and -e files, NAME in each directory, for the reports that
 /// write them at its end; none for no text, as pssh 2.3 makes its files.
 /// False, with the reason on stderr, if one cannot be written: the host then
@@ -245,9 +116,9 @@ void print_results(Report report, std::vector<nlohmann::json>& results, const cl
               [](const auto& x, const auto& y) { return x["index"] < y["index"]; });
     std::cout << nlohmann::json(results).dump(2) << '\n';
   }
-  if (report == Report::gather) {
+  if (report == Report::gather || report == Report::diff) {
     std::cout.flush();
-    gathered.print(stdout);
+    report == Report::gather ? gathered.print(stdout) : gathered.print_diff(stdout);
   }
 }
 
@@ -342,7 +213,7 @@ int run_command(const Arguments& a, pssh::ClientOptions options, const std::vect
     status = cli::combine(status, result.status);
     console.progress(done, failed, output.size());
     if (host_streams) continue;
-    if (a.report == Report::gather) {
+    if (a.report == Report::gather || a.report == Report::diff) {
       gathered.add(json);
     } else if (a.report == Report::jsonl) {
       if (a.shard) {
@@ -475,7 +346,7 @@ int run_merge(const Arguments& a, cli::Console& console) {
                         : pssh::format_host_entry({result["host"], {.alias = result["alias"].get<std::string>()}}));
     result.erase("shard");
     std::string alias = result["alias"];
-    if (a.report == Report::gather) {
+    if (a.report == Report::gather || a.report == Report::diff) {
       gathered.add(result);
     } else if (a.report == Report::jsonl) {
       console.line(stdout, result.dump());
@@ -534,12 +405,15 @@ int run(Arguments& a) {
   // Before the client's threads, which must not take the signals.
   Interrupts interrupts;
   if (a.tool == Tool::scp || a.tool == Tool::slurp) return run_copies(a, options, hosts, config, console, interrupts);
+  if (a.tool == Tool::rsync) return cli::run_rsync(a, options, hosts, config, console, interrupts);
   return run_command(a, options, hosts, config, console, interrupts);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && argv[1] == cli::bridge_option)  // rsync runs us as its remote shell, for prsync
+    return cli::run_bridge(std::vector<std::string>(argv + 2, argv + argc));
   raise_descriptor_limit();
   Tool tool = cli::tool_named(argv[0]);
   std::string name(cli::tool_name(tool));

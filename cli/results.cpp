@@ -1,5 +1,7 @@
 #include "results.hpp"
 
+#include "unified_diff.hpp"
+
 #include <pssh/hosts.hpp>
 
 #include <algorithm>
@@ -44,7 +46,7 @@ int status_of(Tool tool, pssh::ErrorKind kind, std::optional<int> exit_code, boo
     default:
       break;
   }
-  return tool == Tool::scp && status == 5 ? 4 : status;
+  return (tool == Tool::scp || tool == Tool::rsync) && status == 5 ? 4 : status;
 }
 
 namespace {
@@ -131,15 +133,37 @@ void Gathered::add(const nlohmann::json& result) {
   Outcome outcome = outcome_of(result);
   std::string text = result["stdout"].get<std::string>() + (err.empty() ? "" : "stderr:\n" + err) +
                      (outcome.success ? "" : "(" + outcome.failure + ")\n");
-  aliases_by_text_[text].push_back(result["alias"].get<std::string>());
+  std::size_t index = result.value("index", std::size_t{0});
+  auto [group, made] = groups_by_text_.try_emplace(text, Group{{}, index});
+  group->second.aliases.push_back(result["alias"].get<std::string>());
+  group->second.first = std::min(group->second.first, index);
 }
 
 void Gathered::print(std::FILE* out) const {
-  for (const auto& [text, aliases] : aliases_by_text_) {
-    std::string names = pssh::fold_hosts(aliases);
+  for (const auto& [text, group] : groups_by_text_) {
+    std::string names = pssh::fold_hosts(group.aliases);
     std::string rule(std::min<std::size_t>(names.size(), 72), '-');
     std::string block = rule + '\n' + names + '\n' + rule + '\n' + text;
     std::fwrite(block.data(), 1, block.size(), out);
+  }
+}
+
+void Gathered::print_diff(std::FILE* out) const {
+  std::vector<std::pair<const std::string*, const Group*>> groups;
+  for (const auto& [text, group] : groups_by_text_) groups.push_back({&text, &group});
+  std::sort(groups.begin(), groups.end(), [](const auto& x, const auto& y) { return x.second->first < y.second->first; });
+  if (groups.size() < 2) return;
+  auto common = std::max_element(groups.begin(), groups.end(), [](const auto& x, const auto& y) {
+    return x.second->aliases.size() < y.second->aliases.size();  // the first of the largest
+  });
+  auto label = [](const Group& group) {
+    std::string names = pssh::fold_hosts(group.aliases);
+    return group.aliases.size() == 1 ? names : names + " (" + std::to_string(group.aliases.size()) + ")";
+  };
+  for (const auto& [text, group] : groups) {
+    if (group == common->second) continue;
+    std::string diff = unified_diff(label(*common->second), label(*group), *common->first, *text);
+    std::fwrite(diff.data(), 1, diff.size(), out);
   }
 }
 

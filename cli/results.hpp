@@ -24,7 +24,8 @@ namespace cli {
 /// 3 a timeout or an interrupt (pssh 2.3 kills ssh); 4 what makes ssh exit
 /// 255 (no connection, SSH session or login, a command killed by a signal or
 /// exiting 255); 5 a non-zero exit, or a copy that failed on the host; 1 any
-/// other error. pscp reports 4 for every failure but 3, as pssh 2.3's pscp.
+/// other error. pscp and prsync report 4 for every failure but 3, as pssh
+/// 2.3's do.
 int status_of(Tool tool, pssh::ErrorKind kind, std::optional<int> exit_code, bool signalled);
 /// The same for a --jsonl result (--merge), as pssh reports.
 int status_of(const nlohmann::json& result);
@@ -48,14 +49,23 @@ Result result_of(Tool tool, const std::exception_ptr& error);
 /// [FAILURE] web2 Exited with error code 1"; `place` counts finished hosts.
 std::string status_line(std::size_t place, const std::string& name, const Outcome& outcome);
 
-/// -b: hosts with identical output under one header, folded ("web[01-03]").
+/// -b: hosts with identical output under one header, folded ("web[01-03]");
+/// --diff: each output against the most common one.
 class Gathered {
  public:
   void add(const nlohmann::json& result);
   void print(std::FILE* out) const;
+  /// As clush --diff: a unified diff of each other output against the one
+  /// most hosts gave ("--- web[01-09] (9)", "+++ web10"); nothing when all
+  /// agree. A tie goes to the output of the host first in the list.
+  void print_diff(std::FILE* out) const;
 
  private:
-  std::map<std::string, std::vector<std::string>> aliases_by_text_;
+  struct Group {
+    std::vector<std::string> aliases;
+    std::size_t first = 0;  ///< the smallest place in the host list
+  };
+  std::map<std::string, Group> groups_by_text_;
 };
 
 /// --shard I/N: the I-th (from 0, as Kubernetes' JOB_COMPLETION_INDEX) of N

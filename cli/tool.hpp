@@ -6,14 +6,15 @@
 
 namespace cli {
 
-/// pssh 2.3's programs (prsync is not one of ours yet).
-enum class Tool { ssh, scp, slurp, nuke };
+/// pssh 2.3's programs.
+enum class Tool { ssh, scp, slurp, rsync, nuke };
 
-/// "pssh", "pscp", "pslurp" or "pnuke".
+/// "pssh", "pscp", "pslurp", "prsync" or "pnuke".
 constexpr std::string_view tool_name(Tool tool) {
   switch (tool) {
     case Tool::scp: return "pscp";
     case Tool::slurp: return "pslurp";
+    case Tool::rsync: return "prsync";
     case Tool::nuke: return "pnuke";
     case Tool::ssh: break;
   }
@@ -24,7 +25,7 @@ constexpr std::string_view tool_name(Tool tool) {
 /// on; pssh for any other name.
 inline Tool tool_named(std::string_view program_path) {
   std::string_view name = program_path.substr(program_path.rfind('/') + 1);
-  for (Tool tool : {Tool::scp, Tool::slurp, Tool::nuke}) {
+  for (Tool tool : {Tool::scp, Tool::slurp, Tool::rsync, Tool::nuke}) {
     std::string_view short_name = tool_name(tool);
     if (name == short_name || name == "parallel-" + std::string(short_name.substr(1))) return tool;
   }

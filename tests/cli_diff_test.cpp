@@ -1,14 +1,15 @@
 // The pssh command family next to Debian's pssh 2.3 (package pssh:
-// parallel-ssh, parallel-scp, parallel-slurp, parallel-nuke) on the same
+// parallel-ssh, parallel-scp, parallel-slurp, parallel-rsync, parallel-nuke) on the same
 // hosts with the same command lines: exit statuses, stdout (times masked),
 // -o/-e files and what happened on the hosts. Every difference kept is
-// asserted here as such, and listed in docs/pssh.1.md with its reason.
+// asserted here as such, and listed in the man pages (cli/docs.cpp) with its reason.
 #include "common.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -20,12 +21,26 @@ namespace {
 
 bool has_debian_pssh() { return ::access("/usr/bin/parallel-ssh", X_OK) == 0; }
 
+/// Files under a directory: each one's path in it and its bytes.
+using Files = std::map<std::string, std::string>;
+
 /// What one program did: its status, its stdout with the times of its
 /// status lines masked, and every file under the run's directory.
 struct Outcome {
   int status = -1;
   std::string out;
-  std::map<std::string, std::string> files;
+  Files files;
+};
+
+/// The local files the copy tests send: app.conf, and tree/sub/deep.txt.
+struct Sources {
+  Sources() {
+    fs::create_directories(dir.path() / "tree" / "sub");
+    rig::write_file(dir.path() / "app.conf", "x=1\n");
+    rig::write_file(dir.path() / "tree" / "sub" / "deep.txt", "deep\n");
+  }
+  rig::TempDir dir;
+  const std::string app = (dir.path() / "app.conf").string(), tree = (dir.path() / "tree").string();
 };
 
 /// "[2] 12:00:01 [SUCCESS] h" becomes "[2] T [SUCCESS] h"; the lines are
@@ -45,8 +60,8 @@ std::string masked(const std::string& out, bool sort_lines) {
   return sorted;
 }
 
-std::map<std::string, std::string> files_under(const fs::path& dir) {
-  std::map<std::string, std::string> files;
+Files files_under(const fs::path& dir) {
+  Files files;
   if (!fs::exists(dir)) return files;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     std::string name = fs::relative(entry.path(), dir).string();
@@ -75,9 +90,11 @@ class Peers {
   Outcome run(const std::string& program, bool debian, std::vector<std::string> args,
               const std::string& input = "", bool sort_lines = true) const {
     rig::TempDir work(dir_.path());
+    // prsync's -x is rsync's: ssh's arguments are its -S.
+    bool rsync = program.ends_with("rsync");
     std::vector<std::string> argv{"sh", "-c", "cd \"$0\" && printf %s \"$1\" | { shift; exec \"$@\"; }",
                                   work.path().string(), input,
-                                  debian ? "/usr/bin/" + program : cli_program(program).string(), "-x",
+                                  debian ? "/usr/bin/" + program : cli_program(program).string(), rsync ? "-S" : "-x",
                                   "-F " + config()};
     for (auto& arg : args) {
       for (std::size_t at; (at = arg.find("{dir}")) != std::string::npos;) arg.replace(at, 5, work.path().string());
@@ -90,11 +107,17 @@ class Peers {
     return outcome;
   }
 
-  /// Debian's program and ours on the same line: the same status, stdout and files.
+  /// Debian's program and ours on the same line: the same status, stdout and
+  /// files (both as `files_seen` shows them, if given).
   void same(const std::string& debian, const std::string& ours, const std::vector<std::string>& args,
-            const std::string& input = "", bool sort_lines = true) const {
+            const std::string& input = "", bool sort_lines = true,
+            const std::function<Files(Files)>& files_seen = {}) const {
     Outcome theirs = run(debian, true, args, input, sort_lines);
     Outcome mine = run(ours, false, args, input, sort_lines);
+    if (files_seen) {
+      theirs.files = files_seen(std::move(theirs.files));
+      mine.files = files_seen(std::move(mine.files));
+    }
     std::string line;
     for (const auto& arg : args) line += " " + arg;
     INFO(debian << line);
@@ -241,11 +264,9 @@ TEST_SUITE("cli_diff") {
   TEST_CASE("pscp, pslurp and pnuke next to parallel-scp, parallel-slurp and parallel-nuke" *
             doctest::skip(!has_debian_pssh()) * doctest::description("needs Debian's package pssh")) {
     Peers peers;
-    rig::TempDir source;
-    fs::create_directories(source.path() / "tree" / "sub");
-    rig::write_file(source.path() / "app.conf", "x=1\n");
-    rig::write_file(source.path() / "tree" / "sub" / "deep.txt", "deep\n");
-    const std::string app = (source.path() / "app.conf").string(), tree = (source.path() / "tree").string();
+    Sources sources;
+    const std::string& app = sources.app;
+    const std::string& tree = sources.tree;
     auto same_scp = [&](const std::vector<std::string>& args) { peers.same("parallel-scp", "pscp", args); };
     // The remote side is this machine: "{dir}" is each program's own directory.
     for (const auto& args : both_spellings({"-H", "127.0.0.2 127.0.0.3", app, "{dir}/app.conf"},
@@ -255,7 +276,7 @@ TEST_SUITE("cli_diff") {
     for (const auto& args : both_spellings({"-r", "-H", "127.0.0.2", tree, "{dir}/copy"},
                                            {"--recursive", "-H", "127.0.0.2", tree, "{dir}"}))
       same_scp(args);
-    same_scp({"-H", "127.0.0.2", app, (source.path() / "tree" / "sub" / "deep.txt").string(), "{dir}/both"});
+    same_scp({"-H", "127.0.0.2", app, (sources.dir.path() / "tree" / "sub" / "deep.txt").string(), "{dir}/both"});
     same_scp({"-H", "127.0.0.2", "-t", "0", "-o", "{dir}/o", app, "{dir}/x"});
 
     // pslurp: DIR/<host>/NAME; pssh 2.3.4 names the folder "<host>:None"
@@ -279,6 +300,7 @@ TEST_SUITE("cli_diff") {
 
     // pnuke: a process of a name of its own, killed on the host by both.
     for (bool debian : {true, false}) {
+      INFO((debian ? "parallel-nuke" : "pnuke"));
       rig::TempDir bin;
       fs::copy_file("/bin/sleep", bin.path() / "pssh-nuke-me");
       pid_t target = rig::spawn({(bin.path() / "pssh-nuke-me").string(), "60"});
@@ -291,5 +313,67 @@ TEST_SUITE("cli_diff") {
       Outcome none = peers.run(debian ? "parallel-nuke" : "pnuke", debian, {"-H", "127.0.0.2", "pssh-nuke-me"});
       CHECK(none.status == 5);  // pkill found nothing: exit 1
     }
+  }
+
+  TEST_CASE("prsync next to parallel-rsync: every option, success, rsync's failure, timeout" *
+            doctest::skip(!has_debian_pssh()) * doctest::description("needs Debian's package pssh")) {
+    Peers peers;
+    Sources sources;
+    const std::string& app = sources.app;
+    const std::string& tree = sources.tree;
+    const fs::path source = sources.dir.path();
+    rig::write_file(source / "tree" / "skip.tmp", "not wanted\n");
+    rig::write_file(source / "slow-rsync", "#!/bin/sh\nsleep 60\nexec rsync \"$@\"\n");
+    fs::permissions(source / "slow-rsync", fs::perms(0700));
+    // rsync -v ends with its counts and speed, which differ from run to run.
+    auto counts_masked = [](Files files) {
+      for (auto& [name, text] : files)
+        text = std::regex_replace(text, std::regex(R"(sent [\d,]+ bytes .*|total size is .*)"), "(counts)");
+      return files;
+    };
+    auto same = [&](const std::vector<std::string>& args) {
+      peers.same("parallel-rsync", "prsync", args, "", true, counts_masked);
+    };
+    for (const auto& args : both_spellings({"-H", "127.0.0.2 127.0.0.3", app, "{dir}/app.conf"},
+                                           {"--host=127.0.0.2", app, "{dir}/renamed"}))
+      same(args);
+    for (const auto& args : both_spellings({"-r", "-H", "127.0.0.2", tree, "{dir}/copy"},
+                                           {"--recursive", "-H", "127.0.0.2", tree, "{dir}"}))
+      same(args);
+    for (const auto& args : both_spellings({"-a", "-z", "-H", "127.0.0.2", tree, "{dir}/copy"},
+                                           {"--archive", "--compress", "-H", "127.0.0.2", tree, "{dir}/copy"}))
+      same(args);
+    for (const auto& args : both_spellings({"-r", "-x", "--exclude=*.tmp --delete", "-H", "127.0.0.2", tree, "{dir}"},
+                                           {"--recursive", "--extra-arg=--exclude=*.tmp", "-H", "127.0.0.2", tree, "{dir}"}))
+      same(args);
+    for (const auto& args : both_spellings({"-v", "-o", "{dir}/out", "-e", "{dir}/err", "-H", "127.0.0.2", app, "{dir}/v"},
+                                           {"--verbose", "--outdir={dir}/out", "--errdir={dir}/err", "-H", "127.0.0.2",
+                                            app, "{dir}/v"}))
+      same(args);
+    // rsync's own failure: a source that is missing (23), a target it cannot make (11 or 23).
+    same({"-e", "{dir}/err", "-H", "127.0.0.2 127.0.0.3", (source / "missing").string(), "{dir}/m"});
+    same({"-e", "{dir}/err", "-H", "127.0.0.2", app, "/proc/no/such/dir/x"});
+    // The differences kept, as the man page lists them. An unreachable host: the reason, not rsync's 255.
+    const std::string refused = "127.0.0.3:" + std::to_string(rig::refused_port());
+    Outcome theirs = peers.run("parallel-rsync", true, {"-H", refused, app, "{dir}/x"}, "", false);
+    Outcome mine = peers.run("prsync", false, {"-H", refused, app, "{dir}/x"}, "", false);
+    CHECK(theirs.status == 4);
+    CHECK(mine.status == 4);
+    CHECK(theirs.out == "[1] T [FAILURE] " + refused + " Exited with error code 255\n");
+    CHECK(mine.out.starts_with("[1] T [FAILURE] " + refused + " cannot connect to 127.0.0.3"));
+    // A line rsync refuses: once, before any host (1), not on every host (4).
+    theirs = peers.run("parallel-rsync", true, {"-x", "--no-such-option", "-H", "127.0.0.2 127.0.0.3", app, "{dir}/x"});
+    mine = peers.run("prsync", false, {"-x", "--no-such-option", "-H", "127.0.0.2 127.0.0.3", app, "{dir}/x"});
+    CHECK(theirs.status == 4);
+    CHECK(mine.status == 1);
+    CHECK(mine.out.empty());
+    // Another remote shell for rsync is refused: prsync's rsync runs on pssh's connections.
+    CHECK(peers.run("prsync", false, {"-X", "-essh", "-H", "127.0.0.2", app, "{dir}/x"}).status == 2);
+    // -t: the remote side never answers; both end it and report 3.
+    for (const auto& args : both_spellings({"-t", "1", "-x", "--rsync-path=" + (source / "slow-rsync").string(),
+                                            "-H", "127.0.0.2", app, "{dir}/slow"},
+                                           {"--timeout=1", "-X", "--rsync-path=" + (source / "slow-rsync").string(),
+                                            "-H", "127.0.0.2", app, "{dir}/slow"}))
+      same(args);
   }
 }

@@ -178,6 +178,32 @@ TEST_SUITE("cli") {
     CHECK(rig::read_file(dir.path() / "127.0.0.2") == "to-file\n");
   }
 
+  TEST_CASE("--diff shows each output against the one most hosts gave, hunk for hunk as diff -u does") {
+    // 127.0.0.6 changes a line; 127.0.0.7 drops one and adds one.
+    std::string command = "seq 1 20 | case $SSH_CONNECTION in *'127.0.0.6 '*) sed s/^5$/five/;; "
+                          "*'127.0.0.7 '*) sed /^15$/d; echo end;; *) cat;; esac";
+    std::string out;
+    CHECK(cli({"-H", "127.0.0.[2-7]", "--diff", command}, &out) == 0);
+    rig::TempDir dir;
+    std::string common;
+    for (int i = 1; i <= 20; ++i) common += std::to_string(i) + "\n";
+    std::string six = common, seven = common;
+    six.replace(six.find("\n5\n") + 1, 1, "five");
+    seven.erase(seven.find("\n15\n") + 1, 3);
+    seven += "end\n";
+    auto hunks = [&](const std::string& other) {
+      rig::write_file(dir.path() / "common", common);
+      rig::write_file(dir.path() / "other", other);
+      std::string diff;
+      CHECK(rig::run({"diff", "-u", (dir.path() / "common").string(), (dir.path() / "other").string()}, &diff) == 1);
+      return diff.substr(diff.find("@@"));  // diff's own header names files and times
+    };
+    CHECK(out == "--- 127.0.0.[2-5] (4)\n+++ 127.0.0.6\n" + hunks(six) + "--- 127.0.0.[2-5] (4)\n+++ 127.0.0.7\n" +
+                     hunks(seven));
+    CHECK(cli({"-H", "127.0.0.[2-4]", "--diff", "echo same"}, &out) == 0);
+    CHECK(out.empty());
+  }
+
   TEST_CASE("--failed and --succeeded write hosts files; pssh -h FILE re-runs exactly the failed hosts") {
     rig::TempDir dir;
     auto hosts = dir.path() / "hosts", failed = dir.path() / "failed", succeeded = dir.path() / "succeeded";
@@ -394,6 +420,66 @@ TEST_SUITE("cli") {
     CHECK(out.find("is not a regular file") != std::string::npos);
   }
 
+  TEST_CASE("prsync runs rsync over pssh's connections: -r, -a, -z, -x for rsync; rsync's failures are 4, a timeout 3") {
+    rig::TempDir dir;
+    auto local = dir.path() / "local", remote = dir.path() / "remote";
+    std::filesystem::create_directories(local / "tree" / "sub");
+    rig::write_file(local / "tree" / "sub" / "deep.txt", "deep\n");
+    rig::write_file(local / "tree" / "skip.tmp", "not wanted\n");
+    rig::write_file(local / "tree" / "run.sh", "#!/bin/sh\n");
+    std::filesystem::permissions(local / "tree" / "run.sh", std::filesystem::perms(0750));
+    std::string big;  // more than any buffer on the way, in both directions of rsync's protocol
+    for (std::uint32_t x = 1; big.size() < (12u << 20); x = x * 1664525u + 1013904223u) big.push_back(char(x >> 24));
+    rig::write_file(local / "big.bin", big);
+    std::filesystem::create_directories(remote);
+    std::string out;
+    // stderr too: prsync's own errors are there.
+    auto prsync = [&](std::vector<std::string> args) {
+      return cli(std::move(args), &out, {"sh", "-c", "exec \"$@\" 2>&1", "sh"}, "prsync");
+    };
+
+    CHECK(prsync({"-H", "127.0.0.[2-3]", "-r", (local / "tree").string(), (remote / "r").string()}) == 0);
+    CHECK(count_lines_containing(out, " [SUCCESS] 127.0.0.") == 2);
+    CHECK(rig::read_file(remote / "r" / "tree" / "sub" / "deep.txt") == "deep\n");
+    CHECK(prsync({"-H", "127.0.0.2", "-a", "-z", "-x", "--exclude=*.tmp", (local / "tree").string(),
+                  (remote / "a").string()}) == 0);
+    CHECK(std::filesystem::status(remote / "a" / "tree" / "run.sh").permissions() == std::filesystem::perms(0750));
+    CHECK_FALSE(std::filesystem::exists(remote / "a" / "tree" / "skip.tmp"));
+    CHECK(prsync({"-H", "127.0.0.[2-4]", "-p", "2", (local / "big.bin").string(), (remote / "big.bin").string()}) == 0);
+    CHECK(rig::read_file(remote / "big.bin") == big);
+    // Changed in the middle: rsync's delta sends the block back and forth, on every host.
+    big[big.size() / 2] ^= 1;
+    rig::write_file(local / "big.bin", big);
+    CHECK(prsync({"-H", "127.0.0.2", "-o", (dir.path() / "out").string(), "-v", "-x", "--ignore-times",
+                  (local / "big.bin").string(), (remote / "big.bin").string()}) == 0);
+    CHECK(rig::read_file(remote / "big.bin") == big);
+    CHECK(rig::read_file(dir.path() / "out" / "127.0.0.2").find("big.bin") != std::string::npos);  // rsync -v's list
+
+    // rsync's own failure on a host (a missing source) is its status and pssh 2.3's 4; the remote
+    // side's message reaches -e.
+    CHECK(prsync({"-H", "127.0.0.2", "-e", (dir.path() / "err").string(), (local / "missing").string(),
+                  (remote / "m").string()}) == 4);
+    CHECK(out.find("[FAILURE] 127.0.0.2 Exited with error code 23") != std::string::npos);
+    CHECK(rig::read_file(dir.path() / "err" / "127.0.0.2").find("missing") != std::string::npos);
+    CHECK(prsync({"-H", "127.0.0.2", (local / "tree" / "sub" / "deep.txt").string(), "/proc/no/such/dir/x"}) == 4);
+    CHECK(rig::read_file(dir.path() / "err" / "127.0.0.2").find("missing") != std::string::npos);
+    // A host that cannot be reached says why; a line rsync refuses is refused once, before any host.
+    CHECK(prsync({"-H", "127.0.0.2:1", (local / "tree" / "sub" / "deep.txt").string(), (remote / "x").string()}) == 4);
+    CHECK(out.find("[FAILURE] 127.0.0.2:1 ") != std::string::npos);
+    CHECK(prsync({"-H", "127.0.0.2", "-x", "--no-such-option", (local / "big.bin").string(), (remote / "x").string()}) == 1);
+    CHECK(out.find("rsync ended before it started its remote side") != std::string::npos);
+    CHECK(prsync({"-H", "127.0.0.2", "-X", "-essh", (local / "big.bin").string(), (remote / "x").string()}) == 2);
+    // A remote side that never answers ends at -t, as pssh 2.3 kills its rsync: 3.
+    rig::write_file(dir.path() / "slow-rsync", "#!/bin/sh\nsleep 60\nexec rsync \"$@\"\n");
+    std::filesystem::permissions(dir.path() / "slow-rsync", std::filesystem::perms(0700));
+    auto start = std::chrono::steady_clock::now();
+    CHECK(prsync({"-H", "127.0.0.2", "-t", "1", "-x", "--rsync-path=" + (dir.path() / "slow-rsync").string(),
+                  (local / "big.bin").string(), (remote / "slow").string()}) == 3);
+    INFO(out);
+    CHECK(out.find("[FAILURE] 127.0.0.2 Timed out") != std::string::npos);
+    CHECK(seconds_since(start) < 20 * slowdown);
+  }
+
   TEST_CASE("--inventory reads hosts and defaults from JSON") {
     rig::TempDir dir;
     rig::write_file(dir.path() / "inventory.json",
@@ -588,6 +674,9 @@ TEST_SUITE("cli") {
     CHECK(cli({"--groups", groups, "-H", "@web 127.0.0.7", "--exclude", "*.[47]", "-P", "echo hi"}, &out) == 0);
     CHECK(count_lines_containing(out, ": hi") == 2);
     CHECK((said_hi("127.0.0.2") && said_hi("127.0.0.3")));
+    // Groups joined by a comma, as clush takes them.
+    CHECK(cli({"--groups", groups, "-H", "@db,@web", "-P", "echo hi"}, &out) == 0);
+    CHECK(count_lines_containing(out, ": hi") == 5);
     // --pick: that many, each once, from the list.
     CHECK(cli({"--groups", groups, "-H", "@all", "--pick", "2", "-P", "echo hi"}, &out) == 0);
     CHECK(count_lines_containing(out, ": hi") == 2);
@@ -600,6 +689,7 @@ TEST_SUITE("cli") {
     CHECK(cli({"--groups", groups, "-H", "@loop", "true"}, &out, with_stderr) == 1);
     CHECK(out.find("names itself") != std::string::npos);
     CHECK(cli({"-H", "127.0.0.2", "--pick", "0", "true"}) == 2);
+    CHECK(cli({"-H", "127.0.0.2", "-t", "0x10", "true"}) == 2);  // seconds are decimal
     CHECK(cli({"-H", "127.0.0.[2-5]", "--pick", "2", "--shard", "0/2", "true"}) == 2);
     // An excluded entry with a user or port leaves out only the hosts with that user or port.
     const std::string me = rig::current_user();
@@ -648,7 +738,7 @@ TEST_SUITE("cli") {
 
   TEST_CASE("each command's man page holds every option its --help lists, and its exit statuses") {
     const auto dir = std::filesystem::path(std::getenv("PSSH_CLI")).parent_path();
-    for (const std::string name : {"pssh", "pscp", "pslurp", "pnuke"}) {
+    for (const std::string name : {"pssh", "pscp", "pslurp", "prsync", "pnuke"}) {
       // -Dcli_names=parallel names the pages as Debian does.
       auto page_path = dir / (name + ".1");
       if (!std::filesystem::exists(page_path)) page_path = dir / ("parallel-" + name.substr(1) + ".1");
