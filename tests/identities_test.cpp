@@ -369,6 +369,54 @@ TEST_SUITE("identities") {
     fs::remove(ssh_dir / "id_ed25519");
   }
 
+  TEST_CASE("the program's Agent is asked in place of the system agent; keys added later serve the next login") {
+    auto good = ed25519("good"), refused = ed25519("refused");
+    auto sshd = verbose_sshd();
+    authorize(*sshd, {good});
+    CountingAgent system_agent;
+    ::setenv("SSH_AUTH_SOCK", system_agent.socket().c_str(), 1);
+    auto agent = std::make_shared<pssh::Agent>();
+    agent->add_key(pssh::PrivateKey::file(refused.string()));
+    auto options = keyless(*sshd);
+    options.allow_agent = true;  // the rig's default is false
+    options.identity_auth = false;
+    options.agent = agent;
+    pssh::ParallelClient client({"127.0.0.2"}, options);
+
+    // Only a key the server refuses: the login says so, and the system agent was never asked.
+    auto output = client.run_command("true", {.stop_on_errors = false});
+    client.join(output);
+    REQUIRE(host_error_is<pssh::AuthenticationError>(output[0]));
+    CHECK(error_message(output[0]).find("tried publickey (agent key " + refused.string() + ", ssh-ed25519); server") !=
+          std::string::npos);
+    CHECK(system_agent.connections() == 0);
+
+    // A key added to the agent the client already holds: its next login takes it.
+    agent->add_key(pssh::PrivateKey::memory(rig::read_file(good)));
+    CHECK(agent->size() == 2);
+    output = client.run_command("true", {.stop_on_errors = false});
+    client.join(output);
+    INFO(error_message(output[0]));
+    CHECK(output[0].exit_code() == 0);
+    CHECK(system_agent.connections() == 0);
+
+    // Without the program's agent, the system agent is asked: the count above could have moved.
+    options.agent.reset();
+    output = run_true({"127.0.0.2"}, options);
+    CHECK(system_agent.connections() == 1);
+    ::unsetenv("SSH_AUTH_SOCK");
+
+    // A key that cannot be used is refused when it is added, naming it and no host.
+    try {
+      agent->add_key(pssh::PrivateKey::file((refused.string() + ".missing")));
+      FAIL("a missing key file was taken");
+    } catch (const pssh::PKeyFileError& e) {
+      CHECK(e.host().empty());
+      CHECK(std::string(e.what()).find(refused.string() + ".missing") != std::string::npos);
+    }
+    CHECK(agent->size() == 2);
+  }
+
   TEST_CASE("a host's identities replace the client's; an empty list means none") {
     auto good = ed25519("good"), refused = ed25519("refused");
     auto sshd = verbose_sshd();

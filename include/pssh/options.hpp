@@ -10,11 +10,14 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace pssh {
+
+class Agent;
 
 /// Every time limit in pssh: `std::chrono::seconds` and literals (`30s`)
 /// convert to it.
@@ -112,6 +115,9 @@ struct ClientOptions {
   /// is made: one that cannot be read or decrypted is a PKeyFileError then.
   std::vector<PrivateKey> identities{};
   bool allow_agent = true;  ///< ask the SSH agent (identity_agent) for keys
+  /// The program's own agent (pssh/agent.hpp): asked at the agent's turn
+  /// instead of the system agent, which is then never asked.
+  std::shared_ptr<const Agent> agent{};
   bool identity_auth = true;  ///< try ~/.ssh/id_* or the config's IdentityFile
   std::optional<bool> forward_agent{};  ///< ForwardAgent; default false
   std::optional<bool> gssapi_auth{};    ///< GSSAPIAuthentication; default false

@@ -2,6 +2,7 @@
 /// The whole public pssh API (all but pssh/json.hpp, which needs nlohmann_json).
 #pragma once
 
+#include <pssh/agent.hpp>
 #include <pssh/call.hpp>
 #include <pssh/client.hpp>
 #include <pssh/env.hpp>

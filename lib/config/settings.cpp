@@ -147,6 +147,7 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
   s.password = config.password ? config.password : options.password;
   load_program_keys(s, options, config, keys);
   s.allow_agent = config.allow_agent.value_or(options.allow_agent);
+  s.agent = options.agent;
   s.identity_auth = config.identity_auth.value_or(options.identity_auth);
   s.forward_agent = layered(config.forward_agent, options.forward_agent, file.forward_agent, false);
   s.gssapi_auth = layered(config.gssapi_auth, options.gssapi_auth, file.gssapi_authentication, false);

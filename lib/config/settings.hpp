@@ -58,6 +58,7 @@ struct HostSettings {
   std::vector<std::string> certificate_files;  ///< expanded; tried with each identity file
   bool allow_agent = true, identity_auth = true, forward_agent = false, gssapi_auth = false;
   bool identities_only = false;  ///< only program_keys and identity_files; no agent
+  std::shared_ptr<const Agent> agent;  ///< the program's agent, asked instead of the system's
   /// IdentityAgent as ssh -G shows it (tokens expanded); nullopt: $SSH_AUTH_SOCK.
   std::optional<std::string> identity_agent;
   std::optional<std::string> gssapi_server_identity, gssapi_client_identity;

@@ -1,8 +1,10 @@
-// Logging in: the program's keys (pkey, identities), agent, IdentityFile
+// Logging in: the program's keys (pkey, identities), agent (the program's
+// Agent, else the system's), IdentityFile
 // keys, GSSAPI, password, keyboard-interactive, in that order. Messages list
 // what was tried, never a secret.
 #include "base/slots.hpp"
 #include "net/socket.hpp"
+#include "ssh/agent_keys.hpp"
 #include "ssh/keys.hpp"
 #include "ssh/session.hpp"
 
@@ -45,10 +47,11 @@ class Login {
     methods_ = ssh_userauth_list(ssh_, nullptr);
     bool publickey = (methods_ & SSH_AUTH_METHOD_PUBLICKEY) != 0;
 
-    if (publickey && program_keys()) return;
+    if (publickey && offer(s.program_keys)) return;
     // IdentitiesOnly: libssh 0.10 can only offer every agent key (it
     // exports no way to pick some), so the agent is not asked at all.
-    if (publickey && s.allow_agent && !s.identities_only && agent_socket_path(s) && agent())
+    if (publickey && s.allow_agent && !s.identities_only &&
+        (s.agent ? offer(AgentKeys::of(*s.agent)) : agent_socket_path(s) && agent()))
       return;
     if (publickey && s.identity_auth && identity_files()) return;
     if (s.gssapi_auth && (methods_ & SSH_AUTH_METHOD_GSSAPI_MIC) != 0 &&
@@ -103,10 +106,11 @@ class Login {
     return attempt("publickey (agent)", [&] { return ssh_userauth_agent(ssh_, nullptr); });
   }
 
-  /// pkey, then identities, in order: the server refusing one moves on to
-  /// the next. Each is named with its type (the server may take some types only).
-  bool program_keys() {
-    for (const ProgramKey& k : session_.settings().program_keys) {
+  /// The program's keys (pkey and identities, or its Agent's), in order: the
+  /// server refusing one moves on to the next. Each is named with its type
+  /// (the server may take some types only).
+  bool offer(const std::vector<ProgramKey>& keys) {
+    for (const ProgramKey& k : keys) {
       std::string type = ssh_key_type_to_char(ssh_key_type(k.key->handle.get()));
       if (attempt("publickey (" + k.label + ", " + type + ")",
                   [&] { return ssh_userauth_publickey(ssh_, nullptr, k.key->handle.get()); }))
