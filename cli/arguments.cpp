@@ -154,7 +154,7 @@ const Option options[] = {
      "node groups for @name in -H and --exclude, as ClusterShell writes them (\"web: web[01-20] db1\"); "
      "default: ~/.config/clustershell/groups.d/local.cfg, /etc/clustershell/groups.d/local.cfg or /etc/clustershell/groups",
      [](Parsed& p, const std::string& v) { p.groups_file = v; }},
-    {'\0', "exclude", "PATTERN", every, "", "leave out the hosts PATTERN names: web[3-5], @group or a glob (repeatable)",
+    {'\0', "exclude", "PATTERN", every & ~rsync, "", "leave out the hosts PATTERN names: web[3-5], @group or a glob (repeatable)",
      [](Parsed& p, const std::string& v) { p.excludes.push_back(v); }},
     {'\0', "pick", "N", every, "", "work on N hosts of the list, chosen at random (after --exclude)",
      [](Parsed& p, const std::string& v) { p.pick = count_of("--pick", v); }},
@@ -310,6 +310,18 @@ std::size_t read_options(Tool tool, const std::vector<std::string>& args, Parsed
     }
   }
   return i;
+}
+
+/// An rsync word that names a remote shell: --rsh, or -e alone or among
+/// grouped letters ("-ave") before any letter whose value follows it.
+bool gives_remote_shell(std::string_view word) {
+  if (word.starts_with("--")) return word.starts_with("--rsh");
+  if (!word.starts_with("-")) return false;
+  for (char letter : word.substr(1)) {
+    if (letter == 'e') return true;
+    if (std::string_view("BfMT@").find(letter) != std::string_view::npos) return false;  // the rest is a value
+  }
+  return false;
 }
 
 /// What pssh 2.3 hands to ssh (pssh's and pnuke's -x and -X, prsync's -S)
@@ -521,8 +533,9 @@ Arguments parse_arguments(Tool tool, const std::vector<std::string>& args) {
   if (tool == Tool::rsync) {
     // prsync hands -x and -X to rsync, which must not be given another remote shell.
     for (const std::string& arg : p.extra) {
-      if (arg.starts_with("-e") || arg.starts_with("--rsh"))
-        throw UsageError("-x/-X " + arg + ": prsync runs rsync over its own connections; give ssh's options with -S or -O");
+      if (gives_remote_shell(arg))
+        throw UsageError("-x/-X " + arg + ": prsync runs rsync over its own connections; give ssh's options "
+                         "with -S or -O (and an rsync option's value that starts with -e as --option=-e...)");
     }
     p.a.rsync_args = std::move(p.extra);
     apply_ssh_args(tool, p.ssh_args, "-S", p);

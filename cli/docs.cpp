@@ -63,13 +63,17 @@ constexpr const char* differences[] = {
     "-A asks for the password on the terminal, or runs the program SSH_ASKPASS names when there is none (or "
     "with SSH_ASKPASS_REQUIRE=force); the password is the login's and, with --sudo, sudo's.",
     "-x and -X take ssh's (scp's) options and apply them to the library's connections; an option that has no "
-    "meaning without the ssh program (-L, a forwarding) is a usage error rather than ignored.",
+    "meaning without the ssh program (-L, a forwarding) is a usage error rather than ignored, and so is -O "
+    "with a keyword that pssh reads only from an ssh config file (Ciphers, KexAlgorithms): the error says so.",
+    "-t takes decimal seconds (0.5); pssh 2.3 takes whole seconds.",
     "-t bounds the connection, then the command, each; pssh 2.3 counts one deadline from ssh's start. For "
     "pscp and pslurp it bounds the connection and each step of a copy: a stalled copy ends, a slow one that "
     "moves goes on.",
     "-P also prints stderr lines, as \"host: line\" on stderr; pssh 2.3 prints stdout only.",
     "-l and --port beat a User or Port given with -O or -x, where ssh keeps the first value it is given.",
     "-I keeps its input once per host until that host took it; pssh 2.3 keeps one copy.",
+    "pscp with several sources copies them one after another to every host; a host that failed one is tried "
+    "again for the next, where pssh 2.3's scp gives up on the host at once.",
     "prsync runs rsync with pssh itself as its remote shell, on pssh's connections: -S takes ssh's options as "
     "pssh's -x does (what has no meaning without the ssh program is refused), and a -x or -X that gives rsync "
     "another remote shell (-e, --rsh) is a usage error. A line rsync refuses (an unknown option) is refused "

@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,12 +69,17 @@ struct Flow {
 
 int run_bridge(const std::vector<std::string>& args) {
   std::signal(SIGPIPE, SIG_IGN);  // a reader that is gone is an error, not a death
+  // rsync signals its remote shell when it stops on an error: the remote
+  // side's last words (its stderr) are still on their way, and are relayed.
+  std::signal(SIGUSR1, SIG_IGN);
   std::array<int, 3> fds{};
   for (std::size_t i = 0; i < fds.size(); ++i) {
     const std::string& text = i < args.size() ? args[i] : std::string();
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), fds[i]);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size() || ::fcntl(fds[i], F_GETFD) < 0) {
-      std::fputs("pssh --rsync-bridge: run by prsync as rsync's remote shell, not by hand\n", stderr);
+    struct stat about {};
+    if (args.size() < 5 || error != std::errc() || end != text.data() + text.size() || text.empty() ||
+        ::fstat(fds[i], &about) != 0 || !S_ISSOCK(about.st_mode)) {
+      std::fputs("pssh --rsync-bridge: prsync runs this as rsync's remote shell, on sockets it made\n", stderr);
       return 255;
     }
   }
@@ -85,8 +92,10 @@ int run_bridge(const std::vector<std::string>& args) {
 
   // rsync's stdin to the host, the host's stdout and stderr back, until the
   // host's output ends (its command exited, or prsync gave up on it).
-  Flow flows[3] = {{0, data}, {data, 1}, {errors, 2}};
-  while (!flows[1].over() || !flows[2].over()) {
+  // The host's stderr first: an error ends rsync soon after its message.
+  Flow flows[3] = {{errors, 2}, {data, 1}, {0, data}};
+  Flow& input = flows[2];
+  while (!flows[0].over() || !flows[1].over()) {
     pollfd fds_polled[6];
     Flow* polled_flow[6];
     bool polled_read[6];
@@ -117,20 +126,13 @@ int run_bridge(const std::vector<std::string>& args) {
           flow.buffer.assign(buffer, static_cast<std::size_t>(n));
         } else {
           flow.reading = false;
-          if (&flow == &flows[0]) ::shutdown(data, SHUT_WR);  // rsync closed its end: so does the host's stdin
+          if (&flow == &input) ::shutdown(data, SHUT_WR);  // rsync closed its end: so does the host's stdin
         }
       } else {
         ssize_t n = ::send(flow.to, flow.buffer.data(), flow.buffer.size(), MSG_NOSIGNAL);
         if (n < 0 && errno == ENOTSOCK) n = ::write(flow.to, flow.buffer.data(), flow.buffer.size());
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n < 0) {
-          if (&flow == &flows[0]) {  // prsync no longer takes input: the host is done
-            flow.buffer.clear();
-            flow.reading = false;
-            continue;
-          }
-          return 255;  // rsync is gone
-        }
+        if (n < 0) return 255;  // rsync is gone, or prsync is: either way the copy is over
         flow.buffer.erase(0, static_cast<std::size_t>(n));
       }
     }
@@ -175,12 +177,10 @@ struct Bridge {
     for (const Descriptor* fd : {&control, &data, &errors})
       if (*fd) ::shutdown(fd->get(), SHUT_RDWR);
   }
-  /// The host's command is over: its output ends, and `status` goes to the
-  /// bridge as its exit status.
+  /// The host's command is over: `status` goes to the bridge as its exit
+  /// status, read once the host's output has reached it.
   void finish(int status) {
     if (!control) return;
-    ::shutdown(data.get(), SHUT_WR);
-    ::shutdown(errors.get(), SHUT_WR);
     write_all(control.get(), std::to_string(status));
     ::shutdown(control.get(), SHUT_WR);
   }
@@ -193,8 +193,8 @@ struct Rsync {
 };
 
 /// Starts `argv` (rsync, from PATH) with the bridge's sockets, stdin from
-/// /dev/null and the signal mask the program was started with, then closes
-/// the bridge's ends here.
+/// /dev/null and the signal mask the program was started with, in a process
+/// group of its own, then closes the bridge's ends here.
 Rsync spawn_rsync(const std::vector<std::string>& argv, Bridge& bridge, const sigset_t& mask) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw system_error("cannot make a pipe for rsync");
@@ -210,14 +210,14 @@ Rsync spawn_rsync(const std::vector<std::string>& argv, Bridge& bridge, const si
   // The same number again: glibc then clears close-on-exec for the child alone.
   for (const Descriptor* fd : {&bridge.bridge_control, &bridge.bridge_data, &bridge.bridge_errors})
     posix_spawn_file_actions_adddup2(&actions, fd->get(), fd->get());
+  // Its own process group, which prsync ends as a whole (rsync and its
+  // bridge) when the host times out or is interrupted: Ctrl-C reaches prsync
+  // alone, which cancels the hosts first.
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, signal);
   posix_spawnattr_setsigmask(&attributes, &mask);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
 
   std::vector<char*> words;
   for (const std::string& word : argv) words.push_back(const_cast<char*>(word.c_str()));
@@ -251,7 +251,10 @@ void drain(Rsync& rsync, Take take) {
       fds[count] = {pipe.first->get(), POLLIN, 0};
       polled[count++] = &pipe;
     }
-    if (::poll(fds, count, -1) < 0) continue;  // EINTR
+    if (::poll(fds, count, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;  // cannot happen with valid descriptors; the rest of the output is lost, not waited for
+    }
     for (nfds_t i = 0; i < count; ++i) {
       if (fds[i].revents == 0) continue;
       char buffer[65536];
@@ -282,14 +285,16 @@ std::string this_program() {
   return path.string();
 }
 
-/// rsync's command line for one host, pssh 2.3's flags first.
-std::vector<std::string> rsync_command(const Arguments& a, const std::string& remote_shell) {
+/// rsync's command line for one host, pssh 2.3's flags first; for the
+/// probe (remote_command), with no log file of the user's to write to.
+std::vector<std::string> rsync_command(const Arguments& a, const std::string& remote_shell, bool probe = false) {
   std::vector<std::string> argv{"rsync"};
   if (a.verbose) argv.push_back("-v");
   if (a.recursive) argv.push_back("-r");
   if (a.archive) argv.push_back("-a");
   if (a.compress) argv.push_back("-z");
   argv.insert(argv.end(), a.rsync_args.begin(), a.rsync_args.end());
+  if (probe) argv.push_back("--log-file=/dev/null");  // the last one given wins; the server is not told
   argv.push_back("-e");  // after -x's and -X's: ours is the one rsync uses
   argv.push_back(remote_shell);
   argv.insert(argv.end(), a.operands.begin(), a.operands.end() - 1);
@@ -304,7 +309,7 @@ std::vector<std::string> rsync_command(const Arguments& a, const std::string& re
 std::string remote_command(const Arguments& a, const std::string& program, const sigset_t& mask) {
   Bridge bridge;
   if (!bridge.open()) throw system_error("cannot make sockets for rsync");
-  Rsync rsync = spawn_rsync(rsync_command(a, bridge.remote_shell(program)), bridge, mask);
+  Rsync rsync = spawn_rsync(rsync_command(a, bridge.remote_shell(program), true), bridge, mask);
   std::string command = read_all(bridge.control.get());
   bridge = Bridge();  // the bridge sees its host leave, and rsync ends
   std::string errors;
@@ -356,22 +361,37 @@ class Steps {
   std::size_t taken_ = 0;
 };
 
-/// One host's rsync and its two threads: one sends what rsync writes to
-/// the host's stdin, the other takes rsync's output into the report.
+/// One host's rsync and the threads that carry its bytes. None of them is a
+/// library worker, which only fills the host's buffers and sends its stdin:
+/// rsync's protocol sends both ways at once, and a worker held by a full
+/// socket could not send what the other side waits for.
 struct HostRun {
   Bridge bridge;
-  int socket_errno = 0;  ///< the bridge's sockets could not be made
+  pid_t rsync = -1;  ///< also its process group, valid until rsync is reaped
+  std::mutex reaping;
+  bool reaped = false;  ///< guarded by `reaping`
   bool started = false, host_done = false, rsync_done = false;
   int wait_status = 0;
-  std::string failure;        ///< prsync's own reason, before rsync's
-  std::string upstream_error; ///< set by the upstream thread
-  bool file_error = false;    ///< an -o/-e file could not be written
-  std::jthread upstream, output;
+  std::string failure;         ///< prsync's own reason, before rsync's
+  std::string upstream_error;  ///< set by the upstream thread
+  bool file_error = false;     ///< an -o/-e file could not be written
+  /// rsync's bytes to the host's stdin; the host's stdout and stderr to the
+  /// bridge; rsync's own output to the report.
+  std::jthread upstream, downstream, errors, output;
 
   /// Only when the run ends early (an exception): the threads are woken,
   /// then joined, then the sockets closed.
   ~HostRun() { bridge.shut(); }
 };
+
+/// Copies every chunk of `range` to `fd` (while it takes them), then ends
+/// what `fd` sends.
+void relay(pssh::ChunkRange range, int fd) {
+  bool taken = true;
+  for (const std::string& chunk : range)
+    if (taken) taken = write_all(fd, chunk);  // the rest is read and dropped: the bridge is gone
+  ::shutdown(fd, SHUT_WR);
+}
 
 }  // namespace
 
@@ -384,11 +404,9 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
   Steps steps(hosts.size());
   std::vector<HostRun> runs(hosts.size());  // after what its threads use, before the client that feeds them
   options.line_events = false;
-  options.on_event = [&runs, &steps](const pssh::Event& event) {
+  options.on_event = [&steps](const pssh::Event& event) {
     using Kind = pssh::Event::Kind;
     if (event.kind == Kind::started) {
-      // Before the first byte of output: the sink below writes to these.
-      if (!runs[event.index].bridge.open()) runs[event.index].socket_errno = errno;
       steps.push({Step::Kind::started, event.index, 0});
     } else if (event.kind == Kind::finished || event.kind == Kind::failed) {
       int status = event.kind == Kind::finished ? event.exit_code.value_or(255) : 255;
@@ -401,32 +419,22 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
   pssh::RunOptions run{.stop_on_errors = false};
   if (a.timeout)
     run.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.timeout));
-  // The host's bytes go to its bridge as they come; a bridge that is slow
-  // holds the host back, as ssh's full buffers would.
-  run.on_output = [&runs](const pssh::HostOutput& h, pssh::Stream stream, std::string_view bytes) {
-    Bridge& bridge = runs[h.index()].bridge;
-    const Descriptor& to = stream == pssh::Stream::out ? bridge.data : bridge.errors;
-    if (to) write_all(to.get(), bytes);  // a bridge that is gone takes nothing more
-  };
   pssh::Output output = client.run_command(command, run);
 
   auto start = [&](std::size_t k) {
     HostRun& r = runs[k];
     r.started = true;
     pssh::HostOutput h = output[k];
-    if (r.socket_errno != 0) {
-      r.failure = std::string("cannot make sockets for rsync: ") + std::strerror(r.socket_errno);
-      h.close_channel();
-      return;
-    }
     std::optional<Rsync> rsync;
     try {
+      if (!r.bridge.open()) throw system_error("cannot make sockets for rsync");
       rsync = spawn_rsync(rsync_command(a, r.bridge.remote_shell(program)), r.bridge, interrupts.mask_before());
     } catch (const std::exception& e) {
       r.failure = e.what();
-      h.close_channel();
+      h.close_channel();  // the host's rsync would wait for ever for its peer
       return;
     }
+    r.rsync = rsync->pid;
     r.upstream = std::jthread([&r, &command, h] {
       std::string asked = read_all(r.bridge.control.get());
       if (asked != command) {
@@ -443,6 +451,8 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
       }
       in.close();
     });
+    r.downstream = std::jthread([&r, h] { relay(h.stdout_chunks(), r.bridge.data.get()); });
+    r.errors = std::jthread([&r, h] { relay(h.stderr_chunks(), r.bridge.errors.get()); });
     r.output = std::jthread([&r, &streams, &steps, k, h, rsync = std::move(*rsync)]() mutable {
       drain(rsync, [&](pssh::Stream stream, std::string_view bytes) {
         if (r.file_error) return;
@@ -452,7 +462,13 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
           r.file_error = true;  // HostStreams said why on stderr
         }
       });
-      steps.push({Step::Kind::rsync_done, k, wait_for(rsync.pid)});
+      int wait_status = 0;
+      {
+        std::lock_guard lock(r.reaping);
+        wait_status = wait_for(rsync.pid);
+        r.reaped = true;  // its process group may be gone: nobody signals it any more
+      }
+      steps.push({Step::Kind::rsync_done, k, wait_status});
     });
   };
 
@@ -461,8 +477,12 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
   int status = 0;
   auto report = [&](std::size_t k) {
     HostRun& r = runs[k];
-    if (r.upstream.joinable()) r.upstream.join();
+    // Host and rsync are done: a bridge that outlived rsync (stopped by hand)
+    // no longer holds the threads that talk to it.
     if (r.output.joinable()) r.output.join();
+    r.bridge.shut();
+    for (std::jthread* thread : {&r.upstream, &r.downstream, &r.errors})
+      if (thread->joinable()) thread->join();
     r.bridge = Bridge();
     pssh::HostOutput h = output[k];
     // prsync's own failure first, then the connection's (a timeout, a host
@@ -505,6 +525,12 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
       case Step::Kind::host_done:
         r.host_done = true;
         r.bridge.finish(step.status);
+        // Timed out, interrupted or cut: as pssh 2.3 kills its rsync, the
+        // host's rsync and bridge go at once, whatever they wait for.
+        if (r.rsync > 0 && output[step.index].exception()) {
+          std::lock_guard lock(r.reaping);
+          if (!r.reaped) ::kill(-r.rsync, SIGKILL);
+        }
         // A host that never started, or whose rsync could not start, has no rsync to wait for.
         if (!r.started || !r.failure.empty() || r.rsync_done) report(step.index);
         break;

@@ -480,6 +480,72 @@ TEST_SUITE("cli") {
     CHECK(seconds_since(start) < 20 * slowdown);
   }
 
+  TEST_CASE("prsync: a delta update sends both ways at once and ends; the host's last words reach -e; -t ends a stuck rsync") {
+    // 40 files of 3 MB, a quarter of each changed: the host sends its block
+    // sums while the new data goes out. (Workers that wrote to rsync could
+    // hang here for ever, each side waiting for the other.)
+    rig::TempDir dir;
+    auto fresh = dir.path() / "new", stale = dir.path() / "host";
+    std::filesystem::create_directories(fresh);
+    std::filesystem::create_directories(stale);
+    std::uint32_t x = 7;
+    auto random_bytes = [&](std::size_t size) {
+      std::string bytes(size, '\0');
+      for (char& c : bytes) c = char((x = x * 1664525u + 1013904223u) >> 24);
+      return bytes;
+    };
+    for (int i = 0; i < 40; ++i) {
+      std::string old = random_bytes(3u << 20), changed = old;
+      for (std::size_t at = 0; at < changed.size(); at += 128 * 1024) changed.replace(at, 32 * 1024, random_bytes(32 * 1024));
+      rig::write_file(stale / ("f" + std::to_string(i)), old);
+      rig::write_file(fresh / ("f" + std::to_string(i)), changed);
+      // Older on the host: rsync's quick check (size and time) would skip a file of the same second.
+      std::filesystem::last_write_time(stale / ("f" + std::to_string(i)),
+                                       std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+    }
+    std::string out;
+    auto prsync = [&](std::vector<std::string> args) { return cli(std::move(args), &out, {}, "prsync"); };
+    CHECK(prsync({"-H", "127.0.0.2", "-t", std::to_string(120 * slowdown), "-a", fresh.string() + "/", stale.string()}) == 0);
+    INFO(out);
+    for (int i = 0; i < 40; i += 13) {
+      std::string name = "f" + std::to_string(i);
+      CHECK((rig::read_file(stale / name) == rig::read_file(fresh / name)));
+    }
+
+    // rsync ends as soon as the host reports its error: the message still reaches -e, every time.
+    for (int round = 0; round < 3; ++round) {
+      auto err = dir.path() / ("err" + std::to_string(round));
+      CHECK(prsync({"-H", "127.0.0.[2-4]", "-r", "-e", err.string(), fresh.string(), "/proc/no/such/dir/x"}) == 4);
+      for (const char* host : {"127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
+        INFO(host << " in round " << round);
+        std::string text = rig::read_file(err / host);
+        CHECK(text.find("mkdir") != std::string::npos);   // the host's rsync's message
+        CHECK(text.find("rsync error") != std::string::npos);
+      }
+    }
+
+    // A local rsync that stops (SIGSTOP) does not hold prsync past -t: its process group is killed.
+    rig::write_file(dir.path() / "slow-rsync", "#!/bin/sh\nsleep 60\nexec rsync \"$@\"\n");
+    std::filesystem::permissions(dir.path() / "slow-rsync", std::filesystem::perms(0700));
+    auto start = std::chrono::steady_clock::now();
+    // The host's side sleeps, so -t ends it; prsync's rsync is stopped meanwhile.
+    CHECK(cli({"-H", "127.0.0.2", "-t", "2", "-x", "--rsync-path=" + (dir.path() / "slow-rsync").string(),
+               (fresh / "f0").string(), (dir.path() / "slow").string()},
+              &out, {"sh", "-c", "\"$@\" & p=$!; sleep 1; pkill -STOP -x rsync -P $p; wait $p", "sh"}, "prsync") == 3);
+    CHECK(out.find("[FAILURE] 127.0.0.2 Timed out") != std::string::npos);
+    CHECK(seconds_since(start) < 20 * slowdown);
+    std::string leftovers;  // neither that rsync nor its bridge
+    CHECK(rig::run({"pgrep", "-f", "prsync:" + (dir.path() / "slow").string() + "|rsync-bridge.*" + dir.path().string()},
+                   &leftovers) == 1);
+    CHECK(leftovers.empty());
+
+    // rsync's options go in -x: prsync has no --exclude of its own, and no other remote shell.
+    CHECK(prsync({"-H", "127.0.0.2", "--exclude=*.tmp", fresh.string(), "/tmp/x"}) == 2);
+    CHECK(prsync({"-H", "127.0.0.2", "-x", "-ve ssh", fresh.string(), "/tmp/x"}) == 2);
+    CHECK(prsync({"-H", "127.0.0.2", "-x", "-vT" + dir.path().string(), "-x", "--exclude=-e", (fresh / "f0").string(),
+                  (dir.path() / "t").string()}) == 0);
+  }
+
   TEST_CASE("--inventory reads hosts and defaults from JSON") {
     rig::TempDir dir;
     rig::write_file(dir.path() / "inventory.json",
