@@ -151,7 +151,7 @@ const Option options[] = {
      [](Parsed& p, const std::string&) { p.help = true; }},
     // Ours, where they do not take a letter of pssh 2.3's.
     {'\0', "groups", "FILE", every, "",
-     "node groups for @name in -H and --exclude, as ClusterShell writes them (\"web: web[01-20] db1\"); "
+     "node groups for @name in -H (and --exclude), as ClusterShell writes them (\"web: web[01-20] db1\"); "
      "default: ~/.config/clustershell/groups.d/local.cfg, /etc/clustershell/groups.d/local.cfg or /etc/clustershell/groups",
      [](Parsed& p, const std::string& v) { p.groups_file = v; }},
     {'\0', "exclude", "PATTERN", every & ~rsync, "", "leave out the hosts PATTERN names: web[3-5], @group or a glob (repeatable)",

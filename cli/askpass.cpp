@@ -58,7 +58,8 @@ std::string from_program(const std::string& program, const std::string& prompt) 
   if (rc != 0)
     throw std::runtime_error("cannot run SSH_ASKPASS '" + program + "': " + std::strerror(rc));
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw std::runtime_error("cannot learn how SSH_ASKPASS '" + program + "' ended: " + std::strerror(errno));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error("SSH_ASKPASS '" + program + "' failed (status " +

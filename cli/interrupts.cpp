@@ -31,9 +31,10 @@ Interrupts::~Interrupts() {
   ::pthread_sigmask(SIG_SETMASK, &before_, nullptr);
 }
 
-void Interrupts::route_to(pssh::ParallelClient* client) {
+void Interrupts::route_to(pssh::ParallelClient* client, std::function<void()> also) {
   std::lock_guard lock(mutex_);
   client_ = client;
+  also_ = std::move(also);
 }
 
 void Interrupts::wait() {
@@ -56,6 +57,7 @@ void Interrupts::wait() {
     }
     interrupted_ = true;
     client_->cancel();
+    if (also_) also_();
   }
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -50,8 +51,9 @@ class Interrupts {
   Interrupts(const Interrupts&) = delete;
   Interrupts& operator=(const Interrupts&) = delete;
 
-  /// The client an interrupt cancels from now on; nullptr: none.
-  void route_to(pssh::ParallelClient* client);
+  /// The client an interrupt cancels from now on, and what it does then
+  /// too (on the interrupt's thread); nullptr: none.
+  void route_to(pssh::ParallelClient* client, std::function<void()> also = {});
   /// An interrupt cancelled the run: start no more work.
   bool interrupted() const { return interrupted_.load(); }
   /// The signal mask the program had before: for the programs it starts,
@@ -65,13 +67,17 @@ class Interrupts {
   Descriptor signal_fd_, stop_;
   std::mutex mutex_;
   pssh::ParallelClient* client_ = nullptr;
+  std::function<void()> also_;
   std::atomic<bool> interrupted_{false};
   std::thread waiter_;
 };
 
-/// route_to(client) for as long as it lives.
+/// route_to(client, also) for as long as it lives.
 struct Routed {
-  Routed(Interrupts& interrupts, pssh::ParallelClient& client) : interrupts(interrupts) { interrupts.route_to(&client); }
+  Routed(Interrupts& interrupts, pssh::ParallelClient& client, std::function<void()> also = {})
+      : interrupts(interrupts) {
+    interrupts.route_to(&client, std::move(also));
+  }
   ~Routed() { interrupts.route_to(nullptr); }
   Interrupts& interrupts;
 };

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -414,6 +415,9 @@ int run(Arguments& a) {
 int main(int argc, char** argv) {
   if (argc > 1 && argv[1] == cli::bridge_option)  // rsync runs us as its remote shell, for prsync
     return cli::run_bridge(std::vector<std::string>(argv + 2, argv + argc));
+  // Inherited as ignored, SIGCHLD would let the kernel reap our children
+  // (rsync, SSH_ASKPASS) before we read how they ended.
+  std::signal(SIGCHLD, SIG_DFL);
   raise_descriptor_limit();
   Tool tool = cli::tool_named(argv[0]);
   std::string name(cli::tool_name(tool));

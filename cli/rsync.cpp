@@ -269,12 +269,14 @@ void drain(Rsync& rsync, Take take) {
   }
 }
 
-/// rsync's wait status, waited for.
+/// rsync's wait status, waited for; one of an exit 255 if it cannot be
+/// known (someone else reaped it), never a success.
 int wait_for(pid_t pid) {
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    if (::waitpid(pid, &status, 0) == pid) return status;
+    if (errno != EINTR) return 255 << 8;
   }
-  return status;
 }
 
 /// The path of this program, for rsync to run it as the bridge.
@@ -319,6 +321,7 @@ std::string remote_command(const Arguments& a, const std::string& program, const
   int status = wait_for(rsync.pid);
   if (command.empty()) {
     while (!errors.empty() && errors.back() == '\n') errors.pop_back();
+    if (errors.empty()) errors = "it printed nothing (was it asked for --version or --help?)";
     throw std::runtime_error("rsync ended before it started its remote side (" +
                              (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                                 : "signal " + std::to_string(WTERMSIG(status))) +
@@ -367,8 +370,8 @@ class Steps {
 /// socket could not send what the other side waits for.
 struct HostRun {
   Bridge bridge;
-  pid_t rsync = -1;  ///< also its process group, valid until rsync is reaped
   std::mutex reaping;
+  pid_t rsync = -1;     ///< also its process group, valid until reaped; guarded by `reaping`
   bool reaped = false;  ///< guarded by `reaping`
   bool started = false, host_done = false, rsync_done = false;
   int wait_status = 0;
@@ -414,7 +417,14 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
     }
   };
   pssh::ParallelClient client(hosts, options, config);
-  Routed routed(interrupts, client);
+  // An interrupt cancels the hosts, and ends every rsync still running:
+  // one whose host has finished, but which is itself stuck, too.
+  Routed routed(interrupts, client, [&runs] {
+    for (HostRun& r : runs) {
+      std::lock_guard lock(r.reaping);
+      if (r.rsync > 0 && !r.reaped) ::kill(-r.rsync, SIGKILL);
+    }
+  });
 
   pssh::RunOptions run{.stop_on_errors = false};
   if (a.timeout)
@@ -434,10 +444,14 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
       h.close_channel();  // the host's rsync would wait for ever for its peer
       return;
     }
-    r.rsync = rsync->pid;
+    {
+      std::lock_guard lock(r.reaping);  // an interrupt reads it from its own thread
+      r.rsync = rsync->pid;
+    }
     r.upstream = std::jthread([&r, &command, h] {
       std::string asked = read_all(r.bridge.control.get());
-      if (asked != command) {
+      // Nothing asked: rsync ended before its remote side, and its status says why.
+      if (!asked.empty() && asked != command) {
         r.upstream_error = "rsync asked the host to run \"" + asked + "\", not \"" + command + "\"";
         h.close_channel();
       }

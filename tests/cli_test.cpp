@@ -539,6 +539,20 @@ TEST_SUITE("cli") {
                    &leftovers) == 1);
     CHECK(leftovers.empty());
 
+    // An interrupt (TERM: a background job of sh ignores INT) ends an rsync that is stuck after its
+    // host's command ended, at the first signal.
+    rig::write_file(dir.path() / "no-rsync", "#!/bin/sh\nsleep 2\nexit 0\n");
+    std::filesystem::permissions(dir.path() / "no-rsync", std::filesystem::perms(0700));
+    start = std::chrono::steady_clock::now();
+    CHECK(cli({"-H", "127.0.0.2", "-x", "--rsync-path=" + (dir.path() / "no-rsync").string(), (fresh / "f0").string(),
+               (dir.path() / "stuck").string()},
+              &out, {"sh", "-c", "\"$@\" & p=$!; sleep 1; pkill -STOP -x rsync -P $p; sleep 3; kill -TERM $p; wait $p", "sh"},
+              "prsync") == 3);
+    CHECK(seconds_since(start) < 20 * slowdown);
+    // A program that ignores SIGCHLD and runs prsync: rsync's failure is still seen (the kernel would reap it).
+    CHECK(cli({"-H", "127.0.0.2", (fresh / "f0").string(), "/proc/no/such/dir/x"}, &out,
+              {"sh", "-c", "trap '' CHLD; exec \"$@\"", "sh"}, "prsync") == 4);
+
     // rsync's options go in -x: prsync has no --exclude of its own, and no other remote shell.
     CHECK(prsync({"-H", "127.0.0.2", "--exclude=*.tmp", fresh.string(), "/tmp/x"}) == 2);
     CHECK(prsync({"-H", "127.0.0.2", "-x", "-ve ssh", fresh.string(), "/tmp/x"}) == 2);

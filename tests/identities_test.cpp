@@ -400,6 +400,12 @@ TEST_SUITE("identities") {
     CHECK(output[0].exit_code() == 0);
     CHECK(system_agent.connections() == 0);
 
+    // IdentitiesOnly keeps the system agent away, not the program's own keys.
+    options.identities_only = true;
+    output = run_true({"127.0.0.2"}, options);
+    CHECK(output[0].exit_code() == 0);
+    options.identities_only = false;
+
     // Without the program's agent, the system agent is asked: the count above could have moved.
     options.agent.reset();
     output = run_true({"127.0.0.2"}, options);

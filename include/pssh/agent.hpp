@@ -13,10 +13,12 @@ namespace pssh {
 /// parallel-ssh's programmatic SSHAgent: keys the program adds, offered at
 /// the agent's turn of every login of a client given it
 /// (ClientOptions::agent). The system agent (SSH_AUTH_SOCK, IdentityAgent)
-/// is then never asked. As for any agent, allow_agent = false or
-/// IdentitiesOnly skip it. Safe from any thread: a key added while clients
-/// log in is offered from their next login on. Agent forwarding
-/// (forward_agent) still forwards the system agent.
+/// is then never asked. allow_agent = false skips it, as any agent;
+/// IdentitiesOnly does not (its keys are the program's choice). Safe from
+/// any thread: a key added while clients log in is offered from their next
+/// login on. Not written to JSON. Agent forwarding (forward_agent) still
+/// forwards the system agent: leave it off to keep that agent away from
+/// the hosts.
 ///
 ///     auto agent = std::make_shared<pssh::Agent>();
 ///     agent->add_key(pssh::PrivateKey::file("~/.ssh/deploy"));

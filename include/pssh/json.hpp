@@ -47,7 +47,8 @@ struct Inventory {
 /// key is a path, {"file": path, "passphrase": ..., "certificate_file": path}
 /// or {"pem": ...}, and "identities" a list of them. Keys held only in memory
 /// (and certificates given as text) are never written out: a list keeps its
-/// file keys only. on_event is not serialisable.
+/// file keys only. on_event and agent (a pssh::Agent) are not serialisable:
+/// options read back have neither.
 /// "ssh_options": ["StrictHostKeyChecking=no", ...] (options and each host)
 /// is read after the other keys, each through apply_ssh_option(); it is
 /// never written (to_json writes the fields it set). Reading a value that

@@ -6,8 +6,9 @@
 namespace pssh {
 
 struct Agent::Impl {
-  mutable std::mutex mutex;
+  std::mutex adding;       // one add_key at a time: guards `cache`
   detail::KeyCache cache;  // a key added twice is parsed once
+  mutable std::mutex mutex;  // guards `keys`, which logins read
   std::vector<detail::ProgramKey> keys;
 };
 
@@ -15,8 +16,10 @@ Agent::Agent() : impl_(std::make_unique<Impl>()) {}
 Agent::~Agent() = default;
 
 void Agent::add_key(const PrivateKey& key) {
-  std::lock_guard lock(impl_->mutex);
-  std::string name = detail::key_name(key, "in-memory key #" + std::to_string(impl_->keys.size() + 1));
+  // Parsed outside the keys' lock (an encrypted key may take a while), so
+  // that logins reading the keys meanwhile do not wait for it.
+  std::lock_guard adding(impl_->adding);
+  std::string name = detail::key_name(key, "in-memory key #" + std::to_string(size() + 1));
   std::shared_ptr<const detail::LoadedKey> loaded;
   try {
     loaded = impl_->cache.load(key, name, "the agent");
@@ -25,6 +28,7 @@ void Agent::add_key(const PrivateKey& key) {
   }
   std::string label = "agent key " + name;
   if (key.has_certificate()) label += " with certificate " + detail::certificate_name(key);
+  std::lock_guard lock(impl_->mutex);
   impl_->keys.push_back({std::move(loaded), std::move(label), key.in_memory() ? "" : key.path()});
 }
 

@@ -48,10 +48,11 @@ class Login {
     bool publickey = (methods_ & SSH_AUTH_METHOD_PUBLICKEY) != 0;
 
     if (publickey && offer(s.program_keys)) return;
-    // IdentitiesOnly: libssh 0.10 can only offer every agent key (it
-    // exports no way to pick some), so the agent is not asked at all.
-    if (publickey && s.allow_agent && !s.identities_only &&
-        (s.agent ? offer(AgentKeys::of(*s.agent)) : agent_socket_path(s) && agent()))
+    // IdentitiesOnly: libssh 0.10 can only offer every key of the system
+    // agent (it exports no way to pick some), so that agent is not asked at
+    // all; the program's Agent holds keys the program chose, and is.
+    if (publickey && s.allow_agent &&
+        (s.agent ? offer(AgentKeys::of(*s.agent)) : !s.identities_only && agent_socket_path(s) && agent()))
       return;
     if (publickey && s.identity_auth && identity_files()) return;
     if (s.gssapi_auth && (methods_ & SSH_AUTH_METHOD_GSSAPI_MIC) != 0 &&
