@@ -4,6 +4,7 @@
 #include "arguments.hpp"
 #include "askpass.hpp"
 #include "interrupts.hpp"
+#include "mailbox.hpp"
 #include "output.hpp"
 #include "results.hpp"
 #include "rsync.hpp"
@@ -18,7 +19,6 @@
 #include <cerrno>
 #include <csignal>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <filesystem>
@@ -50,42 +50,6 @@ std::string read_stdin() {
   }
   return text;
 }
-
-/// The hosts in the order they finish, from the client's events: the main
-/// thread sleeps until one does.
-class FinishOrder {
- public:
-  /// Room for every host's end: take() then never allocates, so it cannot
-  /// throw (the library would drop the exception, and the end with it).
-  explicit FinishOrder(std::size_t hosts) { finished_.reserve(hosts); }
-  /// ClientOptions::on_event.
-  void take(const pssh::Event& event) {
-    if (event.kind != pssh::Event::Kind::finished && event.kind != pssh::Event::Kind::failed) return;
-    {
-      std::lock_guard lock(mutex_);
-      finished_.push_back(event.index);
-    }
-    arrived_.notify_one();
-  }
-  /// The next host to finish.
-  std::size_t next() {
-    std::unique_lock lock(mutex_);
-    arrived_.wait(lock, [&] { return taken_ < finished_.size(); });
-    return finished_[taken_++];
-  }
-  /// Ready for another round of the same hosts.
-  void clear() {
-    std::lock_guard lock(mutex_);
-    finished_.clear();
-    taken_ = 0;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable arrived_;
-  std::vector<std::size_t> finished_;
-  std::size_t taken_ = 0;
-};
 
 /// A host's -o and -e files, NAME in each directory, for the reports that
 /// write them at its end; none for no text, as pssh 2.3 makes its files.
@@ -138,8 +102,8 @@ int run_command(const Arguments& a, pssh::ClientOptions options, const std::vect
                 const std::vector<pssh::HostConfig>& config, cli::Console& console, Interrupts& interrupts) {
   // Read before any host starts: an interrupt meanwhile ends pssh, which has started nothing.
   std::string input = a.send_input ? read_stdin() : std::string();
-  FinishOrder order(hosts.size());
-  options.on_event = [&order](const pssh::Event& event) { order.take(event); };
+  cli::Mailbox<std::size_t> order(hosts.size());  // the hosts as they finish
+  options.on_event = cli::host_ends(order);
   options.line_events = false;  // only the ends are followed; lines would cost a copy each
   // -b and --json compare or print each host's whole output at the end: no
   // cap, or a line longer than it would come in pieces. The status report
@@ -237,8 +201,8 @@ int run_command(const Arguments& a, pssh::ClientOptions options, const std::vect
 /// none; a host's error goes to its -e file).
 int run_copies(const Arguments& a, pssh::ClientOptions options, const std::vector<std::string>& hosts,
                const std::vector<pssh::HostConfig>& config, cli::Console& console, Interrupts& interrupts) {
-  FinishOrder order(hosts.size());
-  options.on_event = [&order](const pssh::Event& event) { order.take(event); };
+  cli::Mailbox<std::size_t> order(hosts.size());  // the hosts as they finish
+  options.on_event = cli::host_ends(order);
   options.line_events = false;
   pssh::ParallelClient client(hosts, options, config);
   Routed routed(interrupts, client);

@@ -1,5 +1,6 @@
 #include "rsync.hpp"
 
+#include "mailbox.hpp"
 #include "results.hpp"
 
 #include <fcntl.h>
@@ -14,7 +15,6 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -337,33 +337,6 @@ struct Step {
   int status;  ///< host_done: the bridge's exit status; rsync_done: the wait status
 };
 
-/// Steps from the client's workers and the rsync threads; the main thread
-/// sleeps until one comes.
-class Steps {
- public:
-  /// Room for each host's three steps: push() never allocates, so it
-  /// cannot throw on a worker (the library would drop it, and the step).
-  explicit Steps(std::size_t hosts) { steps_.reserve(3 * hosts); }
-  void push(Step step) {
-    {
-      std::lock_guard lock(mutex_);
-      steps_.push_back(step);
-    }
-    arrived_.notify_one();
-  }
-  Step next() {
-    std::unique_lock lock(mutex_);
-    arrived_.wait(lock, [&] { return taken_ < steps_.size(); });
-    return steps_[taken_++];
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable arrived_;
-  std::vector<Step> steps_;
-  std::size_t taken_ = 0;
-};
-
 /// One host's rsync and the threads that carry its bytes. None of them is a
 /// library worker, which only fills the host's buffers and sends its stdin:
 /// rsync's protocol sends both ways at once, and a worker held by a full
@@ -404,16 +377,16 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
   const std::string command = remote_command(a, program, interrupts.mask_before());
   std::vector<std::string> names = status_names(a);
   HostStreams streams(Show{}, a.out_dir, a.err_dir, names, names, false, console);
-  Steps steps(hosts.size());
+  Mailbox<Step> steps(3 * hosts.size());  // each host's three steps at most
   std::vector<HostRun> runs(hosts.size());  // after what its threads use, before the client that feeds them
   options.line_events = false;
   options.on_event = [&steps](const pssh::Event& event) {
     using Kind = pssh::Event::Kind;
     if (event.kind == Kind::started) {
-      steps.push({Step::Kind::started, event.index, 0});
+      steps.put({Step::Kind::started, event.index, 0});
     } else if (event.kind == Kind::finished || event.kind == Kind::failed) {
       int status = event.kind == Kind::finished ? event.exit_code.value_or(255) : 255;
-      steps.push({Step::Kind::host_done, event.index, status});
+      steps.put({Step::Kind::host_done, event.index, status});
     }
   };
   pssh::ParallelClient client(hosts, options, config);
@@ -482,7 +455,7 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
         wait_status = wait_for(rsync.pid);
         r.reaped = true;  // its process group may be gone: nobody signals it any more
       }
-      steps.push({Step::Kind::rsync_done, k, wait_status});
+      steps.put({Step::Kind::rsync_done, k, wait_status});
     });
   };
 
