@@ -33,7 +33,7 @@ void join_forms(pssh::ParallelClient& client) {
 // command's output would end that command's stdin when destroyed.
 static_assert(!std::is_constructible_v<pssh::Shell, pssh::HostOutput, std::string>);
 static_assert(!std::is_constructible_v<pssh::Shell, pssh::HostOutput>);
-static_assert(!std::is_constructible_v<pssh::Transfer, std::shared_ptr<pssh::detail::HostState>>);
+static_assert(!std::is_constructible_v<pssh::Transfer, std::shared_ptr<pssh::HostState>>);
 static_assert(std::is_move_constructible_v<pssh::Shell> && std::is_copy_constructible_v<pssh::Transfer>);
 
 TEST_CASE("the public API is self-contained and checks its inputs") {

@@ -19,12 +19,10 @@
 
 namespace pssh {
 
-class HostOutput;
-namespace detail {
+/// One host's run inside the library; the handles below share it.
 class HostState;
-std::shared_ptr<HostState> state_of(const HostOutput& output);
-HostOutput output_of(std::shared_ptr<HostState> state);
-}  // namespace detail
+/// The library's way in to a handle's HostState.
+struct HostAccess;
 
 /// A blocking input range over one output stream of one host, by lines
 /// (LineRange) or by chunks (ChunkRange). What is read is taken out of the
@@ -84,8 +82,8 @@ class PSSH_API OutputRange {
 
    private:
     friend class OutputRange;
-    iterator(std::shared_ptr<detail::HostState> state, Stream stream, Unit unit);
-    std::shared_ptr<detail::HostState> state_;
+    iterator(std::shared_ptr<HostState> state, Stream stream, Unit unit);
+    std::shared_ptr<HostState> state_;
     Stream stream_ = Stream::out;
     Unit unit_ = Unit::line;
     std::optional<std::string> item_;
@@ -98,9 +96,9 @@ class PSSH_API OutputRange {
 
  private:
   friend class HostOutput;
-  OutputRange(std::shared_ptr<detail::HostState> state, Stream stream, Unit unit)
+  OutputRange(std::shared_ptr<HostState> state, Stream stream, Unit unit)
       : state_(std::move(state)), stream_(stream), unit_(unit) {}
-  std::shared_ptr<detail::HostState> state_;
+  std::shared_ptr<HostState> state_;
   Stream stream_;
   Unit unit_;
 };
@@ -122,8 +120,8 @@ class PSSH_API StdinWriter {
 
  private:
   friend class HostOutput;
-  explicit StdinWriter(std::shared_ptr<detail::HostState> state) : state_(std::move(state)) {}
-  std::shared_ptr<detail::HostState> state_;
+  explicit StdinWriter(std::shared_ptr<HostState> state) : state_(std::move(state)) {}
+  std::shared_ptr<HostState> state_;
 };
 
 /// One host's share of a run. Cheap to copy: copies refer to the same run.
@@ -165,10 +163,9 @@ class PSSH_API HostOutput {
   void set_read_timeout(duration timeout) const;
 
  private:
-  friend std::shared_ptr<detail::HostState> detail::state_of(const HostOutput& output);
-  friend HostOutput detail::output_of(std::shared_ptr<detail::HostState> state);
-  explicit HostOutput(std::shared_ptr<detail::HostState> state);
-  std::shared_ptr<detail::HostState> state_;
+  friend struct HostAccess;
+  explicit HostOutput(std::shared_ptr<HostState> state);
+  std::shared_ptr<HostState> state_;
 };
 
 /// A run's outputs, one per host, in the client's host list order.

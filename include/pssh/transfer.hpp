@@ -49,9 +49,9 @@ class PSSH_API Transfer {
 
  private:
   friend class ParallelClient;  // the copy functions make them
-  explicit Transfer(std::shared_ptr<detail::HostState> state);
+  explicit Transfer(std::shared_ptr<HostState> state);
 
-  std::shared_ptr<detail::HostState> state_;
+  std::shared_ptr<HostState> state_;
 };
 
 /// Waits for every transfer, then rethrows the first host's error, if any

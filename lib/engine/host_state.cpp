@@ -16,7 +16,10 @@
 #include <system_error>
 #include <utility>
 
-namespace pssh::detail {
+namespace pssh {
+
+using namespace detail;
+
 HostState::HostState(const HostSettings& settings, const RunSettings& run)
     : host(settings.host),
       alias(settings.alias),
@@ -37,7 +40,7 @@ HostState::HostState(const HostSettings& settings, const RunSettings& run)
   }
 }
 
-std::optional<LineCut> cut_line(std::string_view unread, std::size_t cap, bool pty, bool ended,
+std::optional<LineCut> detail::cut_line(std::string_view unread, std::size_t cap, bool pty, bool ended,
                                 std::size_t& searched) {
   std::size_t line_end = pty ? 2 : 1;  // "\n", or "\r\n"
   std::size_t window = cap == 0 ? unread.size() : std::min(unread.size(), cap + line_end);
@@ -133,7 +136,7 @@ void HostState::take(Stream stream, std::string_view bytes) {
   // Line events go out before the bytes can be read, as they always have.
   if (line_events_) announce_lines(stream, bytes, false);
   if (on_output_) {
-    on_output_(output_of(shared_from_this()), stream, bytes);
+    on_output_(HostAccess::output_of(shared_from_this()), stream, bytes);
     return;
   }
   std::lock_guard lock(mutex_);
@@ -442,4 +445,4 @@ std::exception_ptr HostState::error() const {
   return error_;
 }
 
-}  // namespace pssh::detail
+}  // namespace pssh

@@ -52,9 +52,15 @@ struct LineCut {
 std::optional<LineCut> cut_line(std::string_view unread, std::size_t cap, bool pty, bool ended,
                                 std::size_t& searched);
 
+}  // namespace pssh::detail
+
+namespace pssh {
+
+/// One host's run (the opaque type of output.hpp), shared by its worker and
+/// the caller's handles.
 class HostState : public std::enable_shared_from_this<HostState> {
  public:
-  HostState(const HostSettings& host, const RunSettings& run);
+  HostState(const detail::HostSettings& host, const detail::RunSettings& run);
   HostState(const HostState&) = delete;
   HostState& operator=(const HostState&) = delete;
 
@@ -89,7 +95,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
   /// The host's work is over: ends both streams (with their last partial
   /// lines) and wakes every waiter. Call last, whatever ended the work.
   void finish();
-  StopReason stop_reason() const;
+  detail::StopReason stop_reason() const;
   /// Cancelled ("<what> on <host> was cancelled") once a stop reached the host.
   void throw_if_cancelled(const std::string& what) const;
   /// Appends the queued stdin bytes to `into`; true once the caller closed stdin.
@@ -99,7 +105,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
 
   /// The run's stop: the session serves it, the worker's stop callback
   /// listens on its token.
-  const StopSource& stop_source() const noexcept { return stop_; }
+  const detail::StopSource& stop_source() const noexcept { return stop_; }
   /// A stop of `cancel` (the client's cancel()) stops this run too, at
   /// once if it was requested already. Once, before the work is queued.
   void follow(std::stop_token cancel);
@@ -113,7 +119,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
   void flush_stdin();
   /// The one way to stop a host's work: records the reason (first wins),
   /// runs the worker's stop hook and wakes its pump.
-  void request_stop(StopReason reason);
+  void request_stop(detail::StopReason reason);
   void set_read_timeout(duration timeout);
   /// Nobody will read: output is dropped from now on. `log`: the host
   /// logger, if on, logs each line first (join's consume_output, as
@@ -128,7 +134,7 @@ class HostState : public std::enable_shared_from_this<HostState> {
   /// connection, which waits for this one).
   void keep_all();
   /// keep_all(), then waits for the end.
-  bool wait_finished_until(std::optional<Clock::time_point> deadline);
+  bool wait_finished_until(std::optional<detail::Clock::time_point> deadline);
 
   bool finished() const;
   std::optional<int> exit_code() const;
@@ -163,9 +169,9 @@ class HostState : public std::enable_shared_from_this<HostState> {
   const Buffer& buffer(Stream s) const { return s == Stream::out ? out_ : err_; }
   const Buffer& other_than(Stream s) const { return s == Stream::out ? err_ : out_; }
   /// A cut line as the caller gets it: without a PTY's '\r', in UTF-8.
-  std::string finish_line(std::string_view raw, const LineCut& cut, Recoder* recoder) const;
-  std::optional<LineCut> cut(std::string_view unread, bool ended, std::size_t& searched) const {
-    return cut_line(unread, max_buffered_, pty_, ended, searched);
+  std::string finish_line(std::string_view raw, const detail::LineCut& cut, detail::Recoder* recoder) const;
+  std::optional<detail::LineCut> cut(std::string_view unread, bool ended, std::size_t& searched) const {
+    return detail::cut_line(unread, max_buffered_, pty_, ended, searched);
   }
   /// Tells the event handler about the lines `bytes` completes.
   void announce_lines(Stream stream, std::string_view bytes, bool ended);
@@ -196,9 +202,9 @@ class HostState : public std::enable_shared_from_this<HostState> {
   // Lines of an ASCII-compatible encoding are cut first and decoded one by
   // one (binary output stays intact between them); the others are decoded as
   // they arrive, a stream each, and then cut as UTF-8.
-  std::unique_ptr<Recoder> event_recoder_;  // remote encoding -> UTF-8; worker only
-  std::unique_ptr<Recoder> reader_recoder_;  // the same for readers, under the lock
-  std::unique_ptr<Recoder> arrival_decoder_[2];  // stdout, stderr; worker only
+  std::unique_ptr<detail::Recoder> event_recoder_;  // remote encoding -> UTF-8; worker only
+  std::unique_ptr<detail::Recoder> reader_recoder_;  // the same for readers, under the lock
+  std::unique_ptr<detail::Recoder> arrival_decoder_[2];  // stdout, stderr; worker only
   EventLines event_lines_[2];  // stdout, stderr; worker only
 
   mutable std::mutex mutex_;
@@ -217,13 +223,20 @@ class HostState : public std::enable_shared_from_this<HostState> {
   std::optional<int> exit_code_;
   std::optional<std::string> exit_signal_;
   std::exception_ptr error_;
-  StopSource stop_;
+  detail::StopSource stop_;
   std::string stdin_queue_;
   bool stdin_eof_ = false;
   std::size_t stdin_written_ = 0, stdin_sent_ = 0;
-  UniqueFd wake_fd_;
+  detail::UniqueFd wake_fd_;
   // Last: it goes first, so a cancel never reaches a half-destroyed state.
   std::optional<std::stop_callback<std::function<void()>>> cancel_link_;
 };
 
-}  // namespace pssh::detail
+
+/// How the library reaches the state behind a caller's handle.
+struct HostAccess {
+  static const std::shared_ptr<HostState>& state_of(const HostOutput& output) { return output.state_; }
+  static HostOutput output_of(std::shared_ptr<HostState> state) { return HostOutput(std::move(state)); }
+};
+
+}  // namespace pssh

@@ -5,7 +5,7 @@
 
 namespace pssh {
 
-OutputRange::iterator::iterator(std::shared_ptr<detail::HostState> state, Stream stream, Unit unit)
+OutputRange::iterator::iterator(std::shared_ptr<HostState> state, Stream stream, Unit unit)
     : state_(std::move(state)), stream_(stream), unit_(unit) {
   ++*this;
 }
@@ -19,13 +19,7 @@ void StdinWriter::write(std::string_view data) { state_->write_stdin(data); }
 void StdinWriter::flush() { state_->flush_stdin(); }
 void StdinWriter::close() { state_->close_stdin(); }
 
-std::shared_ptr<detail::HostState> detail::state_of(const HostOutput& output) {
-  return output.state_;
-}
-
-HostOutput detail::output_of(std::shared_ptr<HostState> state) { return HostOutput(std::move(state)); }
-
-HostOutput::HostOutput(std::shared_ptr<detail::HostState> state) : state_(std::move(state)) {}
+HostOutput::HostOutput(std::shared_ptr<HostState> state) : state_(std::move(state)) {}
 
 const std::string& HostOutput::host() const { return state_->host; }
 const std::string& HostOutput::alias() const { return state_->alias; }

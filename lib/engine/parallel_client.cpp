@@ -25,7 +25,6 @@ namespace pssh {
 namespace {
 
 using detail::Clock;
-using detail::HostState;
 using detail::StopReason;
 
 /// A host of the client and its connection, kept between runs.
@@ -259,7 +258,7 @@ struct ParallelClient::Impl {
   static Output new_states(const HostTable& hosts, const detail::RunSettings& settings) {
     Output output;
     for (const auto& slot : hosts.slots)
-      output.push_back(detail::output_of(std::make_shared<HostState>(slot->settings, settings)));
+      output.push_back(HostAccess::output_of(std::make_shared<HostState>(slot->settings, settings)));
     return output;
   }
 
@@ -279,12 +278,12 @@ struct ParallelClient::Impl {
         spec.env = env;
         for (const auto& [name, value] : host_env[i]) spec.env[name] = value;
       }
-      submit(cancel, hosts.slots[i], detail::state_of(output[i]),
+      submit(cancel, hosts.slots[i], HostAccess::state_of(output[i]),
              [spec](detail::Session& session, HostState& state) {
                run_on_channel(session, state, spec);
              });
     }
-    for (const auto& h : output) detail::state_of(h)->wait_dispatched();
+    for (const auto& h : output) HostAccess::state_of(h)->wait_dispatched();
     return output;
   }
 
@@ -350,7 +349,7 @@ struct ParallelClient::Impl {
     auto hosts_now = hosts();
     Output output = new_states(*hosts_now, run_settings({}));
     for (std::size_t i = 0; i < hosts_now->slots.size(); ++i)
-      submit(cancel, hosts_now->slots[i], detail::state_of(output[i]), {});
+      submit(cancel, hosts_now->slots[i], HostAccess::state_of(output[i]), {});
     join(output, {});
     rethrow_first_error(output);
   }
@@ -380,7 +379,7 @@ struct ParallelClient::Impl {
     Output states = new_states(hosts, run_settings({}));
     std::vector<Transfer> transfers;
     for (std::size_t i = 0; i < hosts.slots.size(); ++i) {
-      auto state = detail::state_of(states[i]);
+      auto state = HostAccess::state_of(states[i]);
       transfers.push_back(Transfer(state));
       submit(cancel, hosts.slots[i], std::move(state),
              [paths = std::move(paths[i]), mode = detail::CopyMode{options.recurse, options.into_directory},
@@ -539,13 +538,13 @@ struct ParallelClient::Impl {
     std::optional<Clock::time_point> deadline;
     if (join_options.timeout) deadline = Clock::now() + *join_options.timeout;
     if (join_options.consume_output)
-      for (const auto& h : output) detail::state_of(h)->discard_output(true);
+      for (const auto& h : output) HostAccess::state_of(h)->discard_output(true);
     // Every host keeps its whole output from now on, not only the one waited
     // for: a capped host later in the list would otherwise stop meanwhile.
-    for (const auto& h : output) detail::state_of(h)->keep_all();
+    for (const auto& h : output) HostAccess::state_of(h)->keep_all();
     Output finished, unfinished;
     for (const auto& h : output) {
-      if (detail::state_of(h)->wait_finished_until(deadline)) finished.push_back(h);
+      if (HostAccess::state_of(h)->wait_finished_until(deadline)) finished.push_back(h);
       else unfinished.push_back(h);
     }
     if (!unfinished.empty()) {
@@ -647,7 +646,7 @@ void ParallelClient::join_shells(std::vector<Shell>& shells, std::optional<durat
   Output output;
   for (Shell& shell : shells) {
     shell.end_input();
-    if (detail::state_of(shell.output())) output.push_back(shell.output());  // skip moved-from
+    if (HostAccess::state_of(shell.output())) output.push_back(shell.output());  // skip moved-from
   }
   impl_->join(output, {.timeout = timeout});
 }

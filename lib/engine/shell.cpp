@@ -12,10 +12,10 @@ Shell::Shell(HostOutput output, std::string encoding)
     : output_(std::move(output)), encoding_(std::move(encoding)) {}
 
 Shell::~Shell() {
-  if (!detail::state_of(output_)) return;  // moved from
+  if (!HostAccess::state_of(output_)) return;  // moved from
   end_input();
   // Nobody can read it any more: keep the worker from holding it.
-  detail::state_of(output_)->discard_output(false);
+  HostAccess::state_of(output_)->discard_output(false);
 }
 
 Shell::Shell(Shell&&) noexcept = default;
@@ -31,7 +31,7 @@ Shell& Shell::operator=(Shell&& other) noexcept {
 }
 
 void Shell::run(std::string_view commands) {
-  if (!detail::state_of(output_)) throw ShellError("", "this Shell was moved from; use the one it moved to");
+  if (!HostAccess::state_of(output_)) throw ShellError("", "this Shell was moved from; use the one it moved to");
   if (input_ended_) {
     throw ShellError(host(), "the shell on " + host() +
                                  " was joined; open a new shell to run more commands");
@@ -40,7 +40,7 @@ void Shell::run(std::string_view commands) {
   std::string text(commands);
   if (text.empty() || text.back() != '\n') text += '\n';
   if (!detail::is_utf8(encoding_)) text = detail::Recoder("UTF-8", encoding_).convert(text);
-  detail::state_of(output_)->write_stdin(text);
+  HostAccess::state_of(output_)->write_stdin(text);
 }
 
 void Shell::run(const std::vector<std::string>& commands) {
@@ -50,7 +50,7 @@ void Shell::run(const std::vector<std::string>& commands) {
 }
 
 void Shell::end_input() {
-  auto state = detail::state_of(output_);
+  auto state = HostAccess::state_of(output_);
   if (input_ended_ || !state) return;  // done already, or moved from
   input_ended_ = true;
   // "exit" keeps the last command's status; EOF alone would not end a PTY shell.
@@ -62,7 +62,7 @@ void Shell::join(std::optional<duration> timeout) {
   end_input();
   std::optional<detail::Clock::time_point> deadline;
   if (timeout) deadline = detail::Clock::now() + *timeout;
-  if (!detail::state_of(output_)->wait_finished_until(deadline)) {
+  if (!HostAccess::state_of(output_)->wait_finished_until(deadline)) {
     throw Timeout(host(), "the shell on " + host() + " did not exit within " +
                               detail::duration_text(*timeout) +
                               "; join again to wait longer, or cancel() it");

@@ -5,7 +5,7 @@
 
 namespace pssh {
 
-Transfer::Transfer(std::shared_ptr<detail::HostState> state) : state_(std::move(state)) {}
+Transfer::Transfer(std::shared_ptr<HostState> state) : state_(std::move(state)) {}
 
 const std::string& Transfer::host() const { return state_->host; }
 const std::string& Transfer::alias() const { return state_->alias; }

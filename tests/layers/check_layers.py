@@ -3,7 +3,7 @@
 
 lib/'s folders are layers, lowest first; a file may include its own folder
 and the folders below it, never one above. Public headers (include/pssh/)
-include only public headers. Prints every offending include with its file
+include only public headers and name no `detail::` internals. Prints every offending include with its file
 and line, and exits 1 if there is any.
 """
 import pathlib
@@ -36,6 +36,9 @@ def main(root: pathlib.Path) -> int:
                                 f" give {folder}/ a small interface instead")
     for path in sorted((root / "include" / "pssh").glob("*.hpp")):
         for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"\bdetail\b", line.split("//")[0]):
+                problems.append(f"{path.relative_to(root)}:{number}: a public header names the library's internals"
+                                f" (detail); declare an opaque type and a friend instead")
             if QUOTED.match(line):
                 problems.append(f"{path.relative_to(root)}:{number}: a public header includes a private one")
             match = ANGLED.match(line)
@@ -43,7 +46,7 @@ def main(root: pathlib.Path) -> int:
                 problems.append(f"{path.relative_to(root)}:{number}: a public header includes <{match.group(1)}>")
     for problem in problems:
         print(problem)
-    print(f"{len(problems)} include(s) against the layers {' -> '.join(LAYERS)}")
+    print(f"{len(problems)} problem(s) against the layers {' -> '.join(LAYERS)}")
     return 1 if problems else 0
 
 
