@@ -290,7 +290,7 @@ TEST_SUITE("auth") {
     auto run = [&](const pssh::ClientOptions& o) {
       pssh::ParallelClient client(hosts, o);
       auto output = client.run_command(command, {.stop_on_errors = false});
-      client.join(output, {.timeout = 60s});
+      client.join(output, {.join_timeout = 60s});
       return output;
     };
 

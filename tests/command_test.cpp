@@ -115,7 +115,7 @@ TEST_SUITE("command") {
 
   TEST_CASE_FIXTURE(OneHost, "a whole-command timeout ends the command and reports Timeout") {
     auto start = std::chrono::steady_clock::now();
-    auto output = client().run_command("echo before; sleep 100", {.timeout = 500ms});
+    auto output = client().run_command("echo before; sleep 100", {.command_timeout = 500ms});
     client().wait_finished(output);
     CHECK(seconds_since(start) < 3.0 * slowdown);
     CHECK(lines(output.stdout_lines()) == std::vector<std::string>{"before"});

@@ -157,7 +157,7 @@ TEST_SUITE("everyday") {
   TEST_CASE("a timed-out or cancelled command reports its error and no exit code") {
     pssh::ParallelClient client(rig::loopback_hosts(2), server().options());
     within(30s, [&] {
-      auto output = client.run_command("sleep 30", {.stop_on_errors = false, .timeout = 300ms});
+      auto output = client.run_command("sleep 30", {.stop_on_errors = false, .command_timeout = 300ms});
       client.join(output);
       for (auto& h : output) {
         CHECK(host_error_is<pssh::Timeout>(h));
@@ -333,7 +333,7 @@ TEST_SUITE("everyday") {
       CHECK_THROWS_AS(client.open_shell(), pssh::ConnectionError);
       client.set_hosts(rig::loopback_hosts(2));
       auto output = client.run_command("echo fallback");
-      client.join(output, {.timeout = 10s});
+      client.join(output, {.join_timeout = 10s});
       for (auto& h : output) CHECK(lines(h.stdout_lines()) == std::vector<std::string>{"fallback"});
     });
   }

@@ -82,7 +82,7 @@ struct FaultyFleet {
     // Kill the victim's connection once its output is flowing.
     CHECK(*result.output[sshd_killed].stdout_lines().begin() == "line-0");
     for (pid_t connection : rig::child_pids(victim.pid())) ::kill(connection, SIGKILL);
-    client.join(result.output, {.timeout = 60s});  // JoinTimeout would be a hang
+    client.join(result.output, {.join_timeout = 60s});  // JoinTimeout would be a hang
     result.seconds = seconds_since(start);
     return result;
   }

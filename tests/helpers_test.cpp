@@ -282,11 +282,15 @@ TEST_SUITE("helpers") {
     auto options = pssh::ClientOptions::from_env();
     CHECK(options.user == "deploy");
     CHECK(options.pool_size == 7);
-    CHECK(options.timeout == std::chrono::milliseconds(2500));
+    // PSSH_TIMEOUT means what it means to pssh's -t: the command's timeout,
+    // not the step timeout.
+    CHECK(!options.timeout);
     CHECK(options.port == 2222);
     CHECK(options.host_key_policy == pssh::HostKeyPolicy::ignore);
     CHECK(options.keepalive == std::chrono::seconds(10));
     auto env = pssh::read_environment();
+    CHECK(env.command_timeout == std::chrono::milliseconds(2500));
+    CHECK(!env.options.timeout);
     CHECK(env.hosts.size() == 2);
     CHECK(env.outdir == "/tmp/out");
     CHECK(env.verbose);
@@ -295,6 +299,10 @@ TEST_SUITE("helpers") {
     CHECK_THROWS_CONTAINING(pssh::ClientOptions::from_env(), pssh::ConfigError,
                             "PSSH_PAR='many': expected a positive whole number");
     ::setenv("PSSH_PAR", "7", 1);
+    ::setenv("PSSH_TIMEOUT", "soon", 1);
+    CHECK_THROWS_CONTAINING(pssh::read_environment(), pssh::ConfigError,
+                            "PSSH_TIMEOUT='soon': expected a positive number of seconds");
+    ::setenv("PSSH_TIMEOUT", "2.5", 1);
     ::setenv("PSSH_OPTIONS", "Ciphers=aes128-ctr", 1);
     CHECK_THROWS_CONTAINING(pssh::ClientOptions::from_env(), pssh::ConfigError,
                             "PSSH_OPTIONS: ssh option 'Ciphers=aes128-ctr': pssh has no option field for it");

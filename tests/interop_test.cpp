@@ -215,7 +215,7 @@ TEST_SUITE("interop") {
     pssh::ParallelClient client(hosts, options, configs);
     for (int round = 0; round < 2; ++round) {
       auto output = client.run_command("echo round " + std::to_string(round));
-      client.join(output, {.timeout = 120s});
+      client.join(output, {.join_timeout = 120s});
       for (const auto& host : output) {
         INFO(host.alias());
         CHECK_FALSE(host.exception());

@@ -32,7 +32,7 @@ TEST_SUITE("join") {
     for (const char* s : {"0", "2", "0", "2"}) args.emplace_back(std::in_place_index<0>, 1, s);
     auto output = client.run_command("sleep {}", {.host_args = args});
     try {
-      client.join(output, {.timeout = 1s});
+      client.join(output, {.join_timeout = 1s});
       FAIL("expected JoinTimeout");
     } catch (const pssh::JoinTimeout& e) {
       CHECK(std::string(e.what()).find("join timed out after 1 s: 2 of 4 hosts still running") == 0);
@@ -82,7 +82,7 @@ TEST_SUITE("join") {
     pssh::ParallelClient client(rig::loopback_hosts(10), server().options());
     client.connect_auth();  // the deadline below is the command's, not the logins'
     auto start = std::chrono::steady_clock::now();
-    auto output = client.run_command("sleep 100", {.stop_on_errors = false, .timeout = 500ms});
+    auto output = client.run_command("sleep 100", {.stop_on_errors = false, .command_timeout = 500ms});
     client.join(output);
     CHECK(seconds_since(start) < 2.5 * slowdown);
     for (const auto& h : output) {
@@ -94,7 +94,7 @@ TEST_SUITE("join") {
   TEST_CASE("consume_output discards what nobody read") {
     pssh::ParallelClient client(rig::loopback_hosts(3), server().options());
     auto output = client.run_command("seq 1 10000");
-    client.join(output, {.timeout = {}, .consume_output = true});
+    client.join(output, {.join_timeout = {}, .consume_output = true});
     for (const auto& h : output) {
       CHECK(lines(h.stdout_lines()).empty());
       CHECK(h.exit_code() == 0);
@@ -135,7 +135,7 @@ TEST_SUITE("join") {
     std::vector<pssh::HostArgs> args;
     for (const char* command : {"sleep 60", "head -c 30000000 /dev/zero"})
       args.emplace_back(std::in_place_index<0>, 1, command);
-    auto output = client.run_command("{}", {.timeout = 8s * static_cast<int>(slowdown), .host_args = args});
+    auto output = client.run_command("{}", {.command_timeout = 8s * static_cast<int>(slowdown), .host_args = args});
     client.join(output);
     CHECK(host_error_is<pssh::Timeout>(output[0]));
     INFO(error_message(output[1]));

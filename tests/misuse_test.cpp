@@ -265,7 +265,7 @@ TEST_SUITE("misuse") {
       auto output = client.run_command("cat");
       output[0].stdin_writer().write("hello\n");
       CHECK(*output[0].stdout_lines().begin() == "hello");
-      CHECK_THROWS_AS(client.join(output, {.timeout = 300ms}), pssh::JoinTimeout);
+      CHECK_THROWS_AS(client.join(output, {.join_timeout = 300ms}), pssh::JoinTimeout);
       auto start = std::chrono::steady_clock::now();
       if (cancel) client.cancel();
       else
@@ -393,7 +393,7 @@ TEST_SUITE("misuse") {
       std::optional<pssh::duration> timeout;
       if (how == 2) timeout = std::chrono::duration_cast<pssh::duration>(1s * slowdown);
       std::thread runner([&] {
-        output = client.run_command("sleep 100", {.stop_on_errors = false, .timeout = timeout});
+        output = client.run_command("sleep 100", {.stop_on_errors = false, .command_timeout = timeout});
       });
       frozen.wait(false);
       if (freeze_at != pssh::Event::Kind::started) {

@@ -325,7 +325,7 @@ TEST_SUITE("output") {
     };
     pssh::ParallelClient client({"127.0.0.2"}, server().options());
     auto output = client.run_command("echo one; sleep 30",
-                                     {.stop_on_errors = false, .timeout = 1s, .on_output = slow_sink});
+                                     {.stop_on_errors = false, .command_timeout = 1s, .on_output = slow_sink});
     client.join(output);
     CHECK(host_error_is<pssh::Timeout>(output[0]));
     CHECK(error_message(output[0]).find("did not finish within 1 s") != std::string::npos);

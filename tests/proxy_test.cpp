@@ -6,6 +6,8 @@
 #include "config/ssh_config.hpp"
 #include "ssh/keys.hpp"
 
+#include <pssh/json.hpp>
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -115,7 +117,7 @@ TEST_SUITE("proxy") {
     // Long enough for every host to start before the count, in sanitizer builds too.
     if (!cancel) timeout = std::chrono::duration_cast<pssh::duration>(1s * slowdown);
     auto output = client.run_command("echo started; sleep 30",
-                                     {.stop_on_errors = false, .timeout = timeout});
+                                     {.stop_on_errors = false, .command_timeout = timeout});
     for (auto& h : output) CHECK(*h.stdout_lines().begin() == "started");
     CHECK(running("nc") == 5);
     auto start = std::chrono::steady_clock::now();
@@ -299,7 +301,7 @@ TEST_SUITE("proxy") {
       INFO(output[i].host());
       REQUIRE(host_error_is<pssh::ProxyError>(output[i]));
       CHECK(error_message(output[i]).find("through the proxy") != std::string::npos);
-      CHECK(error_message(output[i]).find(std::to_string(dead.port)) != std::string::npos);
+      CHECK(error_message(output[i]).find(std::to_string(*dead.port)) != std::string::npos);
     }
     CHECK(lines(output[9].stdout_lines()) == std::vector<std::string>{"direct"});
   }
@@ -367,14 +369,29 @@ TEST_SUITE("proxy") {
   }
 
   TEST_CASE("a ProxyJump hop without a port takes its own config entry's Port, not the targets'") {
+    // The same line means the same thing wherever it is given: in the ssh
+    // config, as an option (-o, PSSH_OPTIONS), in JSON, or as a ProxyConfig.
     Bastion bastion;
     rig::TempDir dir;
     auto config = dir.path() / "config";
-    rig::write_file(config, "Host jump-alias\n  HostName 127.0.0.1\n  Port " +
-                                std::to_string(bastion.sshd.port()) +
-                                "\nHost 127.0.0.2\n  ProxyJump jump-alias\n");
+    std::string entry = "Host jump-alias\n  HostName 127.0.0.1\n  Port " + std::to_string(bastion.sshd.port()) + "\n";
     auto options = server().options();  // the targets' port is the suite sshd's
     options.ssh_config = config.string();
+    SUBCASE("ProxyJump in the ssh config") {
+      rig::write_file(config, entry + "Host 127.0.0.2\n  ProxyJump jump-alias\n");
+    }
+    SUBCASE("ProxyJump as an option") {
+      rig::write_file(config, entry);
+      pssh::apply_ssh_option(options, "ProxyJump=jump-alias");
+    }
+    SUBCASE("a proxy in JSON") {
+      rig::write_file(config, entry);
+      options.proxy = pssh::client_options_from_json(nlohmann::json::parse(R"({"proxy": {"host": "jump-alias"}})")).proxy;
+    }
+    SUBCASE("a ProxyConfig") {
+      rig::write_file(config, entry);
+      options.proxy = pssh::ProxyConfig{.host = "jump-alias"};
+    }
     pssh::ParallelClient client({"127.0.0.2"}, options);
     auto output = client.run_command("echo through");
     client.join(output);

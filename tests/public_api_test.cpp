@@ -21,12 +21,12 @@ void header_examples(pssh::ParallelClient& client, pssh::Shell& shell) {
 void join_forms(pssh::ParallelClient& client) {
   client.join({});
   client.join();
-  client.join({.timeout = std::chrono::seconds(5), .consume_output = true});
+  client.join({.join_timeout = std::chrono::seconds(5), .consume_output = true});
   pssh::Output output = client.run_command("true");
   client.join(output);
   client.join(output, {});
   client.join({output[0]});
-  client.join({output[0], output[1]}, {.timeout = std::chrono::seconds(5)});
+  client.join({output[0], output[1]}, {.join_timeout = std::chrono::seconds(5)});
 }
 
 // Only the client makes shells and transfers: a Shell wrapped around a

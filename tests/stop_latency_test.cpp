@@ -474,7 +474,7 @@ TEST_SUITE("stop_latency") {
       client.connect_auth();
       auto start = Clock::now();
       constexpr auto timeout = 300ms;
-      auto output = client.run_command("sleep 100", {.stop_on_errors = false, .timeout = timeout});
+      auto output = client.run_command("sleep 100", {.stop_on_errors = false, .command_timeout = timeout});
       client.join(output);
       // The deadline is armed when each command starts: after `start`, so
       // this counts a little more than the stop's own latency.

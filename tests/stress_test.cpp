@@ -53,7 +53,7 @@ void random_call(pssh::ParallelClient& client, Runs& runs, std::mt19937& random,
       for (std::size_t i = 0; i < hosts.size(); ++i)
         args.emplace_back(std::vector<std::string>{std::to_string(random() % 3)});
       pssh::RunOptions options{.stop_on_errors = false};
-      if (random() % 3 == 0) options.timeout = std::chrono::milliseconds(100 + random() % 300);
+      if (random() % 3 == 0) options.command_timeout = std::chrono::milliseconds(100 + random() % 300);
       // As many arguments as the longest host list another thread may set.
       options.host_args = std::move(args);
       runs.add(client.run_command(commands[random() % std::size(commands)], options));
@@ -74,7 +74,7 @@ void random_call(pssh::ParallelClient& client, Runs& runs, std::mt19937& random,
       break;
     case 5:
       try {
-        client.join({.timeout = std::chrono::milliseconds(random() % 200)});
+        client.join({.join_timeout = std::chrono::milliseconds(random() % 200)});
       } catch (const pssh::JoinTimeout&) {
       }
       break;

@@ -27,7 +27,7 @@ namespace pssh {
 using HostArgs = std::variant<std::vector<std::string>, std::map<std::string, std::string>>;
 
 /// How run_command() runs a command; best written with designated
-/// initializers: `{.sudo = true, .timeout = 30s}`.
+/// initializers: `{.sudo = true, .command_timeout = 30s}`.
 struct RunOptions {
   bool sudo = false;  ///< run the command as root through sudo; see sudo_password
   std::optional<std::string> user{};   ///< run as this user (through sudo -u)
@@ -46,7 +46,9 @@ struct RunOptions {
   /// theirs in their HostOutput, like any later failure).
   bool stop_on_errors = true;
   std::optional<duration> read_timeout{};  ///< per output stream: Timeout when idle
-  std::optional<duration> timeout{};       ///< whole command: the host reports Timeout
+  /// The whole command, from its start: the host then reports Timeout (the
+  /// command gets TERM). Unset: none.
+  std::optional<duration> command_timeout{};
   std::vector<HostArgs> host_args{};       ///< one per host, substituted into the command
   /// Of the remote output, decoded to UTF-8: iconv's names (`iconv -l`) or
   /// Python's codec names ("latin-1", "utf_8", "cp1252", "utf_16_le"). Lines
@@ -80,7 +82,7 @@ struct RunOptions {
 
 /// How ParallelClient::join() waits.
 struct JoinOptions {
-  std::optional<duration> timeout{};  ///< none: wait for every host
+  std::optional<duration> join_timeout{};  ///< JoinTimeout after this; unset: wait for every host
   bool consume_output = false;      ///< discard output nobody has read
 };
 
@@ -123,7 +125,7 @@ class PSSH_API ParallelClient {
   /// a queued host, so the first hosts' output and stdin can be used while
   /// the rest start as workers free up. Output streams while commands run.
   Output run_command(const std::string& command, const RunOptions& options = {});
-  /// Waits for every host of `output`; JoinTimeout if `timeout` passes first.
+  /// Waits for every host of `output`; JoinTimeout if `join_timeout` passes first.
   /// (A template only so that `join({})` means the overload below, the last
   /// run with default options, instead of being ambiguous.)
   template <class = void>

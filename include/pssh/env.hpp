@@ -17,7 +17,9 @@ namespace pssh {
 
 /// Everything the environment says (see ClientOptions::from_env()).
 struct Environment {
-  ClientOptions options{};       ///< PSSH_USER, PSSH_PAR, PSSH_TIMEOUT, PSSH_OPTIONS
+  ClientOptions options{};       ///< PSSH_USER, PSSH_PAR, PSSH_OPTIONS
+  /// PSSH_TIMEOUT (seconds): for RunOptions::command_timeout, as pssh's -t.
+  std::optional<duration> command_timeout{};
   std::vector<HostEntry> hosts{};  ///< PSSH_HOSTS: a hosts file (read_hosts_file)
   std::optional<std::string> outdir{};  ///< PSSH_OUTDIR
   bool verbose = false;                 ///< PSSH_VERBOSE: 1/yes/true or 0/no/false

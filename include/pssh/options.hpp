@@ -76,11 +76,14 @@ enum class HostKeyPolicy {
 };
 
 /// A bastion / jump host the targets are reached through.
-/// What is unset here comes from the client's options, then from the ssh
-/// config's entry for the bastion, as for any host.
+/// A user, password or key unset here comes from the client's options, then
+/// from the ssh config's entry for the bastion, as for any host; the port
+/// from that entry alone (the targets' port is theirs), as a ProxyJump line
+/// in an ssh config gives it.
 struct ProxyConfig {
   std::string host{};  ///< the bastion's name or address
-  int port = 22;       ///< beats the ssh config's Port for the bastion
+  /// Unset: the ssh config's Port for the bastion, else 22.
+  std::optional<int> port{};
   ///@{
   std::optional<std::string> user{}, password{};  ///< the login on the bastion
   ///@}
@@ -91,11 +94,13 @@ struct ProxyConfig {
 
 /// Defaults for every host of a client.
 ///
-/// Fields an OpenSSH config can also set are optional: a field that is set
-/// beats the ssh config, whatever its value (`options.port = 22` beats the
-/// config's `Port 2222`); one left unset takes the config's value, else the
-/// built-in default named below. Per host, a set HostConfig field beats
-/// both. Precedence: HostConfig > ClientOptions > ssh config (the user's
+/// The per-host options are HostConfig's fields, with the same names and
+/// types, each optional (`identities` is a list: empty adds none): a field
+/// that is set beats the ssh config, whatever its value (`options.port = 22`
+/// beats the config's `Port 2222`); one left unset takes the config's
+/// value, else the built-in default named below. Per host, a set HostConfig
+/// field beats both. The client's alone are `agent`, `pool_size`, the ssh
+/// config files, `max_buffered_output` and the events. Precedence: HostConfig > ClientOptions > ssh config (the user's
 /// file, then the system's; the first value obtained wins, as in
 /// ssh_config(5)) > built-in default. The last member, `proxy_command`, is
 /// ProxyCommand (%%h, %%n, %%p, %%r and %% expanded); it and `proxy` beat the
@@ -114,11 +119,11 @@ struct ClientOptions {
   /// moves on to the next. Each is parsed once per client, when the client
   /// is made: one that cannot be read or decrypted is a PKeyFileError then.
   std::vector<PrivateKey> identities{};
-  bool allow_agent = true;  ///< ask the SSH agent (identity_agent) for keys
+  std::optional<bool> allow_agent{};  ///< ask the SSH agent (identity_agent) for keys; default true
   /// The program's own agent (pssh/agent.hpp): asked at the agent's turn
   /// instead of the system agent, which is then never asked.
   std::shared_ptr<const Agent> agent{};
-  bool identity_auth = true;  ///< try ~/.ssh/id_* or the config's IdentityFile
+  std::optional<bool> identity_auth{};  ///< try ~/.ssh/id_* or the config's IdentityFile; default true
   std::optional<bool> forward_agent{};  ///< ForwardAgent; default false
   std::optional<bool> gssapi_auth{};    ///< GSSAPIAuthentication; default false
   std::optional<std::string> gssapi_server_identity{};  ///< default: the host name
@@ -129,8 +134,12 @@ struct ClientOptions {
   /// A ConnectionError, a failed handshake (SessionError) or a Timeout
   /// before the login is tried again.
   std::optional<int> num_retries{};
-  duration retry_delay = std::chrono::seconds(5);  ///< between connection attempts
-  duration timeout = std::chrono::seconds(60);  ///< each blocking session step
+  std::optional<duration> retry_delay{};  ///< between connection attempts; default 5 s
+  /// The step timeout: how long each blocking session step (connect, a
+  /// login method, a channel request, a file block) may take; default 60 s.
+  /// A whole command is bounded by RunOptions::command_timeout, an idle
+  /// stream by RunOptions::read_timeout, a wait by JoinOptions::join_timeout.
+  std::optional<duration> timeout{};
   /// Limit for the TCP connect and the SSH handshake (ConnectTimeout);
   /// unset: `timeout`.
   std::optional<duration> connect_timeout{};
@@ -194,16 +203,17 @@ struct ClientOptions {
   /// expanded; "none": no command. Not together with `proxy`.
   std::optional<std::string> proxy_command{};
 
-  /// Defaults read from PSSH_USER, PSSH_PAR (pool_size), PSSH_TIMEOUT
-  /// (seconds) and PSSH_OPTIONS (OpenSSH options, space-separated
-  /// "Key=Value"); ConfigError naming the variable for a bad value.
-  /// pssh/env.hpp's read_environment() also gives PSSH_HOSTS, PSSH_OUTDIR
+  /// Defaults read from PSSH_USER, PSSH_PAR (pool_size) and PSSH_OPTIONS
+  /// (OpenSSH options, space-separated "Key=Value"); ConfigError naming the
+  /// variable for a bad value. pssh/env.hpp's read_environment() also gives
+  /// PSSH_TIMEOUT (a command timeout, as pssh's -t), PSSH_HOSTS, PSSH_OUTDIR
   /// and PSSH_VERBOSE.
   PSSH_API static ClientOptions from_env();
 };
 
 /// Per-host overrides: every field that is set replaces the client's, so a
-/// host can also turn a flag off.
+/// host can also turn a flag off. The fields are ClientOptions' per-host
+/// options (same names, types and meaning) and an alias.
 struct HostConfig {
   std::optional<std::string> alias{};  ///< how output and events name the host
   std::optional<std::string> user{};  ///< see ClientOptions::user

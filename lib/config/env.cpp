@@ -91,7 +91,7 @@ void set_fields(Target& target, const detail::SshOptions& o) {
     if (lower(*o.proxy_jump) == "none") return;
     auto hops = detail::parse_jump_hops(*o.proxy_jump);  // checked by apply_option
     if (hops.size() != 1) throw detail::OptionError("takes one [user@]host[:port] here; chain hops in an ssh config");
-    target.proxy = ProxyConfig{.host = hops[0].host, .port = hops[0].port.value_or(22), .user = hops[0].user,
+    target.proxy = ProxyConfig{.host = hops[0].host, .port = hops[0].port, .user = hops[0].user,
                                .password = std::nullopt, .pkey = std::nullopt};
   }
 }
@@ -124,7 +124,7 @@ void apply_ssh_option(HostConfig& config, std::string_view option) { apply_optio
 
 namespace {
 
-/// PSSH_USER, PSSH_PAR, PSSH_TIMEOUT and PSSH_OPTIONS over `options`.
+/// PSSH_USER, PSSH_PAR and PSSH_OPTIONS over `options`.
 ClientOptions options_from_environment(ClientOptions options) {
   if (auto user = variable("PSSH_USER")) options.user = *user;
   if (auto par = variable("PSSH_PAR")) {
@@ -132,11 +132,6 @@ ClientOptions options_from_environment(ClientOptions options) {
     if (!n || *n < 1 || *n != static_cast<double>(static_cast<std::size_t>(*n)))
       bad("PSSH_PAR", *par, "a positive whole number");
     options.pool_size = static_cast<std::size_t>(*n);
-  }
-  if (auto timeout = variable("PSSH_TIMEOUT")) {
-    auto n = number(*timeout);
-    if (!n || *n <= 0) bad("PSSH_TIMEOUT", *timeout, "a positive number of seconds");
-    options.timeout = seconds(*n);
   }
   if (auto ssh_options = variable("PSSH_OPTIONS")) {
     std::string_view rest = *ssh_options;
@@ -162,6 +157,11 @@ ClientOptions options_from_environment(ClientOptions options) {
 Environment read_environment(ClientOptions base) {
   Environment env;
   env.options = options_from_environment(std::move(base));
+  if (auto timeout = variable("PSSH_TIMEOUT")) {
+    auto n = number(*timeout);
+    if (!n || *n <= 0) bad("PSSH_TIMEOUT", *timeout, "a positive number of seconds");
+    env.command_timeout = seconds(*n);
+  }
   if (auto hosts = variable("PSSH_HOSTS")) {
     try {
       env.hosts = read_hosts_file(*hosts);

@@ -1,5 +1,7 @@
 // JSON mapping: one field list per struct, walked by a reader (with key
 // paths in errors and unknown keys refused) and by a writer.
+#include "config/host_options.hpp"
+
 #include <pssh/env.hpp>
 #include <pssh/hosts.hpp>
 #include <pssh/json.hpp>
@@ -170,42 +172,9 @@ void proxy_fields(Visit& v, Proxy& p) {
   v("pkey", p.pkey);
 }
 
-/// The fields ClientOptions and HostConfig share (same names, same meaning).
-template <class Visit, class Settings>
-void shared_fields(Visit& v, Settings& s) {
-  v("user", s.user);
-  v("password", s.password);
-  v("port", s.port);
-  v("pkey", s.pkey);
-  v("cert_file", s.cert_file);
-  v("identities", s.identities);
-  v("allow_agent", s.allow_agent);
-  v("identity_auth", s.identity_auth);
-  v("forward_agent", s.forward_agent);
-  v("gssapi_auth", s.gssapi_auth);
-  v("gssapi_server_identity", s.gssapi_server_identity);
-  v("gssapi_client_identity", s.gssapi_client_identity);
-  v("gssapi_delegate_credentials", s.gssapi_delegate_credentials);
-  v("num_retries", s.num_retries);
-  v("retry_delay", s.retry_delay);
-  v("timeout", s.timeout);
-  v("connect_timeout", s.connect_timeout);
-  v("proxy", s.proxy);
-  v("proxy_command", s.proxy_command);
-  v("ipv6_only", s.ipv6_only);
-  v("compress", s.compress);
-  v("keepalive", s.keepalive);
-  v("host_key_policy", s.host_key_policy);
-  v("known_hosts", s.known_hosts);
-  v("global_known_hosts", s.global_known_hosts);
-  v("identities_only", s.identities_only);
-  v("identity_agent", s.identity_agent);
-  v("host_key_alias", s.host_key_alias);
-}
-
 template <class Visit, class Options>
 void client_fields(Visit& v, Options& o) {
-  shared_fields(v, o);
+  detail::visit_host_options(v, o);
   v("pool_size", o.pool_size);
   v("ssh_config", o.ssh_config);
   v("system_ssh_config", o.system_ssh_config);
@@ -215,7 +184,7 @@ void client_fields(Visit& v, Options& o) {
 template <class Visit, class Config>
 void host_fields(Visit& v, Config& c) {
   v("alias", c.alias);
-  shared_fields(v, c);
+  detail::visit_host_options(v, c);
 }
 
 void read_value(const json& j, const std::string& path, PrivateKey& out) {

@@ -1,6 +1,8 @@
 // Layering of settings: HostConfig over ClientOptions over the ssh configs.
 #include "config/settings.hpp"
 
+#include "config/host_options.hpp"
+
 #include "text/text.hpp"
 #include "config/ssh_config.hpp"
 
@@ -53,21 +55,22 @@ std::string HostSettings::destination() const {
 
 namespace {
 
-/// The host's value if set, else the client's, else the config's.
+/// The program's value if set, else the config's.
 template <class T>
-std::optional<T> first_set(const std::optional<T>& host, const std::optional<T>& client,
-                           const std::optional<T>& file) {
-  return host ? host : client ? client : file;
+std::optional<T> first_set(const std::optional<T>& program, const std::optional<T>& file) {
+  return program ? program : file;
 }
 
 /// first_set(), else the built-in default.
 template <class T>
-T layered(const std::optional<T>& host, const std::optional<T>& client, const std::optional<T>& file,
-          T fallback) {
-  return first_set(host, client, file).value_or(std::move(fallback));
+T layered(const std::optional<T>& program, const std::optional<T>& file, T fallback) {
+  return first_set(program, file).value_or(std::move(fallback));
 }
 
 std::string yes_no(bool value) { return value ? "yes" : "no"; }
+
+/// ClientOptions::timeout's default.
+constexpr duration default_step_timeout = std::chrono::seconds(60);
 
 /// The tokens of CertificateFile, IdentityAgent, IdentityFile and
 /// UserKnownHostsFile (ssh_config(5) TOKENS), with the host's final values.
@@ -92,23 +95,21 @@ std::string expand_path(const std::string& path, const Tokens& tokens, const std
   return tokens.expand(expand_environment(expand_home(path), keyword), keyword);
 }
 
-/// A known-hosts keyword's files, each through `expand`: the program's
-/// (host config, then client options), else the ssh config's, else `fallback`.
+/// A known-hosts keyword's files, each through `expand`: the program's,
+/// else the ssh config's, else `fallback`.
 template <class Expand>
-std::vector<std::string> known_hosts_files(const std::optional<std::string>& host,
-                                           const std::optional<std::string>& client,
+std::vector<std::string> known_hosts_files(const std::optional<std::string>& program,
                                            const std::optional<std::vector<std::string>>& file,
                                            const std::string& fallback, Expand expand) {
-  if (const auto& given = host ? host : client) return {expand(*given)};
+  if (program) return {expand(*program)};
   if (!file) return {fallback};
   std::vector<std::string> files;
   for (const auto& f : *file) files.push_back(expand(f));
   return files;
 }
 
-/// pkey (with cert_file), then the host's identities, else the client's.
-void load_program_keys(HostSettings& s, const ClientOptions& options, const HostConfig& config,
-                       KeyLoader* keys) {
+/// pkey (with cert_file), then the identities.
+void load_program_keys(HostSettings& s, const HostConfig& wanted, KeyLoader* keys) {
   auto add = [&](PrivateKey key, const std::string& memory_name) {
     std::string name = key_name(key, memory_name);
     std::string label = name;
@@ -116,78 +117,74 @@ void load_program_keys(HostSettings& s, const ClientOptions& options, const Host
     auto loaded = keys != nullptr ? keys->load(key, name, s.host) : nullptr;
     s.program_keys.push_back({std::move(loaded), std::move(label), key.in_memory() ? "" : key.path()});
   };
-  const auto& pkey = config.pkey ? config.pkey : options.pkey;
-  const auto& cert = config.cert_file ? config.cert_file : options.cert_file;
+  const auto& pkey = wanted.pkey;
+  const auto& cert = wanted.cert_file;
   if (pkey && cert && pkey->has_certificate()) {
     throw HostArgumentError(s.host, "pkey for " + s.host +
                                         " carries a certificate and cert_file is set too; give one of them");
   }
   if (pkey) add(cert ? pkey->with_certificate_file(*cert) : *pkey, "in-memory pkey");
-  const auto& identities = config.identities ? *config.identities : options.identities;
+  if (!wanted.identities) return;
+  const auto& identities = *wanted.identities;
   for (std::size_t i = 0; i < identities.size(); ++i)
     add(identities[i], "in-memory key #" + std::to_string(i + 1));
 }
 
-void resolve(HostSettings& s, const std::string& name, const ClientOptions& options,
-             const HostConfig& config, const SshConfigFile& ssh_config, KeyLoader* keys) {
+void resolve(HostSettings& s, const std::string& name, const HostConfig& wanted,
+             const SshConfigFile& ssh_config, KeyLoader* keys) {
   LookupContext context;
-  context.user = config.user ? config.user : options.user;
-  context.port = config.port ? config.port : options.port;
-  context.exec_timeout = config.timeout.value_or(options.timeout);
+  context.user = wanted.user;
+  context.port = wanted.port;
+  context.exec_timeout = wanted.timeout.value_or(default_step_timeout);
   SshConfigEntry entry = ssh_config.lookup(name, s.host, context);
   const SshOptions& file = entry.options;
 
   s.hostname = entry.hostname;
-  s.user = layered(config.user, options.user, file.user, LocalFacts::get().user);
-  s.port = layered(config.port, options.port, file.port, 22);
+  s.user = layered(wanted.user, file.user, LocalFacts::get().user);
+  s.port = layered(wanted.port, file.port, 22);
   if (s.port < 1 || s.port > 65535) {
     throw HostArgumentError(s.host, "port " + std::to_string(s.port) + " for " + s.host +
                                         " is not a port number (1-65535)");
   }
-  s.password = config.password ? config.password : options.password;
-  load_program_keys(s, options, config, keys);
-  s.allow_agent = config.allow_agent.value_or(options.allow_agent);
-  s.agent = options.agent;
-  s.identity_auth = config.identity_auth.value_or(options.identity_auth);
-  s.forward_agent = layered(config.forward_agent, options.forward_agent, file.forward_agent, false);
-  s.gssapi_auth = layered(config.gssapi_auth, options.gssapi_auth, file.gssapi_authentication, false);
-  s.gssapi_server_identity =
-      first_set(config.gssapi_server_identity, options.gssapi_server_identity, file.gssapi_server_identity);
-  s.gssapi_client_identity =
-      first_set(config.gssapi_client_identity, options.gssapi_client_identity, file.gssapi_client_identity);
-  s.gssapi_delegate_credentials = layered(config.gssapi_delegate_credentials, options.gssapi_delegate_credentials,
-                                          file.gssapi_delegate_credentials, false);
-  s.num_retries = layered(config.num_retries, options.num_retries, file.connection_attempts, 3);
-  s.retry_delay = config.retry_delay.value_or(options.retry_delay);
-  s.timeout = config.timeout.value_or(options.timeout);
+  s.password = wanted.password;
+  load_program_keys(s, wanted, keys);
+  s.allow_agent = wanted.allow_agent.value_or(true);
+  s.identity_auth = wanted.identity_auth.value_or(true);
+  s.forward_agent = layered(wanted.forward_agent, file.forward_agent, false);
+  s.gssapi_auth = layered(wanted.gssapi_auth, file.gssapi_authentication, false);
+  s.gssapi_server_identity = first_set(wanted.gssapi_server_identity, file.gssapi_server_identity);
+  s.gssapi_client_identity = first_set(wanted.gssapi_client_identity, file.gssapi_client_identity);
+  s.gssapi_delegate_credentials =
+      layered(wanted.gssapi_delegate_credentials, file.gssapi_delegate_credentials, false);
+  s.num_retries = layered(wanted.num_retries, file.connection_attempts, 3);
+  s.retry_delay = wanted.retry_delay.value_or(std::chrono::seconds(5));
+  s.timeout = wanted.timeout.value_or(default_step_timeout);
   std::optional<duration> file_connect_timeout;
   if (file.connect_timeout.value_or(0) > 0) file_connect_timeout = std::chrono::seconds(*file.connect_timeout);
-  s.connect_timeout = layered(config.connect_timeout, options.connect_timeout, file_connect_timeout, s.timeout);
+  s.connect_timeout = layered(wanted.connect_timeout, file_connect_timeout, s.timeout);
   std::optional<bool> file_ipv6;
   if (file.address_family) file_ipv6 = *file.address_family == "inet6";
-  s.ipv6_only = layered(config.ipv6_only, options.ipv6_only, file_ipv6, false);
-  s.compress = layered(config.compress, options.compress, file.compression, false);
+  s.ipv6_only = layered(wanted.ipv6_only, file_ipv6, false);
+  s.compress = layered(wanted.compress, file.compression, false);
   std::optional<duration> file_keepalive;
   if (file.server_alive_interval) file_keepalive = std::chrono::seconds(*file.server_alive_interval);
-  s.keepalive = layered(config.keepalive, options.keepalive, file_keepalive,
-                        duration(std::chrono::seconds(30)));
+  s.keepalive = layered(wanted.keepalive, file_keepalive, duration(std::chrono::seconds(30)));
   s.keepalive_count_max = file.server_alive_count_max.value_or(3);
-  s.host_key_policy = layered(config.host_key_policy, options.host_key_policy,
-                              file.strict_host_key_checking, HostKeyPolicy::accept_new);
-  s.identities_only = layered(config.identities_only, options.identities_only, file.identities_only, false);
-  auto alias = first_set(config.host_key_alias, options.host_key_alias, file.host_key_alias);
+  s.host_key_policy = layered(wanted.host_key_policy, file.strict_host_key_checking, HostKeyPolicy::accept_new);
+  s.identities_only = layered(wanted.identities_only, file.identities_only, false);
+  auto alias = first_set(wanted.host_key_alias, file.host_key_alias);
   if (alias) s.host_key_alias = lower(*alias);
   Tokens tokens = path_tokens(s, name);
 
   s.known_hosts_files =
-      known_hosts_files(config.known_hosts, options.known_hosts, file.user_known_hosts_files,
+      known_hosts_files(wanted.known_hosts, file.user_known_hosts_files,
                         expand_home("~/.ssh/known_hosts"),
                         [&](const std::string& f) { return expand_path(f, tokens, "UserKnownHostsFile"); });
   // As written (ssh -G shows them so): ssh_config(5) gives this keyword no
   // tokens, and "~" is expanded only for use. ssh also reads
   // ssh_known_hosts2 by default, a name OpenSSH calls obsolete.
   s.global_known_hosts_files =
-      known_hosts_files(config.global_known_hosts, options.global_known_hosts, file.global_known_hosts_files,
+      known_hosts_files(wanted.global_known_hosts, file.global_known_hosts_files,
                         "/etc/ssh/ssh_known_hosts", [](const std::string& f) { return f; });
   // libssh checks one file of each (and writes the user's), the first: as
   // ssh(1) writes there.
@@ -195,7 +192,7 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
   s.known_hosts = usable(s.known_hosts_files.front());
   s.global_known_hosts = usable(s.global_known_hosts_files.front());
 
-  auto agent = first_set(config.identity_agent, options.identity_agent, file.identity_agent);
+  auto agent = first_set(wanted.identity_agent, file.identity_agent);
   if (agent) s.identity_agent = expand_path(*agent, tokens, "IdentityAgent");
   s.ciphers = file.ciphers;
   s.macs = file.macs;
@@ -213,23 +210,17 @@ void resolve(HostSettings& s, const std::string& name, const ClientOptions& opti
   for (const auto& f : file.certificate_files)
     s.certificate_files.push_back(expand_path(f, tokens, "CertificateFile"));
 
-  // The route: the first level that names one wins; in the config, the
+  // The route: the program's (see requested_options), else the config's
   // first of ProxyJump and ProxyCommand obtained (the other was not kept).
   Tokens proxy_tokens{{{'h', s.hostname}, {'n', name}, {'p', std::to_string(s.port)}, {'r', s.user}}};
-  bool routed = false;
-  for (auto [proxy, command] : {std::pair{&config.proxy, &config.proxy_command},
-                                std::pair{&options.proxy, &options.proxy_command}}) {
-    if (routed) break;
-    bool runs_command = *command && lower(**command) != "none";
-    if (*proxy && runs_command) {
-      throw HostArgumentError(s.host, "both a ProxyCommand and a proxy are set for " + s.host +
-                                          "; give one of them");
-    }
-    if (*proxy) s.proxy = **proxy;
-    else if (runs_command) s.written.proxy_command = **command;
-    routed = *proxy || *command;  // "none" too: it routes directly
+  bool runs_command = wanted.proxy_command && lower(*wanted.proxy_command) != "none";
+  if (wanted.proxy && runs_command) {
+    throw HostArgumentError(s.host, "both a ProxyCommand and a proxy are set for " + s.host +
+                                        "; give one of them");
   }
-  if (!routed) {
+  if (wanted.proxy) s.proxy = *wanted.proxy;
+  else if (runs_command) s.written.proxy_command = *wanted.proxy_command;
+  if (!wanted.proxy && !wanted.proxy_command) {  // "none" routes directly
     if (file.proxy_jump && lower(*file.proxy_jump) != "none") s.proxy_jump = file.proxy_jump;
     if (file.proxy_command && lower(*file.proxy_command) != "none") s.written.proxy_command = file.proxy_command;
   }
@@ -249,7 +240,8 @@ HostSettings resolve_settings(const std::string& host, std::size_t index,
   s.alias = config.alias.value_or(host);
   std::string name = strip_brackets(host);
   try {
-    resolve(s, name, options, config, ssh_config, keys);
+    resolve(s, name, requested_options(options, config), ssh_config, keys);
+    s.agent = options.agent;
   } catch (const OptionError& e) {
     throw HostArgumentError(host, "ssh config for " + host + ": " + e.what());
   }
@@ -299,8 +291,8 @@ std::vector<std::pair<std::string, std::string>> ssh_g_lines(const HostSettings&
   for (auto [key, value] : lists)
     if (*value) add(key, **value);
   if (s.proxy) {
-    add("proxyjump", (s.proxy->user ? *s.proxy->user + "@" : "") + s.proxy->host + ":" +
-                         std::to_string(s.proxy->port));
+    add("proxyjump", (s.proxy->user ? *s.proxy->user + "@" : "") + s.proxy->host +
+                         (s.proxy->port ? ":" + std::to_string(*s.proxy->port) : ""));
   } else if (s.proxy_jump) {
     // As ssh -G: the hops before the last as written, the last rebuilt.
     auto hops = parse_proxy_jump(*s.proxy_jump, s.host, "ProxyJump");

@@ -18,7 +18,7 @@ HostOutput Client::run_command(const std::string& command, RunOptions options) {
 
 void Client::wait_finished(const HostOutput& output, std::optional<duration> timeout) {
   try {
-    client_.join({output}, {.timeout = timeout});
+    client_.join({output}, {.join_timeout = timeout});
   } catch (const JoinTimeout&) {
     throw Timeout(output.host(), "command on " + output.host() + " did not finish within " +
                                      detail::duration_text(*timeout) +

@@ -192,6 +192,7 @@ struct ParallelClient::Impl {
     std::vector<std::pair<std::string, HostConfig>> hops;  // each hop's host and credentials
     if (host.proxy) {
       const ProxyConfig& p = *host.proxy;
+      hop_options.port.reset();  // the targets' port is not the bastion's
       hops.push_back({p.host, {.user = p.user, .password = p.password, .port = p.port, .pkey = p.pkey}});
     } else if (host.proxy_jump) {
       // As ssh(1) runs a jump: the hop's own config entry (or the defaults)
@@ -315,7 +316,7 @@ struct ParallelClient::Impl {
                                       {.command = {},
                                        .shell = false,
                                        .pty = run.use_pty,
-                                       .timeout = run.timeout,
+                                       .timeout = run.command_timeout,
                                        .env = run.env,
                                        .sudo = std::move(sudo)},
                                       run.host_env);
@@ -536,7 +537,7 @@ struct ParallelClient::Impl {
 
   void join(const Output& output, const JoinOptions& join_options) {
     std::optional<Clock::time_point> deadline;
-    if (join_options.timeout) deadline = Clock::now() + *join_options.timeout;
+    if (join_options.join_timeout) deadline = Clock::now() + *join_options.join_timeout;
     if (join_options.consume_output)
       for (const auto& h : output) HostAccess::state_of(h)->discard_output(true);
     // Every host keeps its whole output from now on, not only the one waited
@@ -548,7 +549,7 @@ struct ParallelClient::Impl {
       else unfinished.push_back(h);
     }
     if (!unfinished.empty()) {
-      std::string message = "join timed out after " + detail::duration_text(*join_options.timeout) +
+      std::string message = "join timed out after " + detail::duration_text(*join_options.join_timeout) +
                             ": " + std::to_string(unfinished.size()) + " of " +
                             std::to_string(output.size()) + " hosts still running (" +
                             host_list_text(unfinished) + "); join again to wait for them";
@@ -648,7 +649,7 @@ void ParallelClient::join_shells(std::vector<Shell>& shells, std::optional<durat
     shell.end_input();
     if (HostAccess::state_of(shell.output())) output.push_back(shell.output());  // skip moved-from
   }
-  impl_->join(output, {.timeout = timeout});
+  impl_->join(output, {.join_timeout = timeout});
 }
 
 void ParallelClient::set_hosts(std::vector<std::string> hosts, std::vector<HostConfig> host_config) {

@@ -397,7 +397,7 @@ void proxy_benchmark(const rig::Sshd& sshd) {
     auto start = Clock::now();
     pssh::ParallelClient client(rig::loopback_hosts(n), options);
     auto output = client.run_command(command);
-    client.join(output, {.timeout = {}, .consume_output = true});
+    client.join(output, {.join_timeout = {}, .consume_output = true});
     check(output);
     return Figures{seconds(start), (cpu_seconds(RUSAGE_SELF) - cpu) * 1000 / static_cast<double>(n)};
   };
