@@ -24,6 +24,7 @@ and compares docs/cli.md's Reference with the man pages.
 import argparse
 import difflib
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -251,7 +252,8 @@ def check_cli_lines(records, cli_lines, errors):
         (groups / "local.cfg").write_text("web: web[01-20]\ndb: db[1-2]\n")
         listing = Path(scratch) / "records.txt"
         listing.write_text("\n".join(records) + "\n")
-        env = {"HOME": scratch, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        env = {name: value for name, value in os.environ.items() if not name.startswith("PSSH_")}
+        env["HOME"] = scratch  # for the groups file, and so that no ~/.ssh of the machine is read
         result = subprocess.run([str(Path(cli_lines).resolve()), str(listing)], cwd=scratch, env=env, capture_output=True, text=True)
     lines = result.stdout.splitlines()
     errors += [line for line in lines if ": " in line and not line[0].isdigit()]
@@ -368,8 +370,9 @@ def check_cli_manual(root, man_pages, errors):
     want = cli_manual(man_pages)
     have = lines[begin + 1:end]
     if have != want:
+        first = next((k for k, (a, b) in enumerate(zip(have, want)) if a != b), min(len(have), len(want)))
         diff = difflib.unified_diff(have, want, "docs/cli.md", "the man pages", lineterm="", n=1)
-        errors.append(f"docs/cli.md:{begin + 2}: the Reference is not what the man pages say; run "
+        errors.append(f"docs/cli.md:{begin + 2 + first}: the Reference is not what the man pages say; run "
                       f"python3 tests/docs/check_blocks.py update-cli-manual BUILD_DIR\n" + "\n".join(diff))
 
 
