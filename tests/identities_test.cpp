@@ -325,6 +325,30 @@ TEST_SUITE("identities") {
               "can continue: publickey,password; check the user, keys, agent or password");
   }
 
+  TEST_CASE("a server that hangs up at MaxAuthTries is an AuthenticationError at once, naming the keys tried") {
+    // sshd disconnects at its MaxAuthTries-th refusal instead of refusing
+    // again; libssh 0.10's own wait then slept out the step timeout.
+    auto first = ed25519("first"), second = ed25519("second"), third = ed25519("third");
+    auto sshd = verbose_sshd({"MaxAuthTries 2"});
+    authorize(*sshd, {});
+    auto options = keyless(*sshd);
+    options.identities = {pssh::PrivateKey::file(first.string()), pssh::PrivateKey::file(second.string()),
+                          pssh::PrivateKey::file(third.string())};
+    options.allow_agent = false;
+    options.identity_auth = false;
+    options.timeout = 60s;
+    auto start = std::chrono::steady_clock::now();
+    auto output = run_true({"127.0.0.2"}, options);
+    REQUIRE(host_error_is<pssh::AuthenticationError>(output[0]));
+    CHECK(error_message(output[0]) ==
+          "cannot authenticate to " + *options.user + "@127.0.0.2:" + std::to_string(sshd->port()) +
+              ": the server closed the connection after publickey (" + first.string() +
+              ", ssh-ed25519), publickey (" + second.string() +
+              ", ssh-ed25519) (Received SSH_MSG_DISCONNECT: 2:Too many authentication failures); offer fewer "
+              "keys (IdentitiesOnly, pkey or identities), or raise the server's MaxAuthTries");
+    CHECK(seconds_since(start) < 5 * slowdown);
+  }
+
   TEST_CASE("pkey first, then identities, then the agent, then ~/.ssh; neither is asked when a key is taken") {
     auto good = ed25519("good"), refused = ed25519("refused"), default_key = ed25519("default");
     auto sshd = verbose_sshd();

@@ -40,7 +40,8 @@ class Login {
 
   void run() {
     const HostSettings& s = session_.settings();
-    int rc = session_.step([&] { return ssh_userauth_none(ssh_, nullptr); });
+    int rc = session_.login_step(
+        [&] { return session_.answered([&] { return ssh_userauth_none(ssh_, nullptr); }); });
     if (rc == SSH_AUTH_SUCCESS) return;
     if (rc == SSH_AUTH_ERROR || session_.was_cut())
       session_.fail<AuthenticationError>("authentication");
@@ -62,7 +63,7 @@ class Login {
         attempt("password", [&] { return ssh_userauth_password(ssh_, nullptr, s.password->c_str()); }))
       return;
     if (s.password && (methods_ & SSH_AUTH_METHOD_INTERACTIVE) != 0 &&
-        attempt("keyboard-interactive", [&] { return keyboard_interactive(*s.password); }))
+        settle("keyboard-interactive", session_.login_step([&] { return keyboard_interactive(*s.password); })))
       return;
 
     throw AuthenticationError(
@@ -76,13 +77,27 @@ class Login {
  private:
   void note(const std::string& label) { tried_ += (tried_.empty() ? "" : ", ") + label; }
 
+  /// One login method: `call` is one ssh_userauth_* call.
   template <class Call>
   bool attempt(const std::string& label, Call&& call) {
-    int rc = session_.step(call);
+    return settle(label, session_.login_step([&] { return session_.answered(call); }));
+  }
+
+  /// What a method's result means for the login: true when logged in.
+  bool settle(const std::string& label, int rc) {
     if (rc == SSH_AUTH_SUCCESS) return true;
     // A cut step can look like a refusal (a cut agent reads as "no keys").
-    if (rc == SSH_AUTH_ERROR || session_.was_cut())
-      session_.fail<AuthenticationError>("authentication (" + label + ")");
+    if (session_.was_cut()) session_.fail<AuthenticationError>("authentication (" + label + ")");
+    if (ssh_is_connected(ssh_) == 0) {
+      // sshd hangs up at its MaxAuthTries refusals instead of refusing again.
+      note(label);
+      throw AuthenticationError(
+          session_.settings().host,
+          "cannot authenticate to " + session_.settings().destination() + ": the server closed the connection after " +
+              tried_ + " (" + ssh_get_error(ssh_) +
+              "); offer fewer keys (IdentitiesOnly, pkey or identities), or raise the server's MaxAuthTries");
+    }
+    if (rc == SSH_AUTH_ERROR) session_.fail<AuthenticationError>("authentication (" + label + ")");
     note(label);
     last_error_ = ssh_get_error(ssh_);
     return false;
@@ -154,7 +169,8 @@ class Login {
   }
 
   int keyboard_interactive(const std::string& password) {
-    int rc = ssh_userauth_kbdint(ssh_, nullptr, nullptr);
+    auto next = [&] { return session_.answered([&] { return ssh_userauth_kbdint(ssh_, nullptr, nullptr); }); };
+    int rc = next();
     // A server that keeps asking is not answered forever.
     for (int round = 0; rc == SSH_AUTH_INFO && round < 8; ++round) {
       int prompts = ssh_userauth_kbdint_getnprompts(ssh_);
@@ -165,7 +181,7 @@ class Login {
         ssh_userauth_kbdint_setanswer(ssh_, static_cast<unsigned int>(i),
                                       echo ? "" : password.c_str());
       }
-      rc = ssh_userauth_kbdint(ssh_, nullptr, nullptr);
+      rc = next();
     }
     return rc == SSH_AUTH_INFO ? SSH_AUTH_DENIED : rc;
   }

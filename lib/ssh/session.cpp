@@ -116,6 +116,16 @@ void Session::shut_down_locked() noexcept {
   if (proxy_command_) proxy_command_->terminate();
 }
 
+bool Session::wait_for_server() {
+  if (was_cut() || ssh_is_connected(handle()) == 0) return false;
+  short events = POLLIN;
+  if ((ssh_get_poll_flags(handle()) & SSH_WRITE_PENDING) != 0) events |= POLLOUT;
+  pollfd server{socket_.get(), events, 0};
+  while (::poll(&server, 1, -1) < 0 && errno == EINTR) {
+  }
+  return true;
+}
+
 void Session::cut_at_deadline() noexcept {
   deadline_passed_ = true;
   cut();

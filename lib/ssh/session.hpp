@@ -107,6 +107,33 @@ class Session {
     auto ticket = watchdog_.arm(Clock::now() + limit, [this] { cut_at_deadline(); });
     return call();
   }
+  /// step() for a login method: `method` makes its ssh_userauth_* calls
+  /// through answered(), with libssh non-blocking. Between a call's tries
+  /// the worker waits on the connection itself, so a server that hangs up
+  /// mid-call (sshd at MaxAuthTries) ends the call at once: libssh 0.10's
+  /// own wait closes its descriptor at the server's disconnect and then
+  /// sleeps out its timeout. A cut (deadline, stop) wakes the wait too.
+  template <class Method>
+  int login_step(Method&& method) {
+    return step([&] {
+      ssh_set_blocking(handle(), 0);
+      struct Blocking {
+        ssh_session ssh;
+        ~Blocking() { ssh_set_blocking(ssh, 1); }
+      } restore{handle()};
+      return method();
+    });
+  }
+  /// Within login_step(): `call` (one ssh_userauth_* call) again until the
+  /// server has answered; SSH_AUTH_ERROR once the connection is gone.
+  template <class Call>
+  int answered(Call&& call) {
+    for (;;) {
+      int rc = call();
+      if (rc != SSH_AUTH_AGAIN) return rc;
+      if (!wait_for_server()) return SSH_AUTH_ERROR;
+    }
+  }
   /// The connection was cut: by a stop of the run, or by a step's deadline.
   bool was_cut() const noexcept { return cut_.load(); }
   /// The cut was a step's own deadline (a keepalive unanswered, ...).
@@ -138,6 +165,9 @@ class Session {
   void close() noexcept;
 
  private:
+  /// Waits until the connection can be read (or written, if libssh has
+  /// output pending), is closed, or is cut; false if it is gone already.
+  bool wait_for_server();
   void connect_once(const std::function<void(Event::Kind)>& progress);
   UniqueFd connect_socket();
   UniqueFd connect_through_proxy();
