@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 // The headers' own examples compile: a braced list of commands is a list,
 // not a string_view's (first, last). Compiled, never called.
@@ -27,6 +28,19 @@ void join_forms(pssh::ParallelClient& client) {
   client.join(output, {});
   client.join({output[0]});
   client.join({output[0], output[1]}, {.join_timeout = std::chrono::seconds(5)});
+}
+
+// The options read as designated initializers, each timeout by its own name;
+// ClientOptions and HostConfig take the same per-host fields. Compiled,
+// never called.
+void option_forms(const std::vector<std::string>& hosts) {
+  using namespace std::chrono_literals;
+  pssh::ParallelClient client(hosts, {.user = "deploy", .timeout = 10s});
+  pssh::ParallelClient tuned(hosts, {.user = "deploy", .allow_agent = false, .timeout = 10s, .pool_size = 20},
+                             {pssh::HostConfig{.alias = "db", .allow_agent = true, .timeout = 30s,
+                                               .proxy = pssh::ProxyConfig{.host = "bastion"}}});
+  auto output = client.run_command("uptime", {.read_timeout = 5s, .command_timeout = 60s});
+  client.join(output, {.join_timeout = 90s});
 }
 
 // Only the client makes shells and transfers: a Shell wrapped around a
