@@ -87,17 +87,23 @@ class Login {
   bool settle(const std::string& label, int rc) {
     if (rc == SSH_AUTH_SUCCESS) return true;
     // A cut step can look like a refusal (a cut agent reads as "no keys").
-    if (session_.was_cut()) session_.fail<AuthenticationError>("authentication (" + label + ")");
+    std::string what = "authentication (" + label + ")";
+    if (session_.was_cut()) session_.fail<AuthenticationError>(what);
+    sent_ += (sent_.empty() ? "" : ", ") + label;
     if (ssh_is_connected(ssh_) == 0) {
+      session_.throw_if_proxy_failed(what);  // the route broke, not the server
       // sshd hangs up at its MaxAuthTries refusals instead of refusing again.
-      note(label);
-      throw AuthenticationError(
-          session_.settings().host,
-          "cannot authenticate to " + session_.settings().destination() + ": the server closed the connection after " +
-              tried_ + " (" + ssh_get_error(ssh_) +
-              "); offer fewer keys (IdentitiesOnly, pkey or identities), or raise the server's MaxAuthTries");
+      std::string reason = ssh_get_error(ssh_);
+      if (reason.find("Too many authentication failures") != std::string::npos) {
+        throw AuthenticationError(session_.settings().host,
+                                  "cannot authenticate to " + session_.settings().destination() +
+                                      ": the server closed the connection after " + sent_ + " (" + reason +
+                                      "); offer fewer keys (IdentitiesOnly, pkey or identities), or raise the "
+                                      "server's MaxAuthTries");
+      }
+      session_.fail<AuthenticationError>(what);
     }
-    if (rc == SSH_AUTH_ERROR) session_.fail<AuthenticationError>("authentication (" + label + ")");
+    if (rc == SSH_AUTH_ERROR) session_.fail<AuthenticationError>(what);
     note(label);
     last_error_ = ssh_get_error(ssh_);
     return false;
@@ -190,6 +196,7 @@ class Login {
   ssh_session ssh_;
   int methods_ = 0;
   std::string tried_, last_error_;
+  std::string sent_;  // the methods the server was asked, in order (tried_ also names skipped ones)
 };
 
 }  // namespace
