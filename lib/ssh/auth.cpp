@@ -86,8 +86,8 @@ class Login {
   /// What a method's result means for the login: true when logged in.
   bool settle(const std::string& label, int rc) {
     if (rc == SSH_AUTH_SUCCESS) return true;
-    // A cut step can look like a refusal (a cut agent reads as "no keys").
     std::string what = "authentication (" + label + ")";
+    // A cut step can look like a refusal (a cut agent reads as "no keys").
     if (session_.was_cut()) session_.fail<AuthenticationError>(what);
     sent_ += (sent_.empty() ? "" : ", ") + label;
     if (ssh_is_connected(ssh_) == 0) {
