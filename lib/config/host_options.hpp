@@ -19,7 +19,7 @@ namespace pssh::detail {
 /// each of `settings` (ClientOptions or HostConfig) side by side. `key` is
 /// the option's name in JSON.
 template <class Visit, class... Settings>
-void visit_host_options(Visit&& visit, Settings&... settings) {
+constexpr void visit_host_options(Visit&& visit, Settings&... settings) {
   visit("user", settings.user...);
   visit("password", settings.password...);
   visit("port", settings.port...);
@@ -49,7 +49,14 @@ void visit_host_options(Visit&& visit, Settings&... settings) {
   visit("identity_agent", settings.identity_agent...);
   visit("host_key_alias", settings.host_key_alias...);
 }
-inline constexpr std::size_t host_option_count = 28;
+
+/// The list's length, counted off the list itself.
+constexpr std::size_t host_option_count() {
+  std::size_t count = 0;
+  HostConfig config;
+  visit_host_options([&count](const char*, auto&) { ++count; }, config);
+  return count;
+}
 
 /// Fields of ClientOptions that are the client's alone (the pool, the ssh
 /// config files, the output cap, the event handler, the program's agent).
@@ -68,9 +75,9 @@ constexpr std::size_t of() {
 }
 }  // namespace field_count
 
-static_assert(field_count::of<HostConfig>() == host_option_count + 1,  // + alias
+static_assert(field_count::of<HostConfig>() == host_option_count() + 1,  // + alias
               "a HostConfig field is missing from visit_host_options");
-static_assert(field_count::of<ClientOptions>() == host_option_count + client_only_option_count,
+static_assert(field_count::of<ClientOptions>() == host_option_count() + client_only_option_count,
               "a ClientOptions field is missing from visit_host_options (or from the client-only count)");
 
 /// The option a host asks for: the host's own value if set, else the client's.

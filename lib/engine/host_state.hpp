@@ -232,7 +232,6 @@ class HostState : public std::enable_shared_from_this<HostState> {
   std::optional<std::stop_callback<std::function<void()>>> cancel_link_;
 };
 
-
 /// How the library reaches the state behind a caller's handle.
 struct HostAccess {
   static const std::shared_ptr<HostState>& state_of(const HostOutput& output) { return output.state_; }
