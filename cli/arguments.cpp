@@ -37,6 +37,7 @@ struct Parsed {
   std::vector<std::string> excludes;  ///< --exclude: host patterns, @groups, globs
   std::optional<std::size_t> pick;    ///< --pick N
   std::optional<std::string> user, port, par, ssh_config;
+  std::optional<double> timeout;  ///< -t, in seconds as given
   /// -O, PSSH_OPTIONS and the -o of -x/-X, in the order given: ssh's options.
   std::vector<std::string> ssh_options;
   std::vector<std::string> extra;  ///< -x (split as a shell does) and -X
@@ -103,7 +104,7 @@ const Option options[] = {
      [](Parsed& p, const std::string& v) { p.a.err_dir = v; }},
     {'t', "timeout", "TIMEOUT", every, "PSSH_TIMEOUT",
      "timeout (secs) (0 = no timeout) per host (OPTIONAL; pssh and pnuke: 60)",
-     [](Parsed& p, const std::string& v) { p.a.timeout = seconds_of("-t", v); }},
+     [](Parsed& p, const std::string& v) { p.timeout = seconds_of("-t", v); }},
     {'O', "option", "OPTION", every, "PSSH_OPTIONS", "SSH option (OPTIONAL), as ssh's -o Key=Value",
      [](Parsed& p, const std::string& v) { p.ssh_options.push_back(v); }},
     {'v', "verbose", "", every, "PSSH_VERBOSE",
@@ -374,7 +375,7 @@ void apply_ssh_args(Tool tool, const std::vector<std::string>& args, std::string
 }
 
 pssh::ClientOptions client_options(const Parsed& p, const std::optional<pssh::Inventory>& inventory,
-                                   std::optional<double> timeout) {
+                                   std::optional<pssh::duration> timeout) {
   pssh::ClientOptions o;
   if (inventory) {
     o = inventory->defaults;
@@ -383,7 +384,7 @@ pssh::ClientOptions client_options(const Parsed& p, const std::optional<pssh::In
     // bounds the connection as well as what follows it.
     o.pool_size = 32;
     o.num_retries = 1;
-    if (timeout) o.connect_timeout = o.timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*timeout));
+    if (timeout) o.connect_timeout = o.timeout = *timeout;
   }
   // As ssh takes -o options: the first value given wins. PSSH_OPTIONS and
   // -O come before -x's, as pssh 2.3 hands them to ssh.
@@ -545,10 +546,12 @@ Arguments parse_arguments(Tool tool, const std::vector<std::string>& args) {
   std::optional<pssh::Inventory> inventory;
   if (p.inventory) inventory = pssh::load_inventory(*p.inventory);
   Arguments a = std::move(p.a);
-  if (!a.timeout && (tool == Tool::ssh || tool == Tool::nuke)) a.timeout = 60;
+  std::optional<double> seconds = p.timeout;
+  if (!seconds && (tool == Tool::ssh || tool == Tool::nuke)) seconds = 60;
   // 0 or less is none, and so is more than a year (no clock counts that far).
-  if (a.timeout && (*a.timeout <= 0 || *a.timeout > 366 * 24 * 3600.0)) a.timeout.reset();
-  a.options = client_options(p, inventory, a.timeout);
+  if (seconds && *seconds > 0 && *seconds <= 366 * 24 * 3600.0)
+    a.command_timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*seconds));
+  a.options = client_options(p, inventory, a.command_timeout);
   a.default_user = p.user;
   a.hosts = host_list(p, inventory);
   a.hosts_given = !p.host_files.empty() || !p.host_strings.empty() || inventory.has_value();

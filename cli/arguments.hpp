@@ -39,7 +39,8 @@ struct Arguments {
   bool hosts_given = false;  ///< -h, -H, PSSH_HOSTS or --inventory: a list, perhaps empty
   std::optional<std::string> default_user;  ///< -l: status lines show other users
   pssh::ClientOptions options;
-  std::optional<double> timeout;  ///< -t: seconds for each host's whole job
+  /// -t (PSSH_TIMEOUT): each host's whole job, as RunOptions::command_timeout
+  std::optional<pssh::duration> command_timeout;
   Report report = Report::status;
   bool print = false;             ///< -P: "host: line" as lines arrive
   bool inline_output = false;     ///< -i: status line, stdout, "Stderr: " stderr

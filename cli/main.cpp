@@ -114,8 +114,7 @@ int run_command(const Arguments& a, pssh::ClientOptions options, const std::vect
 
   pssh::RunOptions run{.sudo = a.sudo, .sudo_password = a.sudo ? a.password : std::nullopt,
                        .use_pty = a.pty, .stop_on_errors = false};
-  if (a.timeout)
-    run.command_timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.timeout));
+  run.command_timeout = a.command_timeout;
   // pssh 2.3's variables, for a server whose AcceptEnv takes them.
   for (std::size_t k = 0; k < a.hosts.size(); ++k) {
     run.host_env.push_back({{"PSSH_NODENUM", std::to_string(a.shard_first + k)},

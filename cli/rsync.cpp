@@ -400,8 +400,7 @@ int run_rsync(const Arguments& a, pssh::ClientOptions options, const std::vector
   });
 
   pssh::RunOptions run{.stop_on_errors = false};
-  if (a.timeout)
-    run.command_timeout = std::chrono::duration_cast<pssh::duration>(std::chrono::duration<double>(*a.timeout));
+  run.command_timeout = a.command_timeout;
   pssh::Output output = client.run_command(command, run);
 
   auto start = [&](std::size_t k) {
